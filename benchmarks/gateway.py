@@ -1,0 +1,248 @@
+"""Gateway overhead: requests/s of an authenticated fetch vs a bare Starlette endpoint,
+and submit latency under 100 concurrent clients.
+
+Both servers run as separate uvicorn processes (one worker each) on this machine, and are
+driven by the same load generator (keep-alive httpx clients in ``--clients`` processes) in
+the same run, so the ratio is what the auth + database path costs relative to the framework
+floor. The submit latency uses 100 concurrent httpx async clients while one render worker
+is busy with the songs they ask for, as a real server would be.
+
+    .venv/bin/python benchmarks/gateway.py [--seconds 5] [--clients 4]
+
+Goal: fetch/bare >= 0.5. The load generator shares the CPU with the servers, so absolute
+figures understate what a dedicated client would see; compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bare_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def hello(request: Any) -> JSONResponse:
+        return JSONResponse({"code": "success", "message": "", "data": {"ok": True}})
+
+    return Starlette(routes=[Route("/bare", hello)])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[None]:
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_up(health_url)
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def prepare_data(data_dir: Path) -> tuple[str, str]:
+    """A key with generous limits and one task to fetch (never dispatched)."""
+    from cadenza.bootstrap import build_uow, migrate
+    from cadenza.services import billing, keys, tasks
+    from cadenza.settings import Settings
+
+    settings = Settings(data_dir=data_dir)
+    migrate(settings)
+    uow = build_uow(settings)
+    billing.seed_prices(uow)
+    key, secret = keys.create_key(
+        uow,
+        name="bench",
+        credits=Decimal(10**9),
+        rate_limit_per_minute=10**9,
+        concurrency_limit=10**6,
+    )
+
+    class NoQueue:
+        def enqueue(self, task_id: str, *, route: str | None = None) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    task = tasks.submit_music(uow, NoQueue(), key, {"tags": "pop", "prompt": "a bench song"})
+    return secret, task.id
+
+
+def _hammer(url: str, headers: dict[str, str], seconds: float) -> tuple[int, int]:
+    """One load process: a keep-alive client in a tight loop (httpx's async pool is slower
+    than the servers under test, so processes, not coroutines, generate the load)."""
+    ok = errors = 0
+    with httpx.Client(timeout=30.0) as client:
+        for _ in range(20):  # warm up the connection and the server's caches
+            client.get(url, headers=headers).raise_for_status()
+        stop_at = time.perf_counter() + seconds
+        while time.perf_counter() < stop_at:
+            if client.get(url, headers=headers).status_code == 200:
+                ok += 1
+            else:
+                errors += 1
+    return ok, errors
+
+
+def throughput(url: str, headers: dict[str, str], seconds: float, clients: int) -> float:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(clients) as pool:
+        started = time.perf_counter()
+        results = pool.starmap(_hammer, [(url, headers, seconds)] * clients)
+        elapsed = time.perf_counter() - started
+    errors = sum(e for _, e in results)
+    if errors:
+        print(f"  warning: {errors} non-200 answers from {url}", file=sys.stderr)
+    # Each process warms up before its timed loop; count the timed loops only.
+    return sum(ok for ok, _ in results) / min(elapsed, seconds + 0.5)
+
+
+async def submit_latency(base: str, secret: str, clients: int, per_client: int) -> list[float]:
+    headers = {"X-API-Key": secret}
+    latencies: list[float] = []
+    failures = 0
+
+    async def worker(n: int) -> None:
+        # One client (one connection) each: a shared pool's bookkeeping would be measured.
+        nonlocal failures
+        async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
+            for i in range(per_client):
+                body = {"tags": "pop", "prompt": f"bench song {n}-{i}", "make_instrumental": True}
+                started = time.perf_counter()
+                response = await client.post("/suno/submit/music", json=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    failures += 1
+
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+    if failures:
+        print(f"  warning: {failures} submits failed", file=sys.stderr)
+    return latencies
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4, help="load processes")
+    parser.add_argument("--submit-clients", type=int, default=100)
+    parser.add_argument("--submits-per-client", type=int, default=3)
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="cadenza-bench-") as tmp:
+        data_dir = Path(tmp)
+        secret, task_id = prepare_data(data_dir)
+        headers = {"X-API-Key": secret}
+        python = sys.executable
+
+        bare_port = free_port()
+        bare_cmd = [
+            python, "-m", "uvicorn", "--factory", "benchmarks.gateway:bare_app",
+            "--port", str(bare_port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        with process(bare_cmd, dict(os.environ), f"http://127.0.0.1:{bare_port}/bare"):
+            bare = throughput(f"http://127.0.0.1:{bare_port}/bare", {}, args.seconds, args.clients)
+        rows.append(("bare Starlette JSON endpoint", f"{bare:,.0f} req/s"))
+
+        results: dict[str, float] = {}
+        for label, ttl in (("auth cache 1 s", "1.0"), ("no auth cache", "0")):
+            port = free_port()
+            env = {
+                **os.environ,
+                "CADENZA_REAPER_INTERVAL_S": "0",
+                "CADENZA_AUTH_CACHE_TTL_S": ttl,
+                "CADENZA_WORKERS": "1",
+                "CADENZA_COMPOSE_WORKERS": "1",
+            }
+            cmd = [
+                python, "-m", "cadenza.cli", "serve", "--port", str(port),
+                "--data-dir", str(data_dir), "--workers", "1",
+            ]  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            with process(cmd, env, f"{base}/healthz"):
+                rate = throughput(
+                    f"{base}/suno/fetch/{task_id}", headers, args.seconds, args.clients
+                )
+                results[label] = rate
+                rows.append((f"GET /suno/fetch/{{id}} ({label})", f"{rate:,.0f} req/s"))
+                rows.append((f"  ratio to bare ({label})", f"{rate / bare:.2f}"))
+                if ttl != "0":
+                    lat = asyncio.run(
+                        submit_latency(base, secret, args.submit_clients, args.submits_per_client)
+                    )
+                    rows.append(
+                        (
+                            f"POST /suno/submit/music, {args.submit_clients} clients "
+                            f"x {args.submits_per_client}",
+                            f"p50 {statistics.median(lat) * 1000:.0f} ms, "
+                            f"p99 {percentile(lat, 99) * 1000:.0f} ms, "
+                            f"max {max(lat) * 1000:.0f} ms",
+                        )
+                    )
+
+    width = max(len(name) for name, _ in rows)
+    print(f"\n{'measure'.ljust(width)}  value")
+    print(f"{'-' * width}  {'-' * 40}")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+    print(
+        f"\ncpu cores: {os.cpu_count()}, load processes: {args.clients}, "
+        f"{args.seconds:.0f} s each, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The HTTP API: one FastAPI app, one router and error mapping per dialect."""

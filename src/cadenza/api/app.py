@@ -1,0 +1,93 @@
+"""The FastAPI application: dialect routers, media, health, metrics and the reaper loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cadenza import __version__
+from cadenza.api.deps import AuthCache
+from cadenza.api.media import media_router
+from cadenza.api.observability import Metrics, RequestContextMiddleware
+from cadenza.api.sunocore.errors import install_error_handlers
+from cadenza.api.sunocore.library_routes import router as sunocore_library_router
+from cadenza.api.sunocore.media_routes import router as sunocore_media_router
+from cadenza.api.sunocore.remaster_routes import router as sunocore_remaster_router
+from cadenza.api.sunocore.routes import router as sunocore_router
+from cadenza.bootstrap import Container
+from cadenza.storage.local import LocalStorage
+
+log = structlog.get_logger("cadenza.api")
+
+
+async def _reaper_loop(container: Container, interval_s: float) -> None:
+    """Fails overdue tasks and re-dispatches lost ones, so no task hangs forever."""
+    from cadenza.services.reaper import reap
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            report = await asyncio.to_thread(reap, container.uow, container.queue)
+            if report.failed or report.redispatched:
+                log.info("reaped", failed=report.failed, redispatched=report.redispatched)
+        except Exception as exc:  # the loop must outlive a database hiccup
+            log.warning("reaper_failed", error=type(exc).__name__, detail=str(exc)[:200])
+
+
+def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
+    """Build the app; with ``manage_queue`` its lifespan starts/stops the queue and reaper."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper: asyncio.Task[None] | None = None
+        if manage_queue:
+            container.queue.start()
+            interval = container.settings.reaper_interval_s
+            if interval > 0:
+                reaper = asyncio.create_task(_reaper_loop(container, interval))
+        try:
+            yield
+        finally:
+            if reaper is not None:
+                reaper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reaper
+            if manage_queue:
+                await asyncio.to_thread(container.queue.stop)
+            log.info("shutdown_complete")
+
+    app = FastAPI(
+        title="Cadenza",
+        version=__version__,
+        description="Self-hostable, Suno-compatible music generation API",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
+    metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(sunocore_router)
+    app.include_router(sunocore_library_router)
+    app.include_router(sunocore_media_router)
+    app.include_router(sunocore_remaster_router)
+    if isinstance(container.storage, LocalStorage):
+        app.include_router(media_router(container.storage))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok", "version": __version__}
+        return JSONResponse(body)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

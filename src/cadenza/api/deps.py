@@ -1,0 +1,118 @@
+"""Authentication and rate limiting, shared by every authenticated route.
+
+Verified keys are remembered for ``auth_cache_ttl_s`` (default 1 s), keyed by the key's
+hash, so a burst of polls costs one database read; a revoked key stops working within
+that time. Unknown keys are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from cadenza.bootstrap import Container
+from cadenza.domain.billing import ApiKey, hash_key
+from cadenza.domain.errors import RateLimited
+from cadenza.limits.memory import MemoryRateLimiter
+from cadenza.services import keys as key_service
+
+
+class AuthCache:
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, ApiKey]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> ApiKey | None:
+        if self.ttl_s <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, digest: str, key: ApiKey) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = time.monotonic()
+                self._entries = {d: e for d, e in self._entries.items() if e[0] >= now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl_s, key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def read_secret(request: Request) -> str | None:
+    """The key from ``X-API-Key``, or from ``Authorization: Bearer <key>``."""
+    secret = request.headers.get("x-api-key")
+    if secret:
+        return secret.strip()
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
+async def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:
+    """Cache hits stay on the event loop; database reads go to the thread pool."""
+    container: Container = request.app.state.container
+    cache: AuthCache = request.app.state.auth_cache
+    secret = read_secret(request)
+    digest = hash_key(secret) if secret else None
+    key = cache.get(digest) if digest and use_cache else None
+    if key is None:
+        key = await run_in_threadpool(key_service.authenticate, container.uow, secret)
+        if digest:
+            cache.put(digest, key)
+    request.scope.setdefault("state", {})["key_id"] = key.id
+    return key
+
+
+async def _rate_limit(request: Request, key: ApiKey) -> None:
+    limiter = request.app.state.container.limiter
+    if isinstance(limiter, MemoryRateLimiter):  # microseconds, no I/O
+        retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
+    else:
+        retry_after = await run_in_threadpool(limiter.hit, key.id, key.rate_limit_per_minute)
+    if retry_after is not None:
+        raise RateLimited(
+            f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
+            retry_after=max(1, int(retry_after)),
+        )
+
+
+async def current_key(request: Request) -> ApiKey:
+    """Authenticated and within its rate limit; the dependency of every keyed route."""
+    key = await _authenticate(request, use_cache=True)
+    await _rate_limit(request, key)
+    return key
+
+
+async def fresh_key(request: Request) -> ApiKey:
+    """Like ``current_key`` but re-read from the database (for balances shown to users)."""
+    key = await _authenticate(request, use_cache=False)
+    await _rate_limit(request, key)
+    return key
+
+
+CurrentKey = Annotated[ApiKey, Depends(current_key)]
+FreshKey = Annotated[ApiKey, Depends(fresh_key)]
+ContainerDep = Annotated[Container, Depends(get_container)]

@@ -1,0 +1,128 @@
+"""Every error of the sunocore dialect, mapped from domain errors in this one place.
+
+The body is always ``{"code": <stable string>, "message": <safe text>, "data": null}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cadenza.domain.errors import (
+    ConcurrencyLimited,
+    DomainError,
+    Forbidden,
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+
+#: (HTTP status, code) per domain error; the first match along the MRO wins.
+ERROR_CODES: dict[type[DomainError], tuple[int, str]] = {
+    InvalidInput: (400, "invalid_request"),
+    Unauthorized: (401, "unauthorized"),
+    InsufficientCredits: (402, "insufficient_credits"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    IdempotencyConflict: (422, "idempotency_conflict"),
+    RateLimited: (429, "rate_limited"),
+    ConcurrencyLimited: (429, "concurrency_limited"),
+    UpstreamUnavailable: (502, "upstream_unavailable"),
+}
+
+#: Codes for errors raised by the HTTP layer itself rather than the domain.
+HTTP_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "upstream_unavailable",
+}
+
+log = structlog.get_logger("cadenza.api")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": None}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    status, code = 500, "internal_error"
+    for cls in type(exc).__mro__:
+        if cls in ERROR_CODES:
+            status, code = ERROR_CODES[cls]
+            break
+    headers = None
+    if isinstance(exc, RateLimited | ConcurrencyLimited):
+        headers = {"Retry-After": str(max(1, int(exc.retry_after)))}
+    return error_response(status, code, exc.message, headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid value"))
+        if err.get("type") == "json_invalid":
+            parts.append("request body is not valid JSON")
+        else:
+            parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return domain_error_response(exc)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(400, "invalid_request", _validation_message(exc))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "not found"
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, message, headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "unhandled_error",
+        request_id=getattr(request.state, "request_id", None),
+        path=request.url.path,
+        error=type(exc).__name__,
+        exc_info=exc,
+    )
+    return error_response(500, "internal_error", "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,194 @@
+"""Library and score routes of seed 000: personas, MIDI, aligned lyrics, playlists, tags, art.
+
+These answer at once (no task id to poll); each is priced and charged like a task (see
+``cadenza.services.library``). JSON answers are ``{"code":"success","message":"","data":{...}}``;
+``GET /suno/midi/{task_id}/{clip_id}`` answers the MIDI file itself (``audio/midi``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.sunocore.schemas import iso, ok
+from cadenza.domain.library import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_PERSONA_CLIPS,
+    MAX_PLAYLIST_CLIPS,
+    Persona,
+    Playlist,
+)
+from cadenza.services import library
+from cadenza.services.ports import MediaStorage
+
+router = APIRouter()
+
+_ID = 64
+
+
+class PersonaBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    root_clip_id: str | None = Field(default=None, max_length=_ID)
+    clips: list[Annotated[str, Field(max_length=_ID)]] | None = Field(
+        default=None, max_length=MAX_PERSONA_CLIPS
+    )
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    is_public: bool | None = None
+    persona_type: str | None = Field(default=None, max_length=16)
+
+
+class VoxPersonaBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str | None = Field(default=None, max_length=_ID)
+    song_id: str = Field(max_length=_ID)
+    duration: float | None = None
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+
+
+class PlaylistBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str | None = Field(default=None, max_length=_ID)
+    name: str = Field(max_length=MAX_NAME)
+    clip_ids: list[Annotated[str, Field(max_length=_ID)]] = Field(
+        default_factory=list, max_length=MAX_PLAYLIST_CLIPS
+    )
+
+
+class UpsampleTagsBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    original_tags: str = Field(max_length=library.MAX_TAGS)
+
+
+class PromptImageBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(max_length=library.MAX_PROMPT)
+
+
+def persona_object(persona: Persona, storage: MediaStorage) -> dict[str, Any]:
+    reference_key = str(persona.reference.get("audio_key") or "")
+    return {
+        "persona_id": persona.id,
+        "id": persona.id,
+        "name": persona.name,
+        "description": persona.description,
+        "is_public": persona.is_public,
+        "persona_type": persona.persona_type.value,
+        "root_clip_id": persona.root_clip_id,
+        "clips": list(persona.clip_ids),
+        "voice": dict(persona.voice),
+        "style": dict(persona.style),
+        "vox_audio_url": storage.url(reference_key) if reference_key else "",
+        "vox_start_s": persona.reference.get("start_s"),
+        "vox_duration_s": persona.reference.get("duration_s"),
+        "created_at": iso(persona.created_at),
+    }
+
+
+def playlist_object(playlist: Playlist) -> dict[str, Any]:
+    return {
+        "playlist_id": playlist.id,
+        "id": playlist.id,
+        "name": playlist.name,
+        "clip_ids": list(playlist.clip_ids),
+        "num_total_results": len(playlist.clip_ids),
+        "created_at": iso(playlist.created_at),
+    }
+
+
+@router.post("/suno/persona/create")
+def create_persona(
+    body: Annotated[PersonaBody, Body()], key: CurrentKey, container: ContainerDep
+) -> dict[str, Any]:
+    persona = library.create_persona(
+        container.uow,
+        container.storage,
+        key,
+        root_clip_id=body.root_clip_id,
+        clip_ids=body.clips,
+        name=body.name,
+        description=body.description,
+        is_public=bool(body.is_public),
+        persona_type=body.persona_type,
+    )
+    return ok(persona_object(persona, container.storage))
+
+
+@router.post("/suno/persona/create-with-vox-stem")
+def create_vox_persona(
+    body: Annotated[VoxPersonaBody, Body()], key: CurrentKey, container: ContainerDep
+) -> dict[str, Any]:
+    persona = library.create_vox_persona(
+        container.uow,
+        container.storage,
+        key,
+        song_id=body.song_id,
+        duration=body.duration,
+        name=body.name,
+        description=body.description,
+    )
+    return ok(persona_object(persona, container.storage))
+
+
+@router.get(
+    "/suno/midi/{task_id}/{clip_id}",
+    response_class=Response,
+    responses={200: {"content": {"audio/midi": {}}, "description": "a standard MIDI file"}},
+)
+def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -> Response:
+    result = library.clip_midi(container.uow, container.storage, key, clip_id, task_id)
+    return Response(
+        content=result.data,
+        media_type="audio/midi",
+        headers={
+            "Content-Disposition": f'attachment; filename="{result.clip_id}.mid"',
+            "X-Midi-Source": result.source,
+        },
+    )
+
+
+@router.get("/api/get_aligned_lyrics_v3")
+def aligned_lyrics(
+    key: CurrentKey,
+    container: ContainerDep,
+    song_id: Annotated[str, Query(max_length=_ID)] = "",
+) -> dict[str, Any]:
+    words = library.aligned_lyrics(container.uow, container.storage, key, song_id)
+    return ok({"aligned_words": words, "song_id": song_id})
+
+
+@router.post("/api/playlist/create_with_clips")
+def create_playlist(
+    body: Annotated[PlaylistBody, Body()], key: CurrentKey, container: ContainerDep
+) -> dict[str, Any]:
+    playlist = library.create_playlist(
+        container.uow, key, name=body.name, clip_ids=body.clip_ids, task_id=body.task_id
+    )
+    return ok(playlist_object(playlist))
+
+
+@router.post("/api/generate/upsample-tags")
+def upsample_tags(
+    body: Annotated[UpsampleTagsBody, Body()], key: CurrentKey, container: ContainerDep
+) -> dict[str, Any]:
+    richer = library.upsample_tags(container.uow, key, body.original_tags)
+    return ok({"upsampled_tags": richer, "original_tags": body.original_tags})
+
+
+@router.post("/suno/prompt_image")
+def prompt_image(
+    body: Annotated[PromptImageBody, Body()], key: CurrentKey, container: ContainerDep
+) -> dict[str, Any]:
+    image = library.prompt_image(container.uow, container.storage, key, body.prompt)
+    return ok({"image_url": image.url, "image_s3_id": image.storage_key})

@@ -1,0 +1,299 @@
+"""Routes of seed 000 for audio edits (crop, speed, concat), uploads and music videos.
+
+Edits and upload processing are tasks: they answer ``{"code":"success","message":"",
+"data":"<task_id>"}`` and are polled like music. The upload endpoint works like an S3
+presigned POST: a multipart form with the returned ``fields`` first and ``file`` last.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+
+from cadenza.api.deps import ContainerDep, CurrentKey, read_secret
+from cadenza.api.sunocore.media_schemas import (
+    AudioUrlBody,
+    ConcatBody,
+    CreateUploadBody,
+    CropBody,
+    SpeedBody,
+)
+from cadenza.api.sunocore.routes import IdempotencyKey
+from cadenza.api.sunocore.schemas import ok
+from cadenza.bootstrap import Container
+from cadenza.domain.errors import InvalidInput, NotFound
+from cadenza.domain.uploads import Upload
+from cadenza.services import keys as key_service
+from cadenza.services import media
+
+router = APIRouter()
+
+#: Largest non-file form field, and most fields, an upload form may carry.
+MAX_FIELD_BYTES = 4096
+MAX_FIELDS = 16
+
+
+def upload_policy(container: Container) -> media.UploadPolicy:
+    settings = container.settings
+    return media.UploadPolicy(
+        max_bytes=settings.upload_max_bytes,
+        ttl_s=settings.upload_ttl_s,
+        max_duration_s=settings.upload_max_duration_s,
+    )
+
+
+@router.post("/api/crop")
+def crop(
+    body: Annotated[CropBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    task = media.submit_crop(
+        container.uow,
+        container.queue,
+        key,
+        clip_id=body.song_id,
+        crop_start_s=body.crop_start_s,
+        crop_end_s=body.crop_end_s,
+        is_crop_remove=body.is_crop_remove,
+        deadline_s=container.settings.task_timeout_s,
+        idempotency_key=idempotency_key,
+    )
+    return ok(task.id)
+
+
+@router.post("/suno/submit/speed-adjust")
+def speed_adjust(
+    body: Annotated[SpeedBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    task = media.submit_speed(
+        container.uow,
+        container.queue,
+        key,
+        clip_id=body.clip_id,
+        speed_multiplier=body.speed_multiplier,
+        keep_pitch=body.keep_pitch,
+        title=body.title,
+        deadline_s=container.settings.task_timeout_s,
+        idempotency_key=idempotency_key,
+    )
+    return ok(task.id)
+
+
+@router.post("/suno/submit/concat")
+def concat(
+    body: Annotated[ConcatBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    task = media.submit_concat(
+        container.uow,
+        container.queue,
+        key,
+        clip_id=body.clip_id,
+        is_infill=body.is_infill,
+        deadline_s=container.settings.task_timeout_s,
+        idempotency_key=idempotency_key,
+    )
+    return ok(task.id)
+
+
+@router.post("/suno/api/create_audio_upload")
+def create_audio_upload(
+    body: Annotated[CreateUploadBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+) -> dict[str, Any]:
+    upload, token = media.create_upload(
+        container.uow, key, body.extension, upload_policy(container)
+    )
+    base = container.settings.resolved_public_url()
+    return ok(
+        {
+            "upload_id": upload.id,
+            "url": f"{base}/suno/uploads/{upload.id}",
+            "fields": {"upload_id": upload.id, "token": token},
+            "max_bytes": container.settings.upload_max_bytes,
+            "expires_at": int(upload.expires_at.timestamp()),
+        }
+    )
+
+
+class _Form:
+    """Streaming multipart state: small fields in memory, ``file`` straight to disk."""
+
+    def __init__(self, dest: Path, max_bytes: int) -> None:
+        self.fields: dict[str, str] = {}
+        self.dest = dest
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.file_seen = False
+        self.file_done = False
+        self.verified = False
+        self._handle = dest.open("wb")
+        self._header_name = b""
+        self._header_value = b""
+        self._part_name: str | None = None
+        self._is_file = False
+        self._value = bytearray()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def parser(self, boundary: bytes) -> MultipartParser:
+        callbacks: Any = {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_cb,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+        return MultipartParser(boundary, callbacks)
+
+    def _part_begin(self) -> None:
+        self._part_name, self._is_file, self._value = None, False, bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_name.strip().lower() == b"content-disposition":
+            _, options = parse_options_header(self._header_value)
+            name = options.get(b"name")
+            self._part_name = name.decode("utf-8", "replace") if name else None
+            self._is_file = self._part_name == "file"
+        self._header_name, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        if self._is_file:
+            if self.file_seen:
+                raise InvalidInput("send exactly one file")
+            if "token" not in self.fields:
+                raise InvalidInput("the form's fields must come before the file")
+            self.file_seen = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self.size += end - start
+            if self.size > self.max_bytes:
+                raise InvalidInput(f"the file is larger than {self.max_bytes // (1024 * 1024)} MB")
+            self._handle.write(data[start:end])
+            return
+        self._value += data[start:end]
+        if len(self._value) > MAX_FIELD_BYTES:
+            raise InvalidInput("a form field is too long")
+
+    def _part_end(self) -> None:
+        if self._is_file:
+            self.file_done = True
+        elif self._part_name:
+            if len(self.fields) >= MAX_FIELDS:
+                raise InvalidInput("too many form fields")
+            self.fields[self._part_name] = self._value.decode("utf-8", "replace")
+
+
+async def _uploader_key_id(request: Request, container: Container) -> str | None:
+    """A key sent with the upload must be the owner's; the token alone also suffices."""
+    secret = read_secret(request)
+    if not secret:
+        return None
+    key = await run_in_threadpool(key_service.authenticate, container.uow, secret)
+    return key.id
+
+
+@router.post("/suno/uploads/audio-url")
+def upload_audio_url(
+    body: Annotated[AudioUrlBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+) -> dict[str, Any]:
+    """Probes the upload synchronously (bad files: 400, no charge), then submits the task.
+
+    ``wait_audio`` is accepted, but the answer is always the task id to poll.
+    """
+    task = media.submit_upload(
+        container.uow,
+        container.queue,
+        container.storage,
+        key,
+        upload_id=body.upload_id,
+        upload_filename=body.upload_filename,
+        policy=upload_policy(container),
+        deadline_s=container.settings.task_timeout_s,
+    )
+    return ok(task.id)
+
+
+@router.get("/suno/act/mp4/{clip_id}")
+def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> dict[str, Any]:
+    """Renders on the first call (charged once, in this request's thread); later calls
+    answer the stored video at once, free."""
+    if not clip_id or len(clip_id) > 64:
+        raise NotFound("clip not found")
+    clip = media.make_video(
+        container.uow,
+        container.storage,
+        key,
+        clip_id,
+        deadline_s=container.settings.task_timeout_s,
+    )
+    video_key = clip.video_key or ""
+    return ok({"clip_id": clip.id, "video_url": container.storage.url(video_key)})
+
+
+@router.post("/suno/uploads/{upload_id}")
+async def receive_upload(upload_id: str, request: Request) -> dict[str, Any]:
+    """The presigned upload target: fields (``token``) first, then ``file``; single use."""
+    container: Container = request.app.state.container
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise InvalidInput("send a multipart/form-data form")
+    key_id = await _uploader_key_id(request, container)
+    max_bytes = container.settings.upload_max_bytes
+    upload: Upload | None = None
+    with tempfile.TemporaryDirectory(prefix="cadenza-recv-") as tmp:
+        form = _Form(Path(tmp) / "file", max_bytes)
+        try:
+            parser = form.parser(boundary)
+            async for chunk in request.stream():
+                parser.write(chunk)
+                if upload is None and "token" in form.fields:
+                    upload = await run_in_threadpool(
+                        media.check_upload_token,
+                        container.uow,
+                        upload_id,
+                        form.fields["token"],
+                        key_id,
+                    )
+            parser.finalize()
+        except MultipartParseError as exc:
+            raise InvalidInput("the multipart form is malformed") from exc
+        finally:
+            form.close()
+        if upload is None:
+            raise InvalidInput("the form has no token field")
+        if not form.file_done:
+            raise InvalidInput("the form has no file")
+        if form.size == 0:
+            raise InvalidInput("the file is empty")
+        stored = await run_in_threadpool(
+            media.store_upload, container.uow, container.storage, upload, form.dest, form.size
+        )
+    return ok({"upload_id": stored.id, "size": stored.size, "status": stored.status.value})

@@ -1,0 +1,47 @@
+"""Request bodies of the audio-edit, upload and video routes (seed 000)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CropBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str | None = None
+    song_id: str = Field(min_length=1, max_length=64)
+    crop_start_s: float
+    crop_end_s: float
+    is_crop_remove: bool = False
+
+
+class SpeedBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    clip_id: str = Field(min_length=1, max_length=64)
+    speed_multiplier: float
+    keep_pitch: bool = True
+    title: str | None = Field(default=None, max_length=200)
+    task_id: str | None = None
+
+
+class ConcatBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    clip_id: str = Field(min_length=1, max_length=64)
+    is_infill: bool = False
+
+
+class CreateUploadBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    extension: str = Field(min_length=1, max_length=8)
+
+
+class AudioUrlBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    upload_id: str = Field(min_length=1, max_length=64)
+    upload_filename: str = Field(default="", max_length=1000)
+    #: Accepted for compatibility; the answer is always the task id (poll /suno/fetch).
+    wait_audio: bool = True

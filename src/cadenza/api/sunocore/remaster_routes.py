@@ -1,0 +1,48 @@
+"""``POST /suno/submit/upsample`` of seed 000: remaster a generated clip.
+
+Answers ``{"code":"success","message":"","data":"<task_id>"}`` and is polled like music;
+the result is one clip titled "<title> (Remastered)".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.sunocore.routes import IdempotencyKey
+from cadenza.api.sunocore.schemas import ok
+from cadenza.services import media
+
+router = APIRouter()
+
+
+class UpsampleBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    task_id: str | None = None
+    clip_id: str = Field(min_length=1, max_length=64)
+    model_name: str | None = Field(default=None, max_length=64)
+    variation_category: str | None = Field(default=None, max_length=32)
+
+
+@router.post("/suno/submit/upsample")
+def upsample(
+    body: Annotated[UpsampleBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    task = media.submit_upsample(
+        container.uow,
+        container.queue,
+        key,
+        clip_id=body.clip_id,
+        model_name=body.model_name,
+        variation_category=body.variation_category,
+        deadline_s=container.settings.task_timeout_s,
+        idempotency_key=idempotency_key,
+    )
+    return ok(task.id)

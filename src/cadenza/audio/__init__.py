@@ -1,0 +1,1 @@
+"""Tools over finished audio: edits, safe decoding of untrusted media, analysis."""

@@ -1,0 +1,244 @@
+"""The one place that turns settings into concrete adapters.
+
+The API process and every worker process build their container here, so the embedded
+default and the scale-out setup differ only in settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import threading
+from dataclasses import dataclass
+from typing import cast
+
+from cadenza.domain.actions import Action
+from cadenza.engines.registry import EngineFactory, EngineRegistry
+from cadenza.services.ports import (
+    Engine,
+    MediaStorage,
+    RateLimiter,
+    TaskQueue,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from cadenza.services.worker import TaskRunner
+from cadenza.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    uow: UnitOfWorkFactory
+    queue: TaskQueue
+    limiter: RateLimiter
+    storage: MediaStorage
+    engines: EngineRegistry
+    runner: TaskRunner
+
+
+def build_uow(settings: Settings) -> UnitOfWorkFactory:
+    from cadenza.db import make_uow_factory
+
+    return make_uow_factory(settings.resolved_database_url())
+
+
+class _SerializedUnitOfWork:
+    """Holds a process-wide lock for the life of one transaction.
+
+    SQLite admits one writer at a time and every Cadenza transaction begins IMMEDIATE, so
+    threads of one server that collide fall into SQLite's busy handler, which sleeps in
+    steps of milliseconds. Queuing them on a lock instead hands the database over at once.
+    """
+
+    def __init__(self, inner: UnitOfWork, lock: threading.RLock) -> None:
+        self._inner = inner
+        self._lock = lock
+
+    def __enter__(self) -> UnitOfWork:
+        self._lock.acquire()
+        try:
+            return self._inner.__enter__()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._inner.__exit__(*exc)
+        finally:
+            self._lock.release()
+
+
+def serialized(factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """Writers of one process queue on a lock; readers go straight to the database."""
+    lock = threading.RLock()
+
+    def make(*, read_only: bool = False) -> UnitOfWork:
+        if read_only:
+            return factory(read_only=True)
+        return cast(UnitOfWork, _SerializedUnitOfWork(factory(), lock))
+
+    return make
+
+
+def is_sqlite(settings: Settings) -> bool:
+    return settings.resolved_database_url().startswith("sqlite")
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date (idempotent)."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from cadenza.db import migrate as upgrade
+
+    upgrade(settings.resolved_database_url())
+
+
+def build_storage(settings: Settings) -> MediaStorage:
+    if settings.storage == "s3":
+        from cadenza.storage.s3 import S3Storage
+
+        s3 = settings.s3
+        storage = S3Storage(
+            s3.bucket,
+            endpoint_url=s3.endpoint_url,
+            region=s3.region,
+            access_key=s3.access_key,
+            secret_key=s3.secret_key,
+            public_base_url=s3.public_base_url,
+        )
+        return storage
+    from cadenza.storage.local import LocalStorage
+
+    return LocalStorage(settings.resolved_media_dir(), settings.resolved_public_url())
+
+
+def build_limiter(settings: Settings) -> RateLimiter:
+    if settings.limits == "redis":
+        from cadenza.limits.redis import RedisRateLimiter
+
+        return RedisRateLimiter(settings.redis_url)
+    from cadenza.limits.memory import MemoryRateLimiter
+
+    return MemoryRateLimiter()
+
+
+def _compose_engine(workers: int, storage: MediaStorage | None = None) -> Engine:
+    module = importlib.import_module("cadenza.compose.pipeline")
+    engine: Engine = module.ComposeEngine(workers=workers, storage=storage)
+    return engine
+
+
+def builtin_engine_available() -> bool:
+    """Without importing it: the API process never renders, so it never loads the engine."""
+    try:
+        return importlib.util.find_spec("cadenza.compose.pipeline") is not None
+    except ImportError:
+        return False
+
+
+def _tools_engine(storage: MediaStorage) -> Engine:
+    from cadenza.engines.tools import AudioToolsEngine
+
+    return AudioToolsEngine(storage)
+
+
+def build_engines(settings: Settings, storage: MediaStorage | None = None) -> EngineRegistry:
+    factories: dict[str, EngineFactory] = {}
+    if builtin_engine_available():
+        workers = settings.resolved_compose_workers()
+        factories[Action.MUSIC.value] = functools.partial(_compose_engine, workers, storage)
+        # Remasters re-render one stored score: no worker pool needed.
+        factories[Action.UPSAMPLE.value] = functools.partial(_compose_engine, 1, storage)
+    if storage is not None:
+        tools = functools.partial(_tools_engine, storage)
+        for action in (Action.CROP, Action.SPEED_ADJUST, Action.CONCAT, Action.UPLOAD):
+            factories[action.value] = tools
+    return EngineRegistry(factories=factories)
+
+
+def build_queue(settings: Settings) -> TaskQueue:
+    if settings.queue == "celery":
+        from cadenza.queue.celery import CeleryQueue
+
+        return CeleryQueue(settings.broker_url, default_queue=settings.queue_name)
+    from cadenza.queue.inprocess import InProcessQueue
+
+    return InProcessQueue(run_task, workers=settings.resolved_workers())
+
+
+def build_runner(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    engines: EngineRegistry,
+) -> TaskRunner:
+    return TaskRunner(
+        uow,
+        storage,
+        engines,
+        work_root=settings.data_dir / "work",
+        max_attempts=settings.max_attempts,
+        worker_name=worker_route(settings),
+    )
+
+
+def worker_route(settings: Settings) -> str:
+    """What a task records as its worker: with Celery, the queue only this worker consumes,
+    so a follow-up routed there reaches the machine that holds the original's files."""
+    if settings.queue == "celery":
+        from cadenza.queue.celery_app import worker_queue
+
+        return worker_queue(settings.worker_name, settings.queue_name)
+    return settings.worker_name
+
+
+def build_container(settings: Settings) -> Container:
+    uow = build_uow(settings)
+    if is_sqlite(settings):
+        uow = serialized(uow)
+    storage = build_storage(settings)
+    engines = build_engines(settings, storage)
+    return Container(
+        settings=settings,
+        uow=uow,
+        queue=build_queue(settings),
+        limiter=build_limiter(settings),
+        storage=storage,
+        engines=engines,
+        runner=build_runner(settings, uow, storage, engines),
+    )
+
+
+def prepare(container: Container) -> str | None:
+    """Migrate, seed prices, and create the first admin key; returns its secret once."""
+    from cadenza.services import billing, keys
+
+    migrate(container.settings)
+    billing.seed_prices(container.uow)
+    return keys.ensure_admin_key(container.uow)
+
+
+_runner: TaskRunner | None = None
+_runner_lock = threading.Lock()
+
+
+def _process_runner() -> TaskRunner:
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            settings = Settings()
+            from cadenza.api.observability import configure_logging
+
+            configure_logging(settings.log_level, json=settings.log_json)
+            uow = build_uow(settings)
+            storage = build_storage(settings)
+            _runner = build_runner(settings, uow, storage, build_engines(settings, storage))
+        return _runner
+
+
+def run_task(task_id: str) -> None:
+    """Worker entry point (picklable): builds its container from the environment once."""
+    _process_runner().run(task_id)

@@ -1,0 +1,1 @@
+"""The built-in, score-first song engine: compose a score, then render it."""

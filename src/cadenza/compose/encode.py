@@ -1,0 +1,112 @@
+"""Writing audio files: WAV through soundfile, MP3 through LAME (lameenc).
+
+Audio layout is ``(samples, channels)`` float32. Conversion to 16-bit rounds without dither
+so the same samples always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import lameenc
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+AudioArray = npt.NDArray[np.float32]
+
+MP3_BITRATE_KBPS = 192
+#: LAME's algorithm quality (2 best .. 7 fast); 7 halves the time of 5 at the same bitrate.
+MP3_QUALITY = 7
+
+
+class EncodeError(RuntimeError):
+    """An audio file could not be written."""
+
+
+def to_pcm16(audio: AudioArray) -> npt.NDArray[np.int16]:
+    """Round to 16-bit PCM with clipping (the master keeps peaks below full scale).
+
+    Converted in chunks so a long song needs no float temporaries of its full length.
+    """
+    out = np.empty(audio.shape, dtype=np.int16)
+    step = 1 << 16
+    for start in range(0, audio.shape[0], step):
+        chunk = np.clip(audio[start : start + step], -1.0, 32767.0 / 32768.0) * np.float32(32768)
+        out[start : start + step] = np.rint(chunk)
+    return out
+
+
+def _write_float_wav(path: Path, audio: AudioArray, sample_rate: int) -> None:
+    """A 32-bit float WAV (format 3, with the ``fact`` chunk non-PCM files need).
+
+    Written by hand because libsndfile adds a PEAK chunk with a timestamp to float files,
+    which would make identical audio give different bytes.
+    """
+    frames = np.ascontiguousarray(audio if audio.ndim == 2 else audio[:, None], dtype="<f4")
+    channels = frames.shape[1]
+    size = frames.nbytes
+    fmt = struct.pack(
+        "<HHIIHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32
+    )
+    chunks = (
+        b"fmt " + struct.pack("<I", len(fmt)) + fmt
+        + b"fact" + struct.pack("<II", 4, frames.shape[0])
+        + b"data" + struct.pack("<I", size)
+    )  # fmt: skip
+    with path.open("wb") as handle:
+        handle.write(b"RIFF" + struct.pack("<I", 4 + len(chunks) + size) + b"WAVE" + chunks)
+        frames.tofile(handle)
+
+
+def write_wav(path: Path, audio: AudioArray, sample_rate: int, *, subtype: str = "PCM_16") -> Path:
+    """Write a WAV file; ``subtype`` ``FLOAT`` keeps stems exact, ``PCM_16`` suits players."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if subtype == "FLOAT":
+            _write_float_wav(path, audio, sample_rate)
+        else:
+            data: npt.NDArray[np.generic] = to_pcm16(audio) if subtype == "PCM_16" else audio
+            sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
+    except (sf.LibsndfileError, OSError, RuntimeError, TypeError, ValueError) as exc:
+        raise EncodeError(f"could not write {path.name}: {exc}") from exc
+    return path
+
+
+def encode_mp3(
+    audio: AudioArray,
+    sample_rate: int,
+    *,
+    bitrate_kbps: int = MP3_BITRATE_KBPS,
+    quality: int = MP3_QUALITY,
+) -> bytes:
+    """Constant-bitrate MP3 bytes of ``(n, channels)`` audio (mono or stereo)."""
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    channels = audio.shape[1]
+    if channels not in (1, 2):
+        raise EncodeError("MP3 needs mono or stereo audio")
+    encoder = lameenc.Encoder()
+    try:
+        encoder.set_bit_rate(bitrate_kbps)
+        encoder.set_in_sample_rate(sample_rate)
+        encoder.set_channels(channels)
+        encoder.set_quality(quality)
+        pcm = to_pcm16(audio)
+        step = 1 << 18
+        data = bytearray()
+        for start in range(0, pcm.shape[0], step):
+            data += encoder.encode(pcm[start : start + step].tobytes())
+        data += encoder.flush()
+    except (RuntimeError, ValueError) as exc:
+        raise EncodeError(f"MP3 encoding failed: {exc}") from exc
+    return bytes(data)
+
+
+def write_mp3(
+    path: Path, audio: AudioArray, sample_rate: int, *, bitrate_kbps: int = MP3_BITRATE_KBPS
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_mp3(audio, sample_rate, bitrate_kbps=bitrate_kbps))
+    return path

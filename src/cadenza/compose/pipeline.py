@@ -1,0 +1,510 @@
+"""The clip pipeline: score -> stems -> mix -> master -> files, and the ``compose`` engine.
+
+Layout of one clip directory::
+
+    song.wav  song.mp3  preview.mp3  stems/<Stem>.wav  song.mid  lyrics.json  score.json
+    cover.png  cover_large.png  meta.json
+
+Stems are float WAVs that sum to ``song.wav``: every effect runs per stem and the master's
+gain envelope is applied to each of them. Nothing here draws random numbers, so the same
+score always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cadenza.compose.encode import encode_mp3, write_mp3, write_wav
+from cadenza.compose.master import MasterReport, master_stems
+from cadenza.compose.mix import AudioArray, mix_stems, pan_mono
+from cadenza.compose.score import STEM_NAMES, Score
+from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE, render_tracks, song_samples
+from cadenza.domain.errors import EngineError
+from cadenza.domain.music import MusicRequest
+from cadenza.services.ports import MediaStorage
+
+ENGINE_NAME = "compose"
+ProgressFn = Callable[[float, str], None]
+PreviewFn = Callable[[Path], None]
+
+_NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+# Share of the progress bar per stage, roughly the share of the time it takes.
+_STAGES: tuple[tuple[str, float], ...] = (
+    ("instruments", 0.22),
+    ("vocals", 0.33),
+    ("mix", 0.08),
+    ("master", 0.10),
+    ("preview", 0.03),
+    ("encode", 0.14),
+    ("files", 0.10),
+)
+
+
+@dataclass
+class ClipResult:
+    """What ``render_clip`` wrote: file paths by layout name and the clip's metadata."""
+
+    clip_dir: Path
+    files: dict[str, Path]
+    meta: dict[str, Any]
+    master: MasterReport
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Progress:
+    """Maps stage-local fractions onto 0..1 and keeps the reported value monotonic."""
+
+    def __init__(self, callback: ProgressFn | None) -> None:
+        self._callback = callback
+        self._starts: dict[str, tuple[float, float]] = {}
+        at = 0.0
+        for name, share in _STAGES:
+            self._starts[name] = (at, share)
+            at += share
+        self._last = 0.0
+
+    def __call__(self, stage: str, fraction: float = 0.0) -> None:
+        if self._callback is None:
+            return
+        start, share = self._starts[stage]
+        value = min(1.0, max(self._last, start + share * min(1.0, max(0.0, fraction))))
+        self._last = value
+        self._callback(value, stage)
+
+    def done(self) -> None:
+        if self._callback is not None:
+            self._last = 1.0
+            self._callback(1.0, "done")
+
+
+def clip_seed(request_seed: int, index: int) -> int:
+    """Seed of clip ``index`` of a request: the first 31 bits of
+    BLAKE2b-64(``"cadenza/clip/<seed>/<index>"``), so both clips differ and are reproducible."""
+    digest = hashlib.blake2b(f"cadenza/clip/{request_seed}/{index}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") & 0x7FFF_FFFF
+
+
+def key_name(score: Score) -> str:
+    written = score.extra.get("key")
+    if isinstance(written, str) and written:
+        return written
+    return f"{_NOTE_NAMES[score.key_root % 12]} {score.mode}"
+
+
+def lyrics_text(score: Score) -> str:
+    """The lyrics as written in the score's sections (``[Label]`` headers, one line each)."""
+    if score.instrumental or not score.vocals:
+        return ""
+    written = score.extra.get("lyrics")
+    if isinstance(written, str) and written.strip():
+        return written
+    blocks = []
+    for section in score.sections:
+        if section.lines:
+            blocks.append("\n".join([f"[{section.label or section.kind.title()}]", *section.lines]))
+    return "\n\n".join(blocks)
+
+
+def _stem_name(name: str) -> str:
+    return name if name in STEM_NAMES else "FX"
+
+
+def _sing(score: Score, n: int, progress: Callable[[float], None]) -> dict[str, AudioArray]:
+    from cadenza.compose.voice import sing_parts
+
+    stems: dict[str, AudioArray] = {}
+    parts = [p for p in score.vocals if p.notes]
+    sung = sing_parts(parts, score.tempo_bpm, n / SAMPLE_RATE, SAMPLE_RATE, progress)
+    for part, audio in zip(parts, sung, strict=True):
+        mono = np.asarray(audio, np.float32)
+        if mono.shape[0] != n:
+            fitted = np.zeros(n, dtype=np.float32)
+            fitted[: min(n, mono.shape[0])] = mono[:n]
+            mono = fitted
+        stereo = pan_mono(mono, part.pan, part.volume)
+        name = _stem_name(part.stem)
+        if name in stems:
+            stems[name] += stereo
+        else:
+            stems[name] = stereo
+    return stems
+
+
+def _preview_span(score: Score, n: int) -> int:
+    """Samples of the first section (at least 10 s, at most 45 s, never past the end)."""
+    end = n
+    if len(score.sections) > 1:
+        end = round(score.seconds(score.sections[1].start_bar * score.beats_per_bar) * SAMPLE_RATE)
+    return max(0, min(n, max(end, 10 * SAMPLE_RATE), 45 * SAMPLE_RATE))
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", "utf-8")
+    return path
+
+
+def render_clip(
+    score: Score,
+    out_dir: Path,
+    progress: ProgressFn | None = None,
+    *,
+    model: str = "",
+    soundfont: Path = DEFAULT_SOUNDFONT,
+    on_preview: PreviewFn | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    prior_seconds: dict[str, float] | None = None,
+) -> ClipResult:
+    """Render ``score`` into ``out_dir`` (created) with the full clip layout.
+
+    ``prior_seconds`` are stages done before (composing) to list in ``meta.json``.
+    """
+    from cadenza.compose.midi import write_midi
+    from cadenza.compose.timings import word_timings
+
+    report = _Progress(progress)
+    seconds: dict[str, float] = dict(prior_seconds or {})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    n = song_samples(score, SAMPLE_RATE)
+
+    t = time.perf_counter()
+    report("instruments")
+    stems: dict[str, AudioArray] = {}
+    rendered = render_tracks(score, soundfont, SAMPLE_RATE, lambda f: report("instruments", f))
+    for name, audio in rendered.items():  # stems are only ever named from Suno's twelve
+        key = _stem_name(name)
+        stems[key] = stems[key] + audio if key in stems else audio
+    del rendered
+    seconds["instruments"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report("vocals")
+    if not score.instrumental:
+        for name, audio in _sing(score, n, lambda f: report("vocals", f)).items():
+            stems[name] = stems[name] + audio if name in stems else audio
+    seconds["vocals"] = time.perf_counter() - t
+    if not stems:
+        raise EngineError("the score has no notes to render")
+
+    t = time.perf_counter()
+    report("mix")
+    stems = mix_stems(stems, SAMPLE_RATE)
+    seconds["mix"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report("master")
+    song, mastered = master_stems(stems, SAMPLE_RATE)
+    seconds["master"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report("preview")
+    preview = write_mp3(out_dir / "preview.mp3", song[: _preview_span(score, n)], SAMPLE_RATE)
+    files["preview.mp3"] = preview
+    if on_preview is not None:
+        on_preview(preview)
+    seconds["preview"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report("encode")
+    files["song.wav"] = write_wav(out_dir / "song.wav", song, SAMPLE_RATE)
+    (out_dir / "song.mp3").write_bytes(encode_mp3(song, SAMPLE_RATE))
+    files["song.mp3"] = out_dir / "song.mp3"
+    report("encode", 0.6)
+    stem_dir = out_dir / "stems"
+    for name, audio in stems.items():
+        key = f"stems/{name}.wav"
+        files[key] = write_wav(stem_dir / f"{name}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
+    seconds["encode"] = time.perf_counter() - t
+    del stems
+
+    t = time.perf_counter()
+    report("files")
+    from cadenza.compose.cover import write_covers
+
+    cover, cover_large = write_covers(
+        score.title, score.tags, score.seed, out_dir / "cover.png", out_dir / "cover_large.png"
+    )
+    files["cover.png"], files["cover_large.png"] = cover, cover_large
+    report("files", 0.5)
+    write_midi(score, out_dir / "song.mid")
+    files["song.mid"] = out_dir / "song.mid"
+    lyrics = lyrics_text(score)
+    files["lyrics.json"] = _write_json(
+        out_dir / "lyrics.json",
+        {
+            "title": score.title,
+            "language": score.language,
+            "lyrics": lyrics,
+            "words": word_timings(score),
+        },
+    )
+    files["score.json"] = _write_json(out_dir / "score.json", score.to_dict())
+    seconds["files"] = time.perf_counter() - t
+
+    duration = round(n / SAMPLE_RATE, 3)
+    meta: dict[str, Any] = {
+        "title": score.title,
+        "tags": score.tags,
+        "duration": duration,
+        "tempo": score.tempo_bpm,
+        "key": key_name(score),
+        "time_signature": f"{score.beats_per_bar}/4",
+        "genre": score.genre,
+        "language": score.language,
+        "instrumental": score.instrumental or not score.vocals,
+        "model": model,
+        "seed": score.seed,
+        "engine": ENGINE_NAME,
+        "engine_version": score.engine_version,
+        "lyrics": lyrics,
+        "stems": sorted(k[len("stems/") : -len(".wav")] for k in files if k.startswith("stems/")),
+        "loudness_lufs": round(mastered.output_lufs, 2),
+        "true_peak_dbtp": round(mastered.true_peak_dbtp, 2),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "seconds_total": round(sum(seconds.values()), 3),
+    }
+    if extra_meta:
+        meta.update(extra_meta)
+    files["meta.json"] = _write_json(out_dir / "meta.json", meta)
+    report.done()
+    return ClipResult(out_dir, files, meta, mastered, seconds)
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def _clip_entry(clip_id: str, result: ClipResult, request: MusicRequest) -> dict[str, Any]:
+    meta = {
+        "title": result.meta["title"],
+        "tags": result.meta["tags"],
+        "negative_tags": request.negative_tags,
+        "duration": result.meta["duration"],
+        "lyrics": result.meta["lyrics"],
+        "prompt": result.meta["lyrics"],
+        "gpt_description_prompt": request.description or "",
+        "model_name": request.model,
+        "major_model_version": request.major_model_version,
+        "seed": result.meta["seed"],
+        "tempo": result.meta["tempo"],
+        "key": result.meta["key"],
+        "instrumental": result.meta["instrumental"],
+        "engine": ENGINE_NAME,
+        "engine_version": result.meta["engine_version"],
+    }
+    return {"id": clip_id, "files": {k: str(v) for k, v in result.files.items()}, "meta": meta}
+
+
+def _render_one(
+    request_dict: dict[str, Any],
+    index: int,
+    clip_dir: str,
+    soundfont: str,
+    report: Callable[[int, float, str], None],
+) -> tuple[ClipResult, MusicRequest]:
+    from cadenza.compose.composer import compose
+
+    request = MusicRequest.from_dict(request_dict)
+    seed = clip_seed(request.seed, index)
+    report(index, 0.0, "compose")
+    t = time.perf_counter()
+    score = compose(request, seed)
+    composed = time.perf_counter() - t
+    result = render_clip(
+        score,
+        Path(clip_dir),
+        lambda f, stage: report(index, f, stage),
+        model=request.model,
+        soundfont=Path(soundfont),
+        prior_seconds={"compose": composed},
+    )
+    return result, request
+
+
+_CHILD_QUEUE: Any = None
+
+
+def _child_init(progress_queue: Any, soundfont: str) -> None:
+    """Pay a worker's start-up once: imports, and the SoundFont in FluidSynth's cache."""
+    global _CHILD_QUEUE
+    _CHILD_QUEUE = progress_queue
+    import cadenza.compose.composer
+    import cadenza.compose.voice  # noqa: F401
+    from cadenza.compose.synth import REDUCED_RATE, SynthError, instrument
+
+    with contextlib.suppress(SynthError):  # the render reports it, with its task
+        for rate in (SAMPLE_RATE, REDUCED_RATE):
+            instrument(Path(soundfont), rate).close()
+
+
+def _child_ready() -> int:
+    """This worker's process id, after a pause so that other calls reach other workers."""
+    import os
+
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def _child_report(index: int, fraction: float, stage: str) -> None:
+    if _CHILD_QUEUE is not None:
+        _CHILD_QUEUE.put((index, fraction, stage))
+
+
+def _child_render(
+    request_dict: dict[str, Any], index: int, clip_dir: str, soundfont: str
+) -> tuple[ClipResult, MusicRequest]:
+    return _render_one(request_dict, index, clip_dir, soundfont, _child_report)
+
+
+class ComposeEngine:
+    """The built-in score-first engine. A ``MUSIC`` action makes one clip per clip id.
+
+    With ``workers > 1`` the clips render in parallel processes (one core each); inside a
+    daemonic process (a prefork worker) that is impossible and they render one by one.
+    The worker processes are started on first use (or by ``warm``) and kept for later
+    tasks, so imports and the SoundFont load are paid once per process, not per task.
+    Every song still starts from a fresh synth and a fresh eSpeak process: a reused worker
+    gives the same bytes as a new one. ``close`` stops the workers.
+    """
+
+    name = ENGINE_NAME
+
+    def __init__(
+        self,
+        soundfont: Path = DEFAULT_SOUNDFONT,
+        workers: int = 1,
+        storage: MediaStorage | None = None,
+    ) -> None:
+        self.soundfont = Path(soundfont)
+        self.storage = storage  # reads source clips' scores for extend, cover and remaster
+        self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._queue: Any = None
+        self._pool_lock = threading.Lock()
+
+    def run(
+        self,
+        action: str,
+        params: dict[str, Any],
+        workdir: Path,
+        progress: ProgressFn,
+    ) -> list[dict[str, Any]]:
+        from cadenza.compose import engine_edits
+
+        if engine_edits.handles(action, params):
+            return engine_edits.run_edit(
+                action, params, workdir, progress, storage=self.storage, soundfont=self.soundfont
+            )
+        if action.upper() != "MUSIC":
+            raise EngineError(f"the compose engine cannot run action '{action}'")
+        try:
+            request = MusicRequest.from_dict(dict(params["request"]))
+            clip_ids = [str(c) for c in params["clip_ids"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EngineError(f"bad parameters for the compose engine: {exc}") from exc
+        if not clip_ids or any(not _CLIP_ID.match(c) for c in clip_ids):
+            raise EngineError("clip ids must be non-empty and made of letters, digits, - and _")
+        workdir.mkdir(parents=True, exist_ok=True)
+        fractions = [0.0] * len(clip_ids)
+
+        def report(index: int, fraction: float, stage: str) -> None:
+            fractions[index] = max(fractions[index], fraction)
+            progress(sum(fractions) / len(fractions), stage)
+
+        jobs = [
+            (request.to_dict(), i, str(workdir / c), str(self.soundfont))
+            for i, c in enumerate(clip_ids)
+        ]
+        try:
+            if self.workers > 1 and len(jobs) > 1 and not multiprocessing.current_process().daemon:
+                results = self._parallel(jobs, report)
+            else:
+                results = [_render_one(*job, report) for job in jobs]
+        except EngineError:
+            raise
+        except Exception as exc:  # the task must end FAILURE with a reason, never hang
+            raise EngineError(f"rendering failed: {type(exc).__name__}: {exc}") from exc
+        return [_clip_entry(c, r, req) for c, (r, req) in zip(clip_ids, results, strict=True)]
+
+    def warm(self) -> None:
+        """Start the worker processes now and wait until each has loaded everything."""
+        if self.workers <= 1 or multiprocessing.current_process().daemon:
+            return
+        with self._pool_lock:
+            pool = self._ensure_pool()
+            seen: set[int] = set()
+            for _ in range(8):  # calls that linger a little land on different workers
+                calls = [pool.submit(_child_ready) for _ in range(self.workers)]
+                seen.update(f.result() for f in calls)
+                if len(seen) >= self.workers:
+                    break
+
+    def close(self) -> None:
+        """Stop the worker processes (a later task starts new ones)."""
+        with self._pool_lock:
+            self._discard_pool()
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._queue = context.Queue()
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_child_init,
+                initargs=(self._queue, str(self.soundfont)),
+            )
+        return self._pool
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
+
+    def _parallel(
+        self,
+        jobs: list[tuple[dict[str, Any], int, str, str]],
+        report: Callable[[int, float, str], None],
+    ) -> list[tuple[ClipResult, MusicRequest]]:
+        # One task at a time owns the workers (it uses them all) and their progress queue.
+        with self._pool_lock:
+            pool = self._ensure_pool()
+            progress_queue = self._queue
+            try:
+                futures: list[Future[tuple[ClipResult, MusicRequest]]] = [
+                    pool.submit(_child_render, *job) for job in jobs
+                ]
+                while not all(f.done() for f in futures):
+                    try:
+                        index, fraction, stage = progress_queue.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
+                    report(index, fraction, stage)
+                while True:
+                    try:
+                        report(*progress_queue.get_nowait())
+                    except queue.Empty:
+                        break
+                return [f.result() for f in futures]
+            except BrokenProcessPool:
+                self._discard_pool()  # a worker died: the next task starts fresh ones
+                raise

@@ -1,0 +1,465 @@
+"""The singer: a ``VocalPart`` in, a mono vocal track out.
+
+Each word is spoken once by eSpeak NG, analysed once by WORLD, then re-timed onto its
+notes: onset consonants start early so the vowel lands on the beat, the middle of the vowel
+is stretched to fill the note, and the coda closes the note. The pitch is the note itself
+(not an offset of the speech melody), with a short portamento and a delayed vibrato.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from cadenza.compose.score import VocalNote, VocalPart, VoiceSettings
+from cadenza.compose.voice import world
+from cadenza.compose.voice.espeak import EspeakError, Utterance, speak, speak_fresh
+from cadenza.compose.voice.phonemes import (
+    SyllableSpan,
+    fit_syllables,
+    hum_text,
+    syllabify,
+    word_text,
+)
+from cadenza.compose.voice.world import FRAME_MS, Analysis, Array
+
+PEAK = 0.5  # -6 dBFS: the mixer sets the final level
+ONSET_MAX_S = 0.18
+ONSET_SHARE = 0.5  # an onset may take at most this share of the previous syllable
+CODA_SHARE = 0.35
+STRETCH_EDGE = 0.2  # first and last 20 % of a vowel keep their natural speed
+PORTAMENTO_S = 0.05
+VIBRATO_DELAY_S = 0.25
+VIBRATO_FADE_S = 0.15
+PHRASE_GAP_S = 0.3
+FADE_S = 0.004
+ESPEAK_RATE_WPM = 150
+# eSpeak speaks monotone near 140 Hz: a steady source pitch gives clean envelopes, and the
+# sung pitch replaces it anyway.
+ESPEAK_PITCH = 90
+ESPEAK_RANGE = 0
+FEMALE_FORMANT = 1.17
+_RANGES = {"male": (43.0, 67.0), "female": (53.0, 79.0)}
+
+
+@dataclass
+class _Note:
+    start: float
+    end: float
+    midi: float
+    velocity: int
+
+
+@dataclass
+class _Syllable:
+    notes: list[_Note]
+    text: str
+    word: int = -1
+    span: SyllableSpan | None = None
+
+    @property
+    def start(self) -> float:
+        return self.notes[0].start
+
+    @property
+    def end(self) -> float:
+        return self.notes[-1].end
+
+
+@dataclass
+class _Word:
+    language: str
+    syllables: list[_Syllable] = field(default_factory=list)
+
+
+@dataclass
+class _Source:
+    utterance: Utterance
+    analysis: Analysis
+    offset: int = 0
+
+
+class VoiceBank:
+    """Spoken words and their WORLD analyses, shared by every part of one song.
+
+    The lead and its harmonies sing the same words, so each distinct (text, voice) is
+    spoken and analysed once per song. All texts given to one ``load`` are spoken by one
+    fresh eSpeak process in a fixed order (first appearance, then one hum per voice), so the
+    same song always gets the same speech. Do not keep a bank across songs: what a song
+    sounds like would then depend on what was sung before.
+    """
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], int] = {}
+        self.sources: list[_Source] = []
+        self._stacks: dict[float, tuple[Array, Array, Array, Array]] = {}
+
+    def load(self, keys: list[tuple[str, str]]) -> None:
+        """Speak and analyse the keys not loaded yet (plus each new voice's hum)."""
+        ordered = [k for k in dict.fromkeys(keys) if k not in self.by_key]
+        voices = sorted({voice for _, voice in keys})
+        hums = [(hum_text(v), v) for v in voices]
+        ordered += [k for k in hums if k not in ordered and k not in self.by_key]
+        if not ordered:
+            return
+        requests = [(t, v, ESPEAK_RATE_WPM, ESPEAK_PITCH, ESPEAK_RANGE) for t, v in ordered]
+        try:
+            utterances = speak_fresh(requests)
+        except EspeakError:
+            # No child process possible here (an embedded interpreter): speak in-process,
+            # still correct, only not sample-identical between calls.
+            utterances = [speak(*request) for request in requests]
+        for key, utterance in zip(ordered, utterances, strict=True):
+            samples = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float64) / 32768.0
+            analysis = world.analyse(samples, utterance.sample_rate)
+            self.by_key[key] = len(self.sources)
+            self.sources.append(_Source(utterance, analysis))
+        self._stacks.clear()
+
+    def get(self, text: str, voice: str) -> int:
+        return self.by_key[(text, voice)]
+
+    def stack(self, formant: float) -> tuple[Array, Array, Array, Array]:
+        """All sources' frames in one array each, so re-timing is a single gather.
+
+        The envelope is formant-warped at full resolution, then reduced to the synthesis
+        FFT size (see ``world.SYNTH_FFT``); cached per formant factor.
+        """
+        cached = self._stacks.get(formant)
+        if cached is not None:
+            return cached
+        offset = 0
+        for source in self.sources:
+            source.offset = offset
+            offset += source.analysis.frames
+        f0 = np.concatenate([s.analysis.f0 for s in self.sources])
+        sp = world.warp_formants(np.concatenate([s.analysis.sp for s in self.sources]), formant)
+        ap = np.concatenate([s.analysis.ap for s in self.sources])
+        frames = np.array([s.analysis.frames for s in self.sources], dtype=np.float64)
+        stacked = (f0, world.synthesis_bins(sp), world.synthesis_bins(ap), frames)
+        self._stacks[formant] = stacked
+        return stacked
+
+
+def _midi_to_hz(midi: Array) -> Array:
+    hz: Array = 440.0 * np.power(2.0, (midi - 69.0) / 12.0)
+    return hz
+
+
+def _octave_shift(notes: list[VocalNote], voice: VoiceSettings) -> int:
+    """Octaves that bring the part's median into the singer's range."""
+    if not notes:
+        return 0
+    median = float(np.median([n.pitch + voice.transpose for n in notes]))
+    low, high = _RANGES.get(voice.gender, _RANGES["male"])
+    shift = 0
+    while median + shift < low:
+        shift += 12
+    while median + shift > high:
+        shift -= 12
+    return shift
+
+
+def _words(part: VocalPart, tempo_bpm: float, total_seconds: float) -> list[_Word]:
+    """Notes in seconds, grouped into words and syllables (melisma notes join their syllable)."""
+    beat = 60.0 / tempo_bpm
+    shift = _octave_shift(part.notes, part.voice) + part.voice.transpose
+    ordered = sorted(
+        (n for n in part.notes if n.duration > 0 and n.start * beat < total_seconds),
+        key=lambda n: (n.start, n.pitch),
+    )
+    timed: list[tuple[VocalNote, _Note]] = []
+    for i, n in enumerate(ordered):
+        start = max(0.0, n.start * beat)
+        end = min((n.start + n.duration) * beat, total_seconds)
+        if i + 1 < len(ordered):
+            end = min(end, ordered[i + 1].start * beat)
+        if end - start > 1e-3:
+            timed.append((n, _Note(start, end, float(n.pitch + shift), n.velocity)))
+    words: list[_Word] = []
+    last_key: tuple[int, str] | None = None
+    for n, note in timed:
+        key = (n.word_index, n.language)
+        if n.continues and words and words[-1].syllables:
+            words[-1].syllables[-1].notes.append(note)
+            continue
+        if key != last_key or not words:
+            words.append(_Word(n.language))
+            last_key = key
+        words[-1].syllables.append(_Syllable([note], n.syllable or ""))
+    return words
+
+
+def _word_keys(words: list[_Word]) -> list[tuple[str, str]]:
+    return [word_text([s.text for s in word.syllables], word.language) for word in words]
+
+
+def _attach_sources(words: list[_Word], store: VoiceBank) -> list[_Syllable]:
+    """Speak each word and give each syllable its span of the spoken word."""
+    out: list[_Syllable] = []
+    keys = _word_keys(words)
+    store.load(keys)
+    for word, (text, voice) in zip(words, keys, strict=True):
+        index = store.get(text, voice)
+        utterance = store.sources[index].utterance
+        spans = syllabify(utterance.phones)
+        if not spans:
+            index = store.get(hum_text(voice), voice)
+            spans = syllabify(store.sources[index].utterance.phones)
+        if not spans:  # eSpeak gave no vowel even for the hum: sing the whole sound
+            n = max(store.sources[index].utterance.length, 1)
+            spans = [SyllableSpan(0, 0, n, n)]
+        fitted = fit_syllables(spans, len(word.syllables))
+        for syllable, span in zip(word.syllables, fitted, strict=True):
+            if span is None and out and out[-1].word == index:
+                out[-1].notes.extend(syllable.notes)
+                continue
+            syllable.word = index
+            syllable.span = span if span is not None else spans[-1]
+            out.append(syllable)
+    return out
+
+
+def _phrases(syllables: list[_Syllable]) -> list[list[_Syllable]]:
+    phrases: list[list[_Syllable]] = []
+    for syllable in syllables:
+        if phrases and syllable.start - phrases[-1][-1].end <= PHRASE_GAP_S:
+            phrases[-1].append(syllable)
+        else:
+            phrases.append([syllable])
+    return phrases
+
+
+@dataclass
+class _Plan:
+    """Where each output frame of a phrase takes its sound from."""
+
+    first: int
+    source: Array  # global source frame position (fractional), -1 = silence
+    vowel: npt.NDArray[np.bool_]  # inside a held vowel
+    gain: Array
+
+
+def _plan(phrase: list[_Syllable], store: VoiceBank, rate: float) -> _Plan:
+    """The time map: onset before the beat, stretched vowel, coda at the end of the note."""
+    fp = FRAME_MS / 1000.0
+    onsets: list[float] = []
+    for i, syl in enumerate(phrase):
+        assert syl.span is not None
+        onset_src = (syl.span.vowel_start - syl.span.onset) / rate
+        room = syl.start if i == 0 else ONSET_SHARE * (syl.start - phrase[i - 1].start)
+        onsets.append(max(0.0, min(onset_src, ONSET_MAX_S, room)))
+    first = math.floor((phrase[0].start - onsets[0]) / fp)
+    last = math.ceil(phrase[-1].end / fp) + 1
+    times = (np.arange(first, last, dtype=np.float64)) * fp
+    source = np.full(times.shape, -1.0)
+    vowel = np.zeros(times.shape, dtype=bool)
+    gain = np.ones(times.shape)
+    for i, syl in enumerate(phrase):
+        span = syl.span
+        assert span is not None
+        offset = store.sources[syl.word].offset
+        frames = store.sources[syl.word].analysis.frames
+        end = syl.end
+        if i + 1 < len(phrase):
+            end = min(end, phrase[i + 1].start - onsets[i + 1])
+        end = max(end, syl.start + fp)
+        on_s, v_s, v_e, c_e = (
+            span.onset / rate,
+            span.vowel_start / rate,
+            span.vowel_end / rate,
+            span.coda_end / rate,
+        )
+        coda = min(c_e - v_e, CODA_SHARE * (end - syl.start))
+        held = end - syl.start - coda
+        length = v_e - v_s
+        out_knots = [syl.start - onsets[i], syl.start]
+        src_knots = [on_s, v_s]
+        if held > length > 0:
+            edge = STRETCH_EDGE * length
+            out_knots += [syl.start + edge, syl.start + held - edge]
+            src_knots += [v_s + edge, v_e - edge]
+        out_knots += [syl.start + held, end]
+        src_knots += [v_e, c_e]
+        xp, fpk = _increasing(out_knots, src_knots)
+        mask = (times >= xp[0]) & (times < end)
+        if not mask.any():
+            continue
+        src_t = np.interp(times[mask], xp, fpk)
+        source[mask] = offset + np.clip(src_t / fp, 0.0, frames - 1.0)
+        vowel[mask] = (times[mask] >= syl.start) & (times[mask] < syl.start + held)
+        for note in syl.notes:
+            inside = mask & (times >= note.start - onsets[i]) & (times < note.end)
+            gain[inside] = min(1.2, max(0.2, note.velocity / 100.0))
+    return _Plan(first, source, vowel, gain)
+
+
+def _increasing(xs: list[float], ys: list[float]) -> tuple[Array, Array]:
+    """Knots with strictly increasing x (zero-length segments dropped)."""
+    px, py = [xs[0]], [ys[0]]
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        if x > px[-1] + 1e-9:
+            px.append(x)
+            py.append(y)
+        else:
+            py[-1] = y
+    return np.array(px), np.array(py)
+
+
+def _pitch(times: Array, phrase: list[_Syllable], voice: VoiceSettings) -> Array:
+    """The sung pitch (MIDI, fractional): the notes, glided into and with vibrato."""
+    notes = [n for syl in phrase for n in syl.notes]
+    starts = np.array([n.start for n in notes])
+    ends = np.array([n.end for n in notes])
+    midis = np.array([n.midi for n in notes])
+    idx = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(notes) - 1)
+    pitch = midis[idx].copy()
+    rel = times - starts[idx]
+    previous = np.clip(idx - 1, 0, None)
+    porta = np.minimum(PORTAMENTO_S, 0.3 * (ends[idx] - starts[idx]))
+    gliding = (idx > 0) & (rel >= 0) & (rel < porta) & (starts[idx] - ends[previous] < 0.1)
+    u = np.where(gliding, rel / np.maximum(porta, 1e-6), 1.0)
+    smooth = u * u * (3.0 - 2.0 * u)
+    pitch = np.where(gliding, midis[previous] + (midis[idx] - midis[previous]) * smooth, pitch)
+    late = rel - VIBRATO_DELAY_S
+    depth = voice.vibrato_depth_cents / 100.0 * np.clip(late / VIBRATO_FADE_S, 0.0, 1.0)
+    vibrato = depth * np.sin(2.0 * np.pi * voice.vibrato_rate_hz * np.maximum(late, 0.0))
+    result: Array = pitch + np.where(late > 0, vibrato, 0.0)
+    return result
+
+
+def _aperiodicity_shape(bins: int, rate: float, breathiness: float) -> tuple[Array, Array]:
+    """Per-bin cap and floor of vowel aperiodicity: clean low band, some air up high."""
+    hz = np.linspace(0.0, rate / 2.0, bins)
+    cap = np.interp(hz, [0.0, 3000.0, 8000.0, rate / 2.0], [0.05, 0.1, 0.6, 0.9])
+    # eSpeak's source is perfectly periodic up to Nyquist, which WORLD turns into buzz:
+    # voices carry mostly noise above ~5 kHz.
+    floor = np.interp(hz, [0.0, 3000.0, 6000.0, rate / 2.0], [0.0, 0.05, 0.35, 0.7])
+    breath = max(0.0, min(1.0, breathiness))
+    floor = floor + breath * (0.2 + 0.6 * hz / (rate / 2.0))
+    cap = np.maximum(cap, floor)
+    return cap, floor
+
+
+def _consonant_cap(bins: int, rate: float) -> Array:
+    hz = np.linspace(0.0, rate / 2.0, bins)
+    cap: Array = np.interp(hz, [0.0, 1500.0, 4000.0, rate / 2.0], [0.2, 0.3, 1.0, 1.0])
+    return cap
+
+
+def _render_phrase(
+    phrase: list[_Syllable],
+    store: VoiceBank,
+    stacked: tuple[Array, Array, Array, Array],
+    voice: VoiceSettings,
+    rate: int,
+) -> tuple[int, Array]:
+    f0_src, sp_src, ap_src, _ = stacked
+    plan = _plan(phrase, store, float(rate))
+    fp = FRAME_MS / 1000.0
+    times = (np.arange(plan.source.shape[0], dtype=np.float64) + plan.first) * fp
+    sounding = plan.source >= 0
+    pos = np.where(sounding, plan.source, 0.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, sp_src.shape[0] - 1)
+    frac = (pos - lo)[:, None]
+    sp = sp_src[lo] * (1.0 - frac) + sp_src[hi] * frac
+    ap = ap_src[lo] * (1.0 - frac) + ap_src[hi] * frac
+    near = np.rint(pos).astype(np.int64)
+    voiced = sounding & (plan.vowel | (f0_src[near] > 0))
+    f0 = np.where(voiced, _midi_to_hz(_pitch(times, phrase, voice)), 0.0)
+    cap, floor = _aperiodicity_shape(sp.shape[1], float(rate), voice.breathiness)
+    held = plan.vowel & sounding
+    ap[held] = np.clip(ap[held], floor, cap)
+    consonant = voiced & ~held  # voiced consonants: a clear low band, their own noise above
+    ap[consonant] = np.minimum(ap[consonant], _consonant_cap(ap.shape[1], float(rate)))
+    sp *= (plan.gain**2)[:, None]
+    sp[~sounding] = world.silence_power()
+    ap[~sounding] = 1.0
+    audio = world.synthesize(f0, sp, np.clip(ap, 0.0, 1.0), rate)
+    return plan.first, audio
+
+
+def _formant_factor(voice: VoiceSettings) -> float:
+    """The envelope's frequency scale: ``formant_scale`` as set, or the gender's default.
+
+    A female voice left at the neutral 1.0 gets 1.17 (eSpeak-based trials put the useful
+    range at 1.15-1.2; more costs intelligibility); any other value is taken as given.
+    """
+    scale = voice.formant_scale
+    if abs(scale - 1.0) < 1e-9 and voice.gender == "female":
+        scale = FEMALE_FORMANT
+    return float(min(1.45, max(0.75, scale)))
+
+
+def sing(
+    part: VocalPart,
+    tempo_bpm: float,
+    total_seconds: float,
+    sample_rate: int = 44100,
+    bank: VoiceBank | None = None,
+) -> np.ndarray:
+    """Sing ``part``: float32 mono, ``round(total_seconds * sample_rate)`` samples, peak -6 dBFS.
+
+    Notes are the sounding pitches plus ``voice.transpose``, moved by whole octaves only when
+    the part's median falls outside the singer's range. Deterministic: no randomness at all.
+    ``bank`` shares speech between the parts of one song (see ``sing_parts``).
+    """
+    length = max(0, round(total_seconds * sample_rate))
+    out = np.zeros(length, dtype=np.float32)
+    if length == 0 or tempo_bpm <= 0 or not part.notes:
+        return out
+    store = bank if bank is not None else VoiceBank()
+    syllables = _attach_sources(_words(part, tempo_bpm, total_seconds), store)
+    if not syllables:
+        return out
+    stacked = store.stack(_formant_factor(part.voice))
+    rate = store.sources[0].utterance.sample_rate
+    fade = max(1, int(FADE_S * sample_rate))
+    ramp = np.linspace(0.0, 1.0, fade)
+    for phrase in _phrases(syllables):
+        first, audio = _render_phrase(phrase, store, stacked, part.voice, rate)
+        if sample_rate != rate:
+            audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
+        if audio.shape[0] > 2 * fade:
+            audio[:fade] *= ramp
+            audio[-fade:] *= ramp[::-1]
+        at = round(first * FRAME_MS / 1000.0 * sample_rate)
+        if at < 0:
+            audio, at = audio[-at:], 0
+        stop = min(length, at + audio.shape[0])
+        if stop > at:
+            out[at:stop] += audio[: stop - at]
+    peak = float(np.max(np.abs(out)))
+    if peak > 0:
+        out *= np.float32(PEAK / peak)
+    return out
+
+
+def sing_parts(
+    parts: list[VocalPart],
+    tempo_bpm: float,
+    total_seconds: float,
+    sample_rate: int = 44100,
+    progress: Callable[[float], None] | None = None,
+) -> list[np.ndarray]:
+    """Sing every part of a song, each as ``sing`` would, speaking each word only once.
+
+    The words of all parts are spoken by one eSpeak process and analysed once, so
+    harmonies and doubles cost only their synthesis.
+    """
+    bank = VoiceBank()
+    if tempo_bpm > 0 and total_seconds > 0:
+        keys = [k for p in parts for k in _word_keys(_words(p, tempo_bpm, total_seconds))]
+        bank.load(keys)
+    sung: list[np.ndarray] = []
+    for part in parts:
+        sung.append(sing(part, tempo_bpm, total_seconds, sample_rate, bank))
+        if progress is not None:
+            progress(len(sung) / len(parts))
+    return sung

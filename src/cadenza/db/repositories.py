@@ -1,0 +1,420 @@
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from cadenza.db import tables as t
+from cadenza.domain.actions import Price
+from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry
+from cadenza.domain.errors import DuplicateLedgerEntry, InvalidInput, NotFound
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus
+
+_FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
+
+#: Most rows a reaper query returns; the rest come on its next pass.
+SCAN_LIMIT = 500
+
+# Built once: statements executed with a parameter dict skip per-call construction.
+_INSERT_KEY = insert(t.api_keys)
+_INSERT_ENTRY = insert(t.ledger_entries)
+_INSERT_TASK = insert(t.tasks)
+_UPDATE_TASK = update(t.tasks).where(t.tasks.c.id == bindparam("b_id"))
+_INSERT_CLIP = insert(t.clips)
+_UPDATE_CLIP = update(t.clips).where(t.clips.c.id == bindparam("b_id"))
+
+
+def _key(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        key_hash=row["key_hash"],
+        key_prefix=row["key_prefix"],
+        credits_balance=row["credits_balance"],
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+        concurrency_limit=row["concurrency_limit"],
+        is_admin=bool(row["is_admin"]),
+        revoked=bool(row["revoked"]),
+        created_at=row["created_at"],
+    )
+
+
+class SqlKeyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, key: ApiKey) -> None:
+        self._conn.execute(
+            _INSERT_KEY,
+            {
+                "id": key.id,
+                "name": key.name,
+                "key_hash": key.key_hash,
+                "key_prefix": key.key_prefix,
+                "credits_balance": key.credits_balance,
+                "rate_limit_per_minute": key.rate_limit_per_minute,
+                "concurrency_limit": key.concurrency_limit,
+                "is_admin": key.is_admin,
+                "revoked": key.revoked,
+                "created_at": key.created_at,
+            },
+        )
+
+    def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
+        query = select(t.api_keys).where(t.api_keys.c.id == key_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return _key(row) if row else None
+
+    def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        query = select(t.api_keys).where(t.api_keys.c.key_hash == key_hash)
+        row = self._conn.execute(query).mappings().first()
+        return _key(row) if row else None
+
+    def list(self) -> list[ApiKey]:
+        query = select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.id)
+        return [_key(row) for row in self._conn.execute(query).mappings()]
+
+    def revoke(self, key_id: str) -> bool:
+        result = self._conn.execute(
+            update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked=True)
+        )
+        return bool(result.rowcount)
+
+    def debit(self, key_id: str, amount: Decimal) -> Decimal | None:
+        if amount < 0:
+            raise ValueError("a debit amount must not be negative")
+        balance = t.api_keys.c.credits_balance
+        result = self._conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id, balance >= amount)
+            .values(credits_balance=balance - amount)
+            .returning(balance)
+        )
+        value: Decimal | None = result.scalar_one_or_none()
+        return value
+
+    def credit(self, key_id: str, amount: Decimal) -> Decimal:
+        balance = t.api_keys.c.credits_balance
+        statement = (
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id)
+            .values(credits_balance=balance + amount)
+            .returning(balance)
+        )
+        try:
+            # The savepoint keeps the transaction usable if the balance check refuses.
+            with self._conn.begin_nested():
+                value: Decimal | None = self._conn.execute(statement).scalar_one_or_none()
+        except IntegrityError as exc:
+            raise InvalidInput("the balance cannot go below zero") from exc
+        if value is None:
+            raise NotFound("API key not found")
+        return value
+
+
+def _price(row: RowMapping) -> Price:
+    return Price(
+        action=row["action"],
+        display_name=row["display_name"],
+        price=row["price"],
+        enabled=bool(row["enabled"]),
+        refund_on_failure=bool(row["refund_on_failure"]),
+    )
+
+
+class SqlPriceRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, action: str) -> Price | None:
+        query = select(t.prices).where(t.prices.c.action == str(action))
+        row = self._conn.execute(query).mappings().first()
+        return _price(row) if row else None
+
+    def list(self) -> list[Price]:
+        query = select(t.prices).order_by(t.prices.c.action)
+        return [_price(row) for row in self._conn.execute(query).mappings()]
+
+    def upsert(self, price: Price) -> None:
+        values: dict[str, Any] = {
+            "display_name": price.display_name,
+            "price": price.price,
+            "enabled": price.enabled,
+            "refund_on_failure": price.refund_on_failure,
+        }
+        result = self._conn.execute(
+            update(t.prices).where(t.prices.c.action == str(price.action)).values(**values)
+        )
+        if not result.rowcount:
+            self._conn.execute(insert(t.prices).values(action=str(price.action), **values))
+
+
+def _entry(row: RowMapping) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        key_id=row["key_id"],
+        entry_type=EntryType(row["entry_type"]),
+        change_amount=row["change_amount"],
+        balance_after=row["balance_after"],
+        action=row["action"],
+        task_id=row["task_id"],
+        note=row["note"],
+        created_at=row["created_at"],
+    )
+
+
+class SqlLedgerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, entry: LedgerEntry) -> None:
+        values = {
+            "id": entry.id,
+            "key_id": entry.key_id,
+            "entry_type": entry.entry_type.value,
+            "change_amount": entry.change_amount,
+            "balance_after": entry.balance_after,
+            "action": str(entry.action),
+            "task_id": entry.task_id,
+            "note": entry.note,
+            "created_at": entry.created_at,
+        }
+        # A savepoint keeps the transaction usable after the duplicate is refused
+        # (PostgreSQL aborts the whole transaction on an error otherwise).
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(_INSERT_ENTRY, values)
+        except IntegrityError as exc:
+            if _is_ledger_duplicate(exc, entry):
+                raise DuplicateLedgerEntry(
+                    f"{entry.entry_type.value} already recorded for task {entry.task_id}"
+                ) from exc
+            raise
+
+    def list_for_key(self, key_id: str, limit: int) -> list[LedgerEntry]:
+        query = (
+            select(t.ledger_entries)
+            .where(t.ledger_entries.c.key_id == key_id)
+            .order_by(t.ledger_entries.c.seq.desc())
+            .limit(limit)
+        )
+        return [_entry(row) for row in self._conn.execute(query).mappings()]
+
+    def total_for_key(self, key_id: str) -> Decimal:
+        """Sum of every change on a key: equals its balance when the books are right."""
+        change = t.ledger_entries.c.change_amount
+        query = select(func.coalesce(func.sum(change), Decimal(0))).where(
+            t.ledger_entries.c.key_id == key_id
+        )
+        return Decimal(self._conn.execute(query).scalar_one())
+
+    def for_task(self, task_id: str) -> list[LedgerEntry]:
+        query = (
+            select(t.ledger_entries)
+            .where(t.ledger_entries.c.task_id == task_id)
+            .order_by(t.ledger_entries.c.seq)
+        )
+        return [_entry(row) for row in self._conn.execute(query).mappings()]
+
+
+def _is_ledger_duplicate(exc: IntegrityError, entry: LedgerEntry) -> bool:
+    if entry.task_id is None or entry.entry_type not in (EntryType.CONSUME, EntryType.REFUND):
+        return False
+    text = str(exc.orig).lower()
+    return "uq_ledger_entries_task_id_entry_type" in text or (
+        "unique" in text and "task_id" in text and "entry_type" in text
+    )
+
+
+def _task_values(task: Task) -> dict[str, Any]:
+    return {
+        "key_id": task.key_id,
+        "action": str(task.action),
+        "params": task.params,
+        "price": task.price,
+        "status": task.status.value,
+        "progress": task.progress,
+        "fail_reason": task.fail_reason,
+        "submit_time": task.submit_time,
+        "start_time": task.start_time,
+        "finish_time": task.finish_time,
+        "deadline": task.deadline,
+        "attempts": task.attempts,
+        "dispatched": task.dispatched,
+        "worker": task.worker,
+        "route": task.route,
+        "idempotency_key": task.idempotency_key,
+        "request_hash": task.request_hash,
+    }
+
+
+def _task(row: RowMapping) -> Task:
+    return Task(
+        id=row["id"],
+        key_id=row["key_id"],
+        action=row["action"],
+        params=row["params"],
+        price=row["price"],
+        status=TaskStatus(row["status"]),
+        progress=row["progress"],
+        fail_reason=row["fail_reason"],
+        submit_time=row["submit_time"],
+        start_time=row["start_time"],
+        finish_time=row["finish_time"],
+        deadline=row["deadline"],
+        attempts=row["attempts"],
+        dispatched=bool(row["dispatched"]),
+        worker=row["worker"],
+        route=row["route"],
+        idempotency_key=row["idempotency_key"],
+        request_hash=row["request_hash"],
+    )
+
+
+class SqlTaskRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, task: Task) -> None:
+        self._conn.execute(_INSERT_TASK, {"id": task.id, **_task_values(task)})
+
+    def get(self, task_id: str, *, for_update: bool = False) -> Task | None:
+        query = select(t.tasks).where(t.tasks.c.id == task_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return _task(row) if row else None
+
+    def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]:
+        if not task_ids:
+            return []
+        query = select(t.tasks).where(t.tasks.c.id.in_(list(task_ids)), t.tasks.c.key_id == key_id)
+        return [_task(row) for row in self._conn.execute(query).mappings()]
+
+    def update(self, task: Task) -> None:
+        result = self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
+        if not result.rowcount:
+            raise NotFound("task not found")
+
+    def count_active(self, key_id: str) -> int:
+        query = select(func.count()).where(
+            t.tasks.c.key_id == key_id, t.tasks.c.status.not_in(_FINISHED)
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def find_by_idempotency(self, key_id: str, idempotency_key: str) -> Task | None:
+        query = select(t.tasks).where(
+            t.tasks.c.key_id == key_id, t.tasks.c.idempotency_key == idempotency_key
+        )
+        row = self._conn.execute(query).mappings().first()
+        return _task(row) if row else None
+
+    def find_expired(self, now: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
+        query = (
+            select(t.tasks)
+            .where(
+                t.tasks.c.status.not_in(_FINISHED),
+                t.tasks.c.deadline.is_not(None),
+                t.tasks.c.deadline < now,
+            )
+            .order_by(t.tasks.c.deadline)
+            .limit(limit)
+        )
+        return [_task(row) for row in self._conn.execute(query).mappings()]
+
+    def find_undispatched(self, older_than: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
+        query = (
+            select(t.tasks)
+            .where(
+                t.tasks.c.status.not_in(_FINISHED),
+                t.tasks.c.dispatched.is_(False),
+                t.tasks.c.submit_time < older_than,
+            )
+            .order_by(t.tasks.c.submit_time)
+            .limit(limit)
+        )
+        return [_task(row) for row in self._conn.execute(query).mappings()]
+
+
+def _clip_values(clip: Clip) -> dict[str, Any]:
+    return {
+        "task_id": clip.task_id,
+        "key_id": clip.key_id,
+        "title": clip.title,
+        "tags": clip.tags,
+        "negative_tags": clip.negative_tags,
+        "prompt": clip.prompt,
+        "gpt_description_prompt": clip.gpt_description_prompt,
+        "lyrics": clip.lyrics,
+        "model_name": clip.model_name,
+        "major_model_version": clip.major_model_version,
+        "status": clip.status.value,
+        "duration": clip.duration,
+        "audio_key": clip.audio_key,
+        "image_key": clip.image_key,
+        "image_large_key": clip.image_large_key,
+        "video_key": clip.video_key,
+        "files": clip.files,
+        "metadata": clip.metadata,
+        "error_message": clip.error_message,
+        "created_at": clip.created_at,
+    }
+
+
+def _clip(row: RowMapping) -> Clip:
+    return Clip(
+        id=row["id"],
+        task_id=row["task_id"],
+        key_id=row["key_id"],
+        title=row["title"],
+        tags=row["tags"],
+        negative_tags=row["negative_tags"],
+        prompt=row["prompt"],
+        gpt_description_prompt=row["gpt_description_prompt"],
+        lyrics=row["lyrics"],
+        model_name=row["model_name"],
+        major_model_version=row["major_model_version"],
+        status=ClipStatus(row["status"]),
+        duration=row["duration"],
+        audio_key=row["audio_key"],
+        image_key=row["image_key"],
+        image_large_key=row["image_large_key"],
+        video_key=row["video_key"],
+        files=dict(row["files"] or {}),
+        metadata=dict(row["metadata"] or {}),
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+    )
+
+
+class SqlClipRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, clip: Clip) -> None:
+        self._conn.execute(_INSERT_CLIP, {"id": clip.id, **_clip_values(clip)})
+
+    def get(self, clip_id: str) -> Clip | None:
+        query = select(t.clips).where(t.clips.c.id == clip_id)
+        row = self._conn.execute(query).mappings().first()
+        return _clip(row) if row else None
+
+    def list_for_tasks(self, task_ids: Sequence[str]) -> list[Clip]:
+        if not task_ids:
+            return []
+        query = select(t.clips).where(t.clips.c.task_id.in_(list(task_ids))).order_by(t.clips.c.seq)
+        return [_clip(row) for row in self._conn.execute(query).mappings()]
+
+    def update(self, clip: Clip) -> None:
+        result = self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
+        if not result.rowcount:
+            raise NotFound("clip not found")

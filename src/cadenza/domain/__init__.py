@@ -1,0 +1,1 @@
+"""The domain: plain models and rules, free of frameworks and I/O."""

@@ -1,0 +1,80 @@
+"""API keys and the ledger. Money is ``Decimal``, never float."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from cadenza.domain.tasks import new_id, utcnow
+
+KEY_PREFIX = "sk_"
+
+
+class EntryType(enum.StrEnum):
+    CONSUME = "CONSUME"
+    REFUND = "REFUND"
+    TOPUP = "TOPUP"
+    ADJUST = "ADJUST"
+
+
+@dataclass
+class ApiKey:
+    id: str
+    name: str
+    key_hash: str
+    key_prefix: str
+    credits_balance: Decimal = Decimal("0")
+    rate_limit_per_minute: int = 60
+    concurrency_limit: int = 4
+    is_admin: bool = False
+    revoked: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class LedgerEntry:
+    id: str
+    key_id: str
+    entry_type: EntryType
+    change_amount: Decimal
+    balance_after: Decimal
+    action: str = ""
+    task_id: str | None = None
+    note: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+
+
+def hash_key(secret: str) -> str:
+    """Keys are stored only as this digest; the secret is shown once at creation."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_api_key(
+    name: str,
+    *,
+    credits: Decimal = Decimal("0"),
+    rate_limit_per_minute: int = 60,
+    concurrency_limit: int = 4,
+    is_admin: bool = False,
+) -> tuple[ApiKey, str]:
+    """Make a key; returns the record to store and the secret to show once."""
+    secret = generate_key()
+    key = ApiKey(
+        id=new_id(),
+        name=name,
+        key_hash=hash_key(secret),
+        key_prefix=secret[:10],
+        credits_balance=credits,
+        rate_limit_per_minute=rate_limit_per_minute,
+        concurrency_limit=concurrency_limit,
+        is_admin=is_admin,
+    )
+    return key, secret

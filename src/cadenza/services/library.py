@@ -1,0 +1,619 @@
+"""Personas, playlists and the synchronous tools: MIDI, aligned lyrics, style tags, prompt art.
+
+Synchronous routes are charged through a task row like any other work, so the ledger's
+"one CONSUME and at most one REFUND per task" constraint covers them too:
+
+* ``charge_now`` — work that cannot fail after the charge (it is only database rows):
+  one transaction locks the key, checks the price, records a task already SUCCESS,
+  debits, and writes what the route creates.
+* ``charge_for_work`` — work that can fail (decoding audio, drawing and storing art): the
+  charge and an IN_PROGRESS task commit first (the task counts against the key's
+  concurrency limit while it runs), then the work runs, then one transaction marks the task
+  SUCCESS with its results; on failure ``settle_failure`` refunds exactly once. A process
+  dying in between leaves a task the reaper times out and refunds at its deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from cadenza.domain.actions import Action
+from cadenza.domain.billing import ApiKey
+from cadenza.domain.errors import (
+    ConcurrencyLimited,
+    DomainError,
+    EngineError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from cadenza.domain.library import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_PERSONA_CLIPS,
+    MAX_PLAYLIST_CLIPS,
+    Persona,
+    PersonaType,
+    Playlist,
+)
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.services.billing import charge
+from cadenza.services.ports import MediaStorage, UnitOfWork, UnitOfWorkFactory
+from cadenza.services.tasks import settle_failure
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: A synchronous task still IN_PROGRESS after this long is timed out and refunded.
+SYNC_DEADLINE_S = 300
+SYNC_WORKER = "sync"
+MAX_TAGS = 1000
+MAX_PROMPT = 1000
+#: Caps on the audio a transcription or voice analysis decodes.
+MAX_ANALYSIS_BYTES = 512 * 1024 * 1024
+MAX_ANALYSIS_S = 20 * 60.0
+VOX_DEFAULT_S = 30.0
+VOX_MAX_S = 600.0
+
+SCORE_FILE = "score.json"
+MIDI_FILE = "song.mid"
+LYRICS_FILE = "lyrics.json"
+VOCAL_STEM = "stems/Vocals.wav"
+AUDIO_FILES = ("song.wav", "song.mp3")
+
+
+# ------------------------------------------------------------------ charging
+
+
+def _open_task(
+    u: UnitOfWork, key: ApiKey, action: Action, params: dict[str, Any], *, running: bool
+) -> Task:
+    """Lock the key, check the price (403) and limits, record the task and debit (402)."""
+    locked = u.keys.get(key.id, for_update=True)
+    if locked is None or locked.revoked:
+        raise Unauthorized("invalid or missing API key")
+    price = u.prices.get(action.value)
+    if price is None or not price.enabled:
+        raise Forbidden(f"action {action.value} is not available")
+    if running and u.tasks.count_active(key.id) >= locked.concurrency_limit:
+        raise ConcurrencyLimited(
+            f"too many tasks in progress (limit {locked.concurrency_limit}); retry later"
+        )
+    now = utcnow()
+    task = Task(
+        id=new_id(),
+        key_id=key.id,
+        action=action.value,
+        params=params,
+        price=price.price,
+        status=TaskStatus.IN_PROGRESS if running else TaskStatus.SUCCESS,
+        progress=0 if running else 100,
+        submit_time=now,
+        start_time=now,
+        finish_time=None if running else now,
+        deadline=now + timedelta(seconds=SYNC_DEADLINE_S),
+        attempts=1,
+        dispatched=True,  # never handed to a queue: the reaper must not enqueue it
+        worker=SYNC_WORKER,
+    )
+    u.tasks.add(task)
+    charge(u, key.id, task)
+    return task
+
+
+def charge_now(
+    uow: UnitOfWorkFactory,
+    key: ApiKey,
+    action: Action,
+    params: dict[str, Any],
+    record: Callable[[UnitOfWork, Task], T],
+) -> T:
+    """Charge and create in one transaction; ``record`` writes the rows the route makes."""
+    with uow() as u:
+        task = _open_task(u, key, action, params, running=False)
+        result = record(u, task)
+        u.commit()
+    return result
+
+
+def charge_for_work(
+    uow: UnitOfWorkFactory,
+    key: ApiKey,
+    action: Action,
+    params: dict[str, Any],
+    work: Callable[[Task], T],
+    record: Callable[[UnitOfWork, Task, T], None] | None = None,
+) -> T:
+    """Charge, run ``work``, then record it with SUCCESS; any failure refunds exactly once."""
+    with uow() as u:
+        task = _open_task(u, key, action, params, running=True)
+        u.commit()
+    try:
+        result = work(task)
+        with uow() as u:
+            fresh = u.tasks.get(task.id, for_update=True)
+            if fresh is None or fresh.status is not TaskStatus.IN_PROGRESS:
+                raise UpstreamUnavailable("the request took too long and was cancelled")
+            fresh.move_to(TaskStatus.SUCCESS)
+            u.tasks.update(fresh)
+            if record is not None:
+                record(u, fresh, result)
+            u.commit()
+        return result
+    except Exception as exc:
+        reason = exc.message if isinstance(exc, DomainError) else str(exc) or type(exc).__name__
+        if not isinstance(exc, DomainError | EngineError):
+            log.warning("synchronous %s failed", action.value, exc_info=True)
+            reason = f"internal error ({type(exc).__name__})"
+        settle_failure(uow, task.id, reason)
+        raise
+
+
+# ------------------------------------------------------------------ clips
+
+
+def owned_clip(u: UnitOfWork, key: ApiKey, clip_id: str) -> Clip:
+    """The key's clip; a missing and a foreign clip are the same 404."""
+    clip = u.clips.get(clip_id) if clip_id else None
+    if clip is None or clip.key_id != key.id:
+        raise NotFound(f"clip {clip_id} not found")
+    return clip
+
+
+def _complete_clip(u: UnitOfWork, key: ApiKey, clip_id: str) -> Clip:
+    clip = owned_clip(u, key, clip_id)
+    if clip.status is not ClipStatus.COMPLETE:
+        raise InvalidInput(f"clip {clip_id} is not complete yet")
+    return clip
+
+
+def _read_json(storage: MediaStorage, clip: Clip, name: str) -> dict[str, Any] | None:
+    key = clip.files.get(name)
+    if not key:
+        return None
+    try:
+        data = json.loads(storage.get_bytes(key))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EngineError(f"the clip's {name} is unreadable") from exc
+    return data if isinstance(data, dict) else None
+
+
+def _score(storage: MediaStorage, clip: Clip) -> Any:
+    """The clip's Score, or None for clips with no score (uploads)."""
+    data = _read_json(storage, clip, SCORE_FILE)
+    if data is None:
+        return None
+    from cadenza.compose.score import Score
+
+    try:
+        return Score.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError("the clip's score is unreadable") from exc
+
+
+def _clip_audio(storage: MediaStorage, clip: Clip) -> npt.NDArray[np.float32]:
+    """The clip's audio as 16 kHz mono, decoded with the safe, capped media decoder."""
+    from cadenza.audio.probe import MediaRejected, decode, probe
+    from cadenza.compose.transcribe import ANALYSIS_RATE
+
+    name = next((n for n in AUDIO_FILES if n in clip.files), None)
+    key = clip.files[name] if name else clip.audio_key
+    if not key:
+        raise InvalidInput("the clip has no audio to analyse")
+    with tempfile.TemporaryDirectory(prefix="cadenza-analysis-") as tmp:
+        path = storage.fetch_to(key, Path(tmp) / (name or "audio"))
+        try:
+            info = probe(path, max_bytes=MAX_ANALYSIS_BYTES, max_duration_s=MAX_ANALYSIS_S)
+            pcm = decode(
+                path,
+                info,
+                sample_rate=ANALYSIS_RATE,
+                channels=1,
+                max_duration_s=MAX_ANALYSIS_S,
+            )
+        except MediaRejected as exc:
+            raise InvalidInput(f"the clip's audio cannot be analysed: {exc.message}") from exc
+    return pcm[:, 0]
+
+
+# ------------------------------------------------------------------ personas
+
+
+def _lead_voice(score: Any) -> dict[str, Any] | None:
+    """The lead part's VoiceSettings and the range of pitches it sang."""
+    from dataclasses import asdict
+
+    lead = next((p for p in score.vocals if p.stem == "Vocals" and p.notes), None)
+    if lead is None:
+        return None
+    voice: dict[str, Any] = asdict(lead.voice)
+    pitches = [n.pitch + lead.voice.transpose for n in lead.notes]
+    voice["range_low"] = int(min(pitches))
+    voice["range_high"] = int(max(pitches))
+    return voice
+
+
+def _analysed_voice(storage: MediaStorage, clip: Clip) -> dict[str, Any] | None:
+    from cadenza.compose.transcribe import ANALYSIS_RATE, pitch_track, voice_from_track
+
+    track = pitch_track(_clip_audio(storage, clip), ANALYSIS_RATE)
+    found = voice_from_track(track)
+    return dict(found) if found is not None else None
+
+
+def _merge_tags(tag_lists: list[str]) -> str:
+    seen: list[str] = []
+    lowered: set[str] = set()
+    for tags in tag_lists:
+        for tag in tags.split(","):
+            tag = tag.strip()
+            if tag and tag.lower() not in lowered:
+                seen.append(tag)
+                lowered.add(tag.lower())
+    return ", ".join(seen)[:MAX_TAGS]
+
+
+@dataclass(frozen=True)
+class _Singer:
+    voice: dict[str, Any]
+    style: dict[str, Any]
+    source: str  # "score" | "analysis"
+
+
+def _singer_of(storage: MediaStorage, root: Clip, clips: list[Clip]) -> _Singer:
+    score = _score(storage, root)
+    if score is not None:
+        voice = _lead_voice(score)
+        if voice is None:
+            raise InvalidInput(f"clip {root.id} is instrumental: a persona needs a sung clip")
+        genre, source = score.genre, "score"
+    else:
+        voice = _analysed_voice(storage, root)
+        if voice is None:
+            raise InvalidInput(f"no voice could be found in clip {root.id}")
+        genre, source = "", "analysis"
+    tags = _merge_tags([root.tags or (score.tags if score is not None else "")])
+    tags = _merge_tags([tags, *(c.tags for c in clips if c.id != root.id)])
+    return _Singer(voice=voice, style={"tags": tags, "genre": genre}, source=source)
+
+
+def _text(value: str | None, name: str, limit: int) -> str:
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters")
+    return text
+
+
+def create_persona(
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    *,
+    root_clip_id: str | None,
+    clip_ids: list[str] | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    is_public: bool = False,
+    persona_type: str | None = None,
+) -> Persona:
+    """A persona from the key's clips: the root clip's lead voice, the clips' style."""
+    ids = list(dict.fromkeys(i for i in (clip_ids or []) if i))
+    root_id = root_clip_id or (ids[0] if ids else "")
+    if not root_id:
+        raise InvalidInput("give root_clip_id or clips")
+    if root_id not in ids:
+        ids.insert(0, root_id)
+    if len(ids) > MAX_PERSONA_CLIPS:
+        raise InvalidInput(f"at most {MAX_PERSONA_CLIPS} clips per persona")
+    kind = (persona_type or PersonaType.SINGER.value).strip().lower()
+    if kind not in {t.value for t in PersonaType}:
+        raise InvalidInput("persona_type must be 'singer' or 'vox'")
+    if kind == PersonaType.VOX.value:
+        root = _load_owned(uow, key, [root_id])[0]
+        return _vox_persona(uow, storage, key, root, VOX_DEFAULT_S, name, description, is_public)
+    title = _text(name, "name", MAX_NAME)
+    about = _text(description, "description", MAX_DESCRIPTION)
+    clips = _load_owned(uow, key, ids)
+    singer = _singer_of(storage, clips[0], clips)
+    persona = Persona(
+        id=new_id(),
+        key_id=key.id,
+        name=title or f"{clips[0].title or 'Untitled'} persona",
+        persona_type=PersonaType.SINGER,
+        description=about,
+        is_public=bool(is_public),
+        root_clip_id=root_id,
+        clip_ids=ids,
+        voice=singer.voice,
+        style=singer.style,
+        reference={"source": singer.source},
+    )
+
+    def record(u: UnitOfWork, task: Task) -> Persona:
+        persona.task_id = task.id
+        u.personas.add(persona)
+        return persona
+
+    params = {"root_clip_id": root_id, "clip_ids": ids, "persona_id": persona.id}
+    return charge_now(uow, key, Action.PERSONA, params, record)
+
+
+def _load_owned(uow: UnitOfWorkFactory, key: ApiKey, ids: list[str]) -> list[Clip]:
+    with uow() as u:
+        return [_complete_clip(u, key, clip_id) for clip_id in ids]
+
+
+def create_vox_persona(
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    *,
+    song_id: str,
+    duration: float | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> Persona:
+    """A vox persona from a clip's vocal stem (the score's voice for generated clips)."""
+    if duration is None:
+        length = VOX_DEFAULT_S
+    else:
+        length = float(duration)
+        if not 1.0 <= length <= VOX_MAX_S:
+            raise InvalidInput(f"duration must be between 1 and {VOX_MAX_S:.0f} seconds")
+    root = _load_owned(uow, key, [song_id])[0]
+    return _vox_persona(uow, storage, key, root, length, name, description, False)
+
+
+def _vox_persona(
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    root: Clip,
+    length: float,
+    name: str | None,
+    description: str | None,
+    is_public: bool,
+) -> Persona:
+    title = _text(name, "name", MAX_NAME)
+    about = _text(description, "description", MAX_DESCRIPTION)
+    singer = _singer_of(storage, root, [root])
+    score = _score(storage, root) if singer.source == "score" else None
+    start = 0.0
+    if score is not None:
+        lead = next(p for p in score.vocals if p.stem == "Vocals" and p.notes)
+        start = round(score.seconds(min(n.start for n in lead.notes)), 3)
+    clip_length = float(root.duration or 0.0)
+    if clip_length > 0:
+        start = min(start, max(0.0, clip_length - length))
+        length = min(length, clip_length)
+    reference_key = root.files.get(VOCAL_STEM) or next(
+        (root.files[n] for n in AUDIO_FILES if n in root.files), root.audio_key
+    )
+    persona = Persona(
+        id=new_id(),
+        key_id=key.id,
+        name=title or f"{root.title or 'Untitled'} vox",
+        persona_type=PersonaType.VOX,
+        description=about,
+        is_public=bool(is_public),
+        root_clip_id=root.id,
+        clip_ids=[root.id],
+        voice=singer.voice,
+        style=singer.style,
+        reference={
+            "source": singer.source,
+            "audio_key": reference_key or "",
+            "stem": VOCAL_STEM if root.files.get(VOCAL_STEM) else "",
+            "start_s": start,
+            "duration_s": round(length, 3),
+        },
+    )
+
+    def record(u: UnitOfWork, task: Task) -> Persona:
+        persona.task_id = task.id
+        u.personas.add(persona)
+        return persona
+
+    params = {"song_id": root.id, "duration": length, "persona_id": persona.id}
+    return charge_now(uow, key, Action.VOX_PERSONA, params, record)
+
+
+def get_persona(uow: UnitOfWorkFactory, key: ApiKey, persona_id: str) -> Persona:
+    with uow() as u:
+        persona = u.personas.get(persona_id)
+    if persona is None or persona.key_id != key.id:
+        raise NotFound("persona not found")
+    return persona
+
+
+# ------------------------------------------------------------------ MIDI
+
+
+@dataclass(frozen=True)
+class MidiFile:
+    data: bytes
+    source: str  # "score" | "transcription"
+    clip_id: str
+
+
+def clip_midi(
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    clip_id: str,
+    task_id: str | None = None,
+) -> MidiFile:
+    """The score's MIDI for generated clips; a melody transcription for uploaded audio.
+
+    ``task_id`` is a routing hint in seed 000 (which instance holds the files); here every
+    instance reads the shared store, so it is recorded, not required to match.
+    """
+    with uow() as u:
+        clip = _complete_clip(u, key, clip_id)
+    params = {"clip_id": clip.id, "task_id": task_id or ""}
+    stored = clip.files.get(MIDI_FILE)
+    if stored or SCORE_FILE in clip.files:
+        data = storage.get_bytes(stored) if stored else _midi_from_score(storage, clip)
+        source = "score" if SCORE_FILE in clip.files else "transcription"
+        return charge_now(
+            uow, key, Action.MIDI, params, lambda u, task: MidiFile(data, source, clip.id)
+        )
+
+    def work(task: Task) -> MidiFile:
+        return MidiFile(_transcribe(storage, clip), "transcription", clip.id)
+
+    def record(u: UnitOfWork, task: Task, result: MidiFile) -> None:
+        # Kept with the clip, so the next request reads it instead of analysing again.
+        fresh = u.clips.get(clip.id)
+        if fresh is not None and MIDI_FILE not in fresh.files:
+            storage_key = f"clips/{clip.id}-{secrets.token_urlsafe(12)}/{MIDI_FILE}"
+            storage.put_bytes(storage_key, result.data, "audio/midi")
+            fresh.files = {**fresh.files, MIDI_FILE: storage_key}
+            u.clips.update(fresh)
+
+    return charge_for_work(uow, key, Action.MIDI, params, work, record)
+
+
+def _midi_from_score(storage: MediaStorage, clip: Clip) -> bytes:
+    import io
+
+    from cadenza.compose.midi import build_midi
+
+    score = _score(storage, clip)
+    buffer = io.BytesIO()
+    build_midi(score).save(file=buffer)
+    return buffer.getvalue()
+
+
+def _transcribe(storage: MediaStorage, clip: Clip) -> bytes:
+    import io
+
+    from cadenza.compose.transcribe import ANALYSIS_RATE, transcribe, transcription_midi
+
+    notes = transcribe(_clip_audio(storage, clip), ANALYSIS_RATE)
+    buffer = io.BytesIO()
+    transcription_midi(notes, clip.title).save(file=buffer)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------ aligned lyrics
+
+
+def aligned_lyrics(
+    uow: UnitOfWorkFactory, storage: MediaStorage, key: ApiKey, song_id: str
+) -> list[dict[str, Any]]:
+    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape."""
+    if not song_id:
+        raise InvalidInput("song_id is required")
+    with uow() as u:
+        clip = _complete_clip(u, key, song_id)
+    words: list[dict[str, Any]] | None = None
+    lyrics = _read_json(storage, clip, LYRICS_FILE)
+    if lyrics is not None and isinstance(lyrics.get("words"), list):
+        words = [w for w in lyrics["words"] if isinstance(w, dict)]
+    else:
+        score = _score(storage, clip)
+        if score is not None:
+            from cadenza.compose.timings import word_timings
+
+            words = word_timings(score)
+    if words is None:
+        raise InvalidInput("this clip has no lyric timings (it was not sung by the engine)")
+    aligned = [
+        {
+            "word": str(w.get("word", "")),
+            "start_s": float(w.get("start_s", 0.0)),
+            "end_s": float(w.get("end_s", 0.0)),
+            "success": True,
+            "p_align": 1.0,
+            "line": int(w.get("line", 0)),
+            "section": str(w.get("section", "")),
+        }
+        for w in words
+    ]
+    params = {"song_id": clip.id}
+    return charge_now(uow, key, Action.ALIGNED_LYRICS, params, lambda u, task: aligned)
+
+
+# ------------------------------------------------------------------ playlists
+
+
+def create_playlist(
+    uow: UnitOfWorkFactory,
+    key: ApiKey,
+    *,
+    name: str | None,
+    clip_ids: list[str],
+    task_id: str | None = None,
+) -> Playlist:
+    """A playlist of the key's clips; any missing or foreign clip is a 404 (no charge)."""
+    title = _text(name, "name", MAX_NAME)
+    if not title:
+        raise InvalidInput("name is required")
+    ids = list(dict.fromkeys(i for i in clip_ids if i))
+    if len(ids) > MAX_PLAYLIST_CLIPS:
+        raise InvalidInput(f"at most {MAX_PLAYLIST_CLIPS} clips per playlist")
+    playlist = Playlist(id=new_id(), key_id=key.id, name=title, clip_ids=ids)
+
+    def record(u: UnitOfWork, task: Task) -> Playlist:
+        for clip_id in ids:  # inside the transaction: the clips cannot change owner meanwhile
+            owned_clip(u, key, clip_id)
+        playlist.task_id = task.id
+        u.playlists.add(playlist)
+        return playlist
+
+    params = {"name": title, "clip_ids": ids, "task_id": task_id or ""}
+    return charge_now(uow, key, Action.PLAYLIST, params, record)
+
+
+# ------------------------------------------------------------------ tags and art
+
+
+def upsample_tags(uow: UnitOfWorkFactory, key: ApiKey, original_tags: str) -> str:
+    """A richer style description from the engine's style knowledge; deterministic."""
+    from cadenza.compose.style import expand_tags
+
+    tags = _text(original_tags, "original_tags", MAX_TAGS)
+    if not tags:
+        raise InvalidInput("original_tags is required")
+    richer = expand_tags(tags)
+    params = {"original_tags": tags}
+    return charge_now(uow, key, Action.UPSAMPLE_TAGS, params, lambda u, task: richer)
+
+
+@dataclass(frozen=True)
+class PromptImage:
+    storage_key: str
+    url: str
+
+
+def prompt_image(
+    uow: UnitOfWorkFactory, storage: MediaStorage, key: ApiKey, prompt: str
+) -> PromptImage:
+    """Draw art for ``prompt`` and store it; the same prompt always draws the same picture."""
+    text = _text(prompt, "prompt", MAX_PROMPT)
+    if not text:
+        raise InvalidInput("prompt is required")
+
+    def work(task: Task) -> PromptImage:
+        from cadenza.compose.prompt_art import prompt_art_png
+
+        storage_key = f"images/{task.id}-{secrets.token_urlsafe(12)}.png"
+        storage.put_bytes(storage_key, prompt_art_png(text), "image/png")
+        return PromptImage(storage_key, storage.url(storage_key))
+
+    return charge_for_work(uow, key, Action.PROMPT_IMAGE, {"prompt": text}, work)

@@ -1,0 +1,683 @@
+"""Audio edits, uploads and videos: validation and submission of the tools' tasks.
+
+Everything a client can get wrong is checked here, before any charge, so a bad request
+answers 400 and changes nothing. The work itself runs in ``engines.tools`` (edits and
+uploads) or, for videos, synchronously in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cadenza.audio.probe import MediaRejected, probe
+from cadenza.domain.actions import Action
+from cadenza.domain.billing import ApiKey
+from cadenza.domain.errors import InvalidInput, NotFound, UpstreamUnavailable
+from cadenza.domain.models import resolve_model
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.domain.uploads import (
+    UPLOAD_EXTENSIONS,
+    Upload,
+    UploadStatus,
+    hash_token,
+    safe_title,
+)
+from cadenza.services import tasks
+from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+MIN_SPEED = 0.25
+MAX_SPEED = 4.0
+#: Shortest result an edit may leave (seconds).
+MIN_RESULT_S = 0.1
+#: Longest extend chain a concat follows.
+MAX_CHAIN = 64
+MAX_TITLE = 200
+
+#: Clip fields an edit copies from its source.
+_COPIED = (
+    "tags",
+    "negative_tags",
+    "prompt",
+    "gpt_description_prompt",
+    "lyrics",
+    "model_name",
+    "major_model_version",
+)
+
+
+# -- edits ----------------------------------------------------------------------------
+
+
+def source_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:
+    """The key's complete clip with a WAV to edit; NotFound for other keys' clips."""
+    if not clip_id:
+        raise InvalidInput("clip_id is required")
+    clip = tasks.get_clip(uow, key, clip_id)
+    _check_editable(clip)
+    return clip
+
+
+def _check_editable(clip: Clip) -> None:
+    if clip.status is not ClipStatus.COMPLETE:
+        raise InvalidInput(f"clip {clip.id} is not complete yet")
+    if "song.wav" not in clip.files:
+        raise InvalidInput(f"clip {clip.id} has no audio to edit")
+    if not clip.duration or clip.duration <= 0:
+        raise InvalidInput(f"clip {clip.id} has no known duration")
+
+
+def _route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
+    """The worker that made the source holds its files: follow-ups prefer it."""
+    with uow(read_only=True) as u:
+        original = u.tasks.get(clip.task_id)
+    return original.worker if original is not None and original.worker else None
+
+
+def _submit_edit(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    action: Action,
+    clip: Clip,
+    params: dict[str, Any],
+    clip_fields: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    deadline_s: int,
+) -> Task:
+    """One new clip made from ``clip``, on the worker that holds the source's files."""
+    return tasks.submit(
+        uow,
+        queue,
+        key,
+        action.value,
+        params,
+        clip_count=1,
+        clip_fields=clip_fields,
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        route=_route(uow, clip),
+    )
+
+
+def _clip_fields(clip: Clip, title: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: getattr(clip, name) for name in _COPIED}
+    fields["title"] = title[:MAX_TITLE]
+    return fields
+
+
+def _number(value: object, name: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be a number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{name} must be a finite number")
+    return number
+
+
+def submit_crop(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    crop_start_s: object,
+    crop_end_s: object,
+    is_crop_remove: bool,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+) -> Task:
+    """Keep ``[start, end)`` of the clip, or remove it and join the rest."""
+    start = _number(crop_start_s, "crop_start_s")
+    end = _number(crop_end_s, "crop_end_s")
+    clip = source_clip(uow, key, clip_id)
+    duration = float(clip.duration or 0.0)
+    if start < 0 or end <= start:
+        raise InvalidInput("need 0 <= crop_start_s < crop_end_s")
+    if end > duration + 1e-3:
+        raise InvalidInput(f"crop_end_s is past the end of the clip ({duration:.3f} s)")
+    end = min(end, duration)
+    left = duration - (end - start) if is_crop_remove else end - start
+    if left < MIN_RESULT_S:
+        raise InvalidInput("the crop would leave almost no audio")
+    name = f"{clip.title or 'Untitled'} (cropped)"[:MAX_TITLE]
+    params = {
+        "source_clip_id": clip.id,
+        "files": dict(clip.files),
+        "crop_start_s": start,
+        "crop_end_s": end,
+        "is_crop_remove": bool(is_crop_remove),
+        "title": name,
+    }
+    return _submit_edit(
+        uow,
+        queue,
+        key,
+        Action.CROP,
+        clip,
+        params,
+        _clip_fields(clip, name),
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+    )
+
+
+def submit_speed(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    speed_multiplier: object,
+    keep_pitch: bool,
+    title: str | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+) -> Task:
+    """Play the clip faster or slower; ``keep_pitch`` time-stretches instead of resampling."""
+    multiplier = _number(speed_multiplier, "speed_multiplier")
+    if not MIN_SPEED <= multiplier <= MAX_SPEED:
+        raise InvalidInput(f"speed_multiplier must be between {MIN_SPEED} and {MAX_SPEED}")
+    clip = source_clip(uow, key, clip_id)
+    name = ((title or "").strip() or f"{clip.title or 'Untitled'} ({multiplier:g}x)")[:MAX_TITLE]
+    params = {
+        "source_clip_id": clip.id,
+        "files": dict(clip.files),
+        "speed_multiplier": multiplier,
+        "keep_pitch": bool(keep_pitch),
+        "title": name,
+    }
+    return _submit_edit(
+        uow,
+        queue,
+        key,
+        Action.SPEED_ADJUST,
+        clip,
+        params,
+        _clip_fields(clip, name),
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+    )
+
+
+def extend_parent(u: UnitOfWork, clip: Clip) -> tuple[str, float | None] | None:
+    """The clip this one extends and where it continued, or None for a clip that is not an
+    extension. Read from the clip's metadata, else from the request that made it."""
+    parent = clip.metadata.get("continue_clip_id")
+    at = clip.metadata.get("continue_at")
+    if not parent:
+        task = u.tasks.get(clip.task_id)
+        request = task.params.get("request") if task is not None else None
+        if isinstance(request, dict) and request.get("continue_clip_id"):
+            parent = request.get("continue_clip_id")
+            at = request.get("continue_at")
+    if not parent or not isinstance(parent, str):
+        return None
+    try:
+        cut = None if at is None else float(at)
+    except (TypeError, ValueError):
+        cut = None
+    return parent, cut
+
+
+@dataclass
+class _Link:
+    clip: Clip
+    cut_s: float | None
+
+
+def extend_chain(uow: UnitOfWorkFactory, key: ApiKey, clip: Clip) -> list[_Link]:
+    """Root first; each part is used up to where its child continued, the last one whole."""
+    links = [_Link(clip, None)]
+    seen = {clip.id}
+    with uow() as u:
+        current = clip
+        while True:
+            found = extend_parent(u, current)
+            if found is None:
+                break
+            parent_id, at = found
+            if parent_id in seen or len(links) >= MAX_CHAIN:
+                raise InvalidInput("the extend chain is too long or loops")
+            parent = u.clips.get(parent_id)
+            if parent is None or parent.key_id != key.id:
+                raise NotFound(f"clip {parent_id} of the extend chain not found")
+            _check_editable(parent)
+            if at is not None and not 0 < at <= float(parent.duration or 0) + 1e-3:
+                raise InvalidInput(f"continue_at {at} is outside clip {parent_id}")
+            links.insert(0, _Link(parent, at))
+            seen.add(parent_id)
+            current = parent
+    return links
+
+
+def submit_concat(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    is_infill: bool = False,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+) -> Task:
+    """The whole song of an extend chain, as one clip with ``concat_history``."""
+    clip = source_clip(uow, key, clip_id)
+    links = extend_chain(uow, key, clip)
+    if len(links) < 2:
+        raise InvalidInput("clip is not an extension")
+    history: list[dict[str, Any]] = [
+        {
+            "continue_at": link.cut_s,
+            "id": link.clip.id,
+            "infill": bool(is_infill),
+            "source": "web",
+            "type": "upload" if link.clip.metadata.get("type") == "upload" else "gen",
+        }
+        for link in links[:-1]
+    ]
+    history.append({"id": clip.id})
+    name = (links[0].clip.title or clip.title or "Untitled")[:MAX_TITLE]
+    params = {
+        "source_clip_id": clip.id,
+        "parts": [
+            {"clip_id": link.clip.id, "song_key": link.clip.files["song.wav"], "cut_s": link.cut_s}
+            for link in links
+        ],
+        "cover_files": {
+            name: clip.files[name]
+            for name in ("cover.png", "cover_large.png")
+            if name in clip.files
+        },
+        "concat_history": history,
+        "is_infill": bool(is_infill),
+        "title": name,
+    }
+    return _submit_edit(
+        uow,
+        queue,
+        key,
+        Action.CONCAT,
+        clip,
+        params,
+        _clip_fields(clip, name),
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+    )
+
+
+# -- uploads --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    max_bytes: int = 50 * 1024 * 1024
+    ttl_s: int = 900
+    max_duration_s: float = 480.0
+
+
+def create_upload(
+    uow: UnitOfWorkFactory, key: ApiKey, extension: str, policy: UploadPolicy
+) -> tuple[Upload, str]:
+    """A pending upload slot and its one-time token (returned once, stored hashed)."""
+    ext = (extension or "").strip().lower().lstrip(".")
+    if ext not in UPLOAD_EXTENSIONS:
+        raise InvalidInput("extension must be one of " + ", ".join(sorted(UPLOAD_EXTENSIONS)))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    upload = Upload(
+        id=new_id(),
+        key_id=key.id,
+        extension=ext,
+        token_hash=hash_token(token),
+        expires_at=now + timedelta(seconds=policy.ttl_s),
+        created_at=now,
+    )
+    with uow() as u:
+        u.uploads.add(upload)
+        u.commit()
+    return upload, token
+
+
+def check_upload_token(
+    uow: UnitOfWorkFactory, upload_id: str, token: str, key_id: str | None = None
+) -> Upload:
+    """The pending, unexpired upload this token opens; NotFound otherwise (one message for
+    every reason, so the answer tells nothing about other keys' uploads)."""
+    with uow() as u:
+        upload = u.uploads.get(upload_id)
+    refused = NotFound("upload not found, expired or already used")
+    if (
+        upload is None
+        or not token
+        or not secrets.compare_digest(upload.token_hash, hash_token(token))
+    ):
+        raise refused
+    if key_id is not None and upload.key_id != key_id:
+        raise refused
+    if upload.status is not UploadStatus.PENDING or upload.expired():
+        raise refused
+    return upload
+
+
+def store_upload(
+    uow: UnitOfWorkFactory, storage: MediaStorage, upload: Upload, path: Path, size: int
+) -> Upload:
+    """Keep the received file and mark the slot used; a second upload loses the race."""
+    storage_key = f"uploads/{upload.id}-{secrets.token_urlsafe(12)}/source.{upload.extension}"
+    storage.put_file(storage_key, path, "application/octet-stream")
+    with uow() as u:
+        done = u.uploads.transition(
+            upload.id,
+            UploadStatus.PENDING,
+            UploadStatus.UPLOADED,
+            storage_key=storage_key,
+            size=size,
+        )
+        u.commit()
+    if not done:
+        _forget(storage, storage_key)
+        raise NotFound("upload not found, expired or already used")
+    upload.status, upload.storage_key, upload.size = UploadStatus.UPLOADED, storage_key, size
+    return upload
+
+
+def _forget(storage: MediaStorage, storage_key: str) -> None:
+    try:
+        storage.delete_prefix(storage_key.rsplit("/", 1)[0] + "/")
+    except Exception:
+        log.warning("could not delete %s", storage_key, exc_info=True)
+
+
+def submit_upload(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    storage: MediaStorage,
+    key: ApiKey,
+    *,
+    upload_id: str,
+    upload_filename: str,
+    policy: UploadPolicy,
+    deadline_s: int = 900,
+) -> Task:
+    """Probe the uploaded file now (bad files answer 400, uncharged), then submit the task
+    that decodes it into a clip. The upload is consumed exactly once."""
+    with uow() as u:
+        upload = u.uploads.get(upload_id) if upload_id else None
+    if upload is None or upload.key_id != key.id:
+        raise NotFound("upload not found")
+    if upload.status is UploadStatus.PENDING:
+        raise InvalidInput("nothing was uploaded for this upload_id yet")
+    if upload.status is not UploadStatus.UPLOADED or not upload.storage_key:
+        raise InvalidInput("this upload was already used")
+    with tempfile.TemporaryDirectory(prefix="cadenza-upload-") as tmp:
+        local = storage.fetch_to(upload.storage_key, Path(tmp) / "source")
+        try:
+            info = probe(local, max_bytes=policy.max_bytes, max_duration_s=policy.max_duration_s)
+        except MediaRejected as exc:
+            raise InvalidInput(exc.message) from exc
+    title = safe_title(upload_filename)
+    with uow() as u:
+        claimed = u.uploads.transition(upload.id, UploadStatus.UPLOADED, UploadStatus.CONSUMED)
+        u.commit()
+    if not claimed:
+        raise InvalidInput("this upload was already used")
+    params = {
+        "upload_id": upload.id,
+        "storage_key": upload.storage_key,
+        "format": info.format,
+        "title": title,
+        "max_bytes": policy.max_bytes,
+        "max_duration_s": policy.max_duration_s,
+    }
+    try:
+        return tasks.submit(
+            uow,
+            queue,
+            key,
+            Action.UPLOAD.value,
+            params,
+            clip_count=1,
+            clip_fields={"title": title},
+            deadline_s=deadline_s,
+        )
+    except BaseException:
+        # Not charged (e.g. no credits): the client may try again with the same upload.
+        with uow() as u:
+            u.uploads.transition(upload.id, UploadStatus.CONSUMED, UploadStatus.UPLOADED)
+            u.commit()
+        raise
+
+
+# -- videos ---------------------------------------------------------------------------
+
+
+class _Held:
+    """A queue that dispatches nothing: the caller runs the task itself, right away."""
+
+    def enqueue(self, task_id: str, *, route: str | None = None) -> None:
+        return None
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+_video_locks: dict[str, threading.Lock] = {}
+_video_locks_guard = threading.Lock()
+
+
+def _video_lock(clip_id: str) -> threading.Lock:
+    with _video_locks_guard:
+        if len(_video_locks) > 10_000:
+            _video_locks.clear()
+        return _video_locks.setdefault(clip_id, threading.Lock())
+
+
+def _caption_words(path: Path) -> list[dict[str, object]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    words = data.get("words") if isinstance(data, dict) else None
+    if not isinstance(words, list):
+        return []
+    good: list[dict[str, object]] = []
+    for word in words:
+        if not isinstance(word, dict) or not str(word.get("word", "")).strip():
+            continue
+        try:
+            float(word["start_s"])
+            float(word["end_s"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        good.append(word)
+    return good
+
+
+def _usable_cover(path: Path, clip: Clip) -> Path:
+    """The cover, or a freshly drawn one when it does not decode: ffmpeg would otherwise
+    retry a broken looped image until its timeout."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+        return path
+    except (OSError, UnidentifiedImageError, ValueError):
+        from cadenza.compose.cover import draw_cover
+
+        log.warning("cover of clip %s is unreadable; drawing one", clip.id)
+        drawn = path.with_name("drawn-cover.png")
+        draw_cover(clip.title or "Untitled", clip.tags, 0, 512).save(drawn, format="PNG")
+        return drawn
+
+
+def make_video(
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    clip_id: str,
+    *,
+    deadline_s: int = 900,
+) -> Clip:
+    """The clip with its ``video_key`` set, rendering (and charging MP4) only the first time.
+
+    Rendering runs in the caller's thread; concurrent calls for one clip in this process
+    wait for the first, so a clip is charged once.
+    """
+    from cadenza.audio.video import render_video
+
+    clip = tasks.get_clip(uow, key, clip_id)
+    if clip.video_key:
+        return clip
+    with _video_lock(clip.id):
+        clip = tasks.get_clip(uow, key, clip_id)
+        if clip.video_key:
+            return clip
+        if clip.status is not ClipStatus.COMPLETE or not clip.duration:
+            raise InvalidInput(f"clip {clip.id} is not complete yet")
+        audio_name = "song.wav" if "song.wav" in clip.files else "song.mp3"
+        audio_key = clip.files.get(audio_name) or clip.audio_key
+        cover_key = clip.files.get("cover_large.png") or clip.image_large_key or clip.image_key
+        if not audio_key or not cover_key:
+            raise InvalidInput(f"clip {clip.id} has no audio or cover to make a video of")
+        task = tasks.submit(
+            uow,
+            _Held(),
+            key,
+            Action.MP4.value,
+            {"clip_id": clip.id},
+            deadline_s=deadline_s,
+        )
+        with uow() as u:
+            fresh = u.tasks.get(task.id, for_update=True)
+            if fresh is not None and fresh.status is TaskStatus.QUEUED:
+                fresh.move_to(TaskStatus.IN_PROGRESS)
+                fresh.attempts += 1
+                u.tasks.update(fresh)
+                u.commit()
+        try:
+            with tempfile.TemporaryDirectory(prefix="cadenza-mp4-") as tmp:
+                work = Path(tmp)
+                audio = storage.fetch_to(audio_key, work / audio_name)
+                cover = _usable_cover(storage.fetch_to(cover_key, work / "cover.png"), clip)
+                words: list[dict[str, object]] = []
+                if "lyrics.json" in clip.files:
+                    words = _caption_words(
+                        storage.fetch_to(clip.files["lyrics.json"], work / "lyrics.json")
+                    )
+                out = render_video(
+                    audio,
+                    cover,
+                    work / "video.mp4",
+                    duration_s=float(clip.duration),
+                    words=words,
+                    title=clip.title,
+                    timeout_s=min(600.0, 60.0 + 2.0 * float(clip.duration)),
+                )
+                video_key = f"clips/{clip.id}-{secrets.token_urlsafe(12)}/video.mp4"
+                storage.put_file(video_key, out, "video/mp4")
+            with uow() as u:
+                current = u.clips.get(clip.id)
+                fresh = u.tasks.get(task.id, for_update=True)
+                if current is None or fresh is None or fresh.status is not TaskStatus.IN_PROGRESS:
+                    raise UpstreamUnavailable("the video task was cancelled")
+                current.video_key = video_key
+                current.files = {**current.files, "video.mp4": video_key}
+                u.clips.update(current)
+                fresh.move_to(TaskStatus.SUCCESS)
+                u.tasks.update(fresh)
+                u.commit()
+            return current
+        except Exception as exc:
+            log.warning("video of clip %s failed: %s", clip.id, exc, exc_info=True)
+            tasks.settle_failure(uow, task.id, "video rendering failed")
+            if isinstance(exc, UpstreamUnavailable):
+                raise
+            raise UpstreamUnavailable("video rendering failed; the charge was refunded") from exc
+
+
+# -- remaster -------------------------------------------------------------------------
+
+#: How far a remaster may move from the original, mildest first.
+REMASTER_VARIATIONS = ("subtle", "normal", "high")
+
+
+def _remaster_model(name: str | None) -> str | None:
+    """Remaster models (``chirp-carp``...) are their own names; a known generation model
+    name is written the canonical way."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    if len(name) > 64:
+        raise InvalidInput("model_name is longer than 64 characters")
+    try:
+        return resolve_model(name).name
+    except InvalidInput:
+        return name
+
+
+def submit_upsample(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    model_name: str | None = None,
+    variation_category: str | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+) -> Task:
+    """Re-render a generated clip's score as an improved mix ("<title> (Remastered)").
+
+    Only clips with a score qualify: an upload has no notes to perform again. The seed
+    comes from the clip and the variation, so the same request gives the same remaster.
+    """
+    variation = (variation_category or "normal").strip().lower()
+    if variation not in REMASTER_VARIATIONS:
+        raise InvalidInput("variation_category must be one of " + ", ".join(REMASTER_VARIATIONS))
+    model = _remaster_model(model_name)
+    clip = source_clip(uow, key, clip_id)
+    score_key = clip.files.get("score.json")
+    if not score_key:
+        raise InvalidInput("only generated clips can be remastered")
+    name = f"{clip.title or 'Untitled'} (Remastered)"[:MAX_TITLE]
+    digest = hashlib.blake2b(f"cadenza/remaster/{clip.id}/{variation}".encode(), digest_size=4)
+    params = {
+        "source_clip_id": clip.id,
+        "source_score_key": score_key,
+        "variation_category": variation,
+        "model_name": model or clip.model_name,
+        "title": name,
+        "seed": int.from_bytes(digest.digest(), "big") & 0x7FFF_FFFF,
+    }
+    fields = _clip_fields(clip, name)
+    if model:
+        fields["model_name"] = model
+    return _submit_edit(
+        uow,
+        queue,
+        key,
+        Action.UPSAMPLE,
+        clip,
+        params,
+        fields,
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+    )

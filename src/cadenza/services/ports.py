@@ -1,0 +1,190 @@
+"""The small Protocols every backend implements (one in-process, one distributed).
+
+Each has a contract test suite under ``tests/contract`` run against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from cadenza.domain.actions import Price
+from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.library import Persona, Playlist
+from cadenza.domain.tasks import Clip, Task
+from cadenza.domain.uploads import Upload, UploadStatus
+
+
+class KeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
+        """``for_update`` locks the row until the transaction ends (serialises a key's submits)."""
+        ...
+
+    def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    def list(self) -> list[ApiKey]: ...
+    def revoke(self, key_id: str) -> bool: ...
+    def debit(self, key_id: str, amount: Decimal) -> Decimal | None:
+        """Atomic conditional debit; the new balance, or None if it would go negative."""
+        ...
+
+    def credit(self, key_id: str, amount: Decimal) -> Decimal:
+        """Add (or with a negative amount, remove) credits; returns the new balance."""
+        ...
+
+
+class PriceRepository(Protocol):
+    def get(self, action: str) -> Price | None: ...
+    def list(self) -> list[Price]: ...
+    def upsert(self, price: Price) -> None: ...
+
+
+class LedgerRepository(Protocol):
+    def add(self, entry: LedgerEntry) -> None:
+        """Raises ``DuplicateLedgerEntry`` for a second CONSUME/REFUND of one task."""
+        ...
+
+    def list_for_key(self, key_id: str, limit: int) -> list[LedgerEntry]: ...
+
+
+class TaskRepository(Protocol):
+    def add(self, task: Task) -> None: ...
+    def get(self, task_id: str, *, for_update: bool = False) -> Task | None: ...
+    def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]: ...
+    def update(self, task: Task) -> None: ...
+    def count_active(self, key_id: str) -> int: ...
+    def find_by_idempotency(self, key_id: str, idempotency_key: str) -> Task | None: ...
+    def find_expired(self, now: datetime) -> list[Task]:
+        """Unfinished tasks whose deadline has passed."""
+        ...
+
+    def find_undispatched(self, older_than: datetime) -> list[Task]:
+        """Committed tasks never handed to the queue (a crash between commit and enqueue)."""
+        ...
+
+
+class ClipRepository(Protocol):
+    def add(self, clip: Clip) -> None: ...
+    def get(self, clip_id: str) -> Clip | None: ...
+    def list_for_tasks(self, task_ids: Sequence[str]) -> list[Clip]: ...
+    def update(self, clip: Clip) -> None: ...
+
+
+class UploadRepository(Protocol):
+    def add(self, upload: Upload) -> None: ...
+    def get(self, upload_id: str) -> Upload | None: ...
+    def transition(
+        self,
+        upload_id: str,
+        current: UploadStatus,
+        new: UploadStatus,
+        *,
+        storage_key: str | None = None,
+        size: int | None = None,
+    ) -> bool:
+        """Conditional state change; False when the upload was not in ``current``."""
+        ...
+
+
+class PersonaRepository(Protocol):
+    def add(self, persona: Persona) -> None: ...
+    def get(self, persona_id: str) -> Persona | None: ...
+    def list_for_key(self, key_id: str, limit: int = 100) -> list[Persona]: ...
+
+
+class PlaylistRepository(Protocol):
+    def add(self, playlist: Playlist) -> None: ...
+    def get(self, playlist_id: str) -> Playlist | None: ...
+    def list_for_key(self, key_id: str, limit: int = 100) -> list[Playlist]: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; leaving the block without ``commit`` rolls back."""
+
+    keys: KeyRepository
+    prices: PriceRepository
+    ledger: LedgerRepository
+    tasks: TaskRepository
+    clips: ClipRepository
+    uploads: UploadRepository
+    personas: PersonaRepository
+    playlists: PlaylistRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work. ``read_only`` ones never write, so SQLite runs them beside
+    writers (WAL readers) instead of queueing them for the write lock."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class TaskQueue(Protocol):
+    """Hands task ids to workers. At-least-once: workers must be idempotent."""
+
+    def enqueue(self, task_id: str, *, route: str | None = None) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, key_id: str, limit_per_minute: int) -> int | None:
+        """Record one request; None if allowed, else seconds to wait."""
+        ...
+
+
+class MediaStorage(Protocol):
+    """Where clip files live. Keys are generated by the server, never taken from users."""
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None: ...
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def fetch_to(self, key: str, dest: Path) -> Path: ...
+    def exists(self, key: str) -> bool: ...
+    def url(self, key: str) -> str: ...
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class Engine(Protocol):
+    """Turns a task's parameters into clip files in a work directory."""
+
+    name: str
+
+    def run(
+        self,
+        action: str,
+        params: dict[str, Any],
+        workdir: Path,
+        progress: ProgressCallback,
+    ) -> list[dict[str, Any]]:
+        """Returns one dict per clip: ``{"id", "files": {name: path}, "meta": {...}}``."""
+        ...
+
+
+__all__ = [
+    "ClipRepository",
+    "Engine",
+    "KeyRepository",
+    "LedgerRepository",
+    "MediaStorage",
+    "PersonaRepository",
+    "PlaylistRepository",
+    "PriceRepository",
+    "ProgressCallback",
+    "RateLimiter",
+    "TaskQueue",
+    "TaskRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UploadRepository",
+]

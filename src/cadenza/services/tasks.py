@@ -1,0 +1,331 @@
+"""Submitting and reading tasks: the one transaction that prices, charges and records work."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from cadenza.domain.actions import Action
+from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.errors import (
+    ConcurrencyLimited,
+    DuplicateLedgerEntry,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from cadenza.domain.music import build_music_request
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.services.billing import charge, refund
+from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 255
+MAX_FETCH_IDS = 1000
+MAX_DEADLINE_S = 7 * 24 * 3600
+MAX_FAIL_REASON = 500
+
+#: Clip fields a submit may preset; the rest belong to the server.
+CLIP_PRESETS = frozenset(
+    f.name for f in fields(Clip) if f.name not in ("id", "task_id", "key_id", "status")
+)
+
+
+@dataclass
+class TaskView:
+    task: Task
+    clips: list[Clip]
+
+
+def request_hash(action: str, params: dict[str, Any]) -> str:
+    """Fingerprint of a request body, to tell an idempotent retry from a different request."""
+    body = json.dumps(
+        {"action": str(action), "params": params},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def submit(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    action: str,
+    params: dict[str, Any],
+    *,
+    clip_count: int = 0,
+    clip_fields: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    deadline_s: int = 900,
+    route: str | None = None,
+) -> Task:
+    """Charge for and record one task, then hand it to the queue."""
+    if clip_count < 0:
+        raise ValueError("clip_count must not be negative")
+    return _submit(
+        uow,
+        queue,
+        key,
+        str(action),
+        params,
+        clip_ids=[new_id() for _ in range(clip_count)],
+        clip_fields=clip_fields or {},
+        idempotency_key=idempotency_key,
+        fingerprint=request_hash(action, params),
+        deadline_s=deadline_s,
+        route=route,
+    )
+
+
+def submit_music(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    params: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    deadline_s: int = 900,
+) -> Task:
+    """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker."""
+    req = build_music_request(params)
+    route: str | None = None
+    score_key: str | None = None
+    with uow() as u:
+        if req.persona_id:
+            persona = u.personas.get(req.persona_id)
+            if persona is None or persona.key_id != key.id:
+                raise NotFound(f"persona {req.persona_id} not found")
+            req = dataclasses.replace(req, persona=persona.request_payload())
+        for clip_id in (req.continue_clip_id, req.cover_clip_id):
+            if not clip_id:
+                continue
+            source = u.clips.get(clip_id)
+            if source is None or source.key_id != key.id:
+                raise NotFound(f"clip {clip_id} not found")
+            if source.status is not ClipStatus.COMPLETE:
+                raise InvalidInput(f"clip {clip_id} is not complete yet")
+            score_key = score_key or source.files.get("score.json")
+            original = u.tasks.get(source.task_id)
+            if route is None and original is not None and original.worker:
+                route = original.worker
+    clip_ids = [new_id(), new_id()]
+    clip_fields = {
+        "title": req.title,
+        "tags": req.tags,
+        "negative_tags": req.negative_tags,
+        "prompt": req.lyrics or "",
+        "gpt_description_prompt": req.description or "",
+        "lyrics": req.lyrics or "",
+        "model_name": req.model,
+        "major_model_version": req.major_model_version,
+    }
+    return _submit(
+        uow,
+        queue,
+        key,
+        Action.MUSIC.value,
+        # Extend and cover edit the source clip's score: the engine reads it from storage.
+        {
+            "request": req.to_dict(),
+            "clip_ids": clip_ids,
+            **({"source_score_key": score_key} if score_key else {}),
+        },
+        clip_ids=clip_ids,
+        clip_fields=clip_fields,
+        idempotency_key=idempotency_key,
+        # The raw body: the built request draws a random seed when none is given.
+        fingerprint=request_hash(Action.MUSIC.value, params),
+        deadline_s=deadline_s,
+        route=route,
+    )
+
+
+def _submit(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    action: str,
+    params: dict[str, Any],
+    *,
+    clip_ids: list[str],
+    clip_fields: dict[str, Any],
+    idempotency_key: str | None,
+    fingerprint: str,
+    deadline_s: int,
+    route: str | None,
+) -> Task:
+    if not 1 <= deadline_s <= MAX_DEADLINE_S:
+        raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip() or None
+    if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+    unknown = set(clip_fields) - CLIP_PRESETS
+    if unknown:
+        raise ValueError(f"unknown clip fields: {sorted(unknown)}")
+
+    with uow() as u:
+        # The row lock serialises this key's submits: the idempotency lookup, the
+        # concurrency count and the debit below all see every earlier submit.
+        locked = u.keys.get(key.id, for_update=True)
+        if locked is None or locked.revoked:
+            raise Unauthorized("invalid or missing API key")
+        if idempotency_key is not None:
+            existing = u.tasks.find_by_idempotency(key.id, idempotency_key)
+            if existing is not None:
+                if existing.request_hash != fingerprint:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was already used with a different request"
+                    )
+                return existing
+        price = u.prices.get(action)
+        if price is None or not price.enabled:
+            raise Forbidden(f"action {action} is not available")
+        if u.tasks.count_active(key.id) >= locked.concurrency_limit:
+            raise ConcurrencyLimited(
+                f"too many tasks in progress (limit {locked.concurrency_limit}); retry later"
+            )
+        now = utcnow()
+        task = Task(
+            id=new_id(),
+            key_id=key.id,
+            action=action,
+            params=params,
+            price=price.price,
+            status=TaskStatus.QUEUED,
+            submit_time=now,
+            deadline=now + timedelta(seconds=deadline_s),
+            route=route,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+        )
+        u.tasks.add(task)
+        charge(u, key.id, task)
+        for clip_id in clip_ids:
+            u.clips.add(
+                Clip(
+                    id=clip_id,
+                    task_id=task.id,
+                    key_id=key.id,
+                    status=ClipStatus.QUEUED,
+                    created_at=now,
+                    **clip_fields,
+                )
+            )
+        u.commit()
+    dispatch(uow, queue, task)
+    return task
+
+
+def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:
+    """Enqueue and record it; on failure the task waits for the reaper to try again."""
+    try:
+        queue.enqueue(task.id, route=task.route)
+    except Exception:
+        log.warning("enqueue failed; the reaper will dispatch task %s", task.id, exc_info=True)
+        return False
+    try:
+        with uow() as u:
+            fresh = u.tasks.get(task.id, for_update=True)
+            if fresh is not None and not fresh.dispatched:
+                fresh.dispatched = True
+                u.tasks.update(fresh)
+                u.commit()
+    except Exception:
+        # Enqueued but not recorded: a second delivery later is harmless (workers are
+        # idempotent), so this is not an error for the caller.
+        log.warning("could not mark task %s dispatched", task.id, exc_info=True)
+    task.dispatched = True
+    return True
+
+
+def fetch(uow: UnitOfWorkFactory, key: ApiKey, task_ids: Sequence[str]) -> list[TaskView]:
+    """The key's tasks among ``task_ids``, in the order asked; others are left out."""
+    wanted = list(dict.fromkeys(str(i) for i in task_ids if i))
+    if len(wanted) > MAX_FETCH_IDS:
+        raise InvalidInput(f"at most {MAX_FETCH_IDS} task ids per fetch")
+    if not wanted:
+        return []
+    with uow(read_only=True) as u:
+        found = {t.id: t for t in u.tasks.get_many(wanted, key.id)}
+        clips = u.clips.list_for_tasks(list(found))
+    by_task: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_task.setdefault(clip.task_id, []).append(clip)
+    return [TaskView(found[i], by_task.get(i, [])) for i in wanted if i in found]
+
+
+def get(uow: UnitOfWorkFactory, key: ApiKey, task_id: str) -> TaskView:
+    with uow(read_only=True) as u:
+        task = u.tasks.get(task_id)
+        if task is None or task.key_id != key.id:
+            raise NotFound("task not found")
+        return TaskView(task, u.clips.list_for_tasks([task.id]))
+
+
+def get_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:
+    with uow(read_only=True) as u:
+        clip = u.clips.get(clip_id)
+    if clip is None or clip.key_id != key.id:
+        raise NotFound("clip not found")
+    return clip
+
+
+def fail_task(
+    u: UnitOfWork, task: Task, reason: str, now: datetime | None = None, *, with_refund: bool = True
+) -> LedgerEntry | None:
+    """FAILURE, clips in error, and the refund, inside the caller's transaction.
+
+    ``task`` must have been read with ``for_update`` and be unfinished.
+    """
+    reason = reason.strip()[:MAX_FAIL_REASON] or "failed"
+    task.fail_reason = reason
+    task.move_to(TaskStatus.FAILURE, now)
+    u.tasks.update(task)
+    for clip in u.clips.list_for_tasks([task.id]):
+        if clip.status is not ClipStatus.COMPLETE:
+            clip.status = ClipStatus.ERROR
+            clip.error_message = reason
+            u.clips.update(clip)
+    return refund(u, task, now) if with_refund else None
+
+
+def settle_failure(
+    uow: UnitOfWorkFactory,
+    task_id: str,
+    reason: str,
+    now: datetime | None = None,
+    *,
+    only_if_expired: bool = False,
+) -> bool:
+    """Fail an unfinished task and refund it once; False when someone else finished it first."""
+    with_refund = True
+    for _ in range(2):
+        try:
+            with uow() as u:
+                task = u.tasks.get(task_id, for_update=True)
+                if task is None or task.status.finished:
+                    return False
+                moment = now or utcnow()
+                if only_if_expired and (task.deadline is None or task.deadline >= moment):
+                    return False
+                fail_task(u, task, reason, moment, with_refund=with_refund)
+                u.commit()
+                return True
+        except DuplicateLedgerEntry:
+            # Refunded already (the database refused a second one): fail it without.
+            log.warning("task %s was already refunded", task_id)
+            with_refund = False
+    return False

@@ -1,0 +1,263 @@
+"""Runs one task on its engine: idempotent, progress-reporting, and it always settles."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cadenza.domain.errors import DomainError, EngineError
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.services.ports import Engine, MediaStorage, UnitOfWorkFactory
+from cadenza.services.tasks import settle_failure
+
+log = logging.getLogger(__name__)
+
+#: Least time between two progress writes of one task (seconds).
+PROGRESS_INTERVAL_S = 1.0
+
+#: Output files that fill the clip's well-known fields.
+AUDIO_FILE = "song.mp3"
+IMAGE_FILE = "cover.png"
+IMAGE_LARGE_FILE = "cover_large.png"
+VIDEO_FILE = "video.mp4"
+
+
+class TaskCancelled(Exception):
+    """The task was finished elsewhere (timed out by the reaper) while it rendered."""
+
+
+@dataclass
+class _Start:
+    task: Task
+    clips: list[Clip]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _content_type(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name)
+    if guessed:
+        return guessed
+    if name.endswith((".mid", ".midi")):
+        return "audio/midi"
+    return "application/octet-stream"
+
+
+def _relative_name(name: str) -> str:
+    """The engine's output name, normalised (``stems/Backing Vocals.wav`` stays readable)."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    parts = [p for p in path.parts if p not in ("", ".", "/")]
+    if not parts or any(p == ".." for p in parts) or path.is_absolute():
+        raise EngineError(f"bad output file name {name!r}")
+    return "/".join(parts)
+
+
+def _storage_name(relative: str) -> str:
+    """Storage keys allow ``[A-Za-z0-9._-]`` only: other characters become ``_``."""
+    return "/".join(_UNSAFE.sub("_", part).lstrip(".") or "_" for part in relative.split("/"))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EngineError | DomainError):
+        return str(exc) or type(exc).__name__
+    return f"internal error ({type(exc).__name__})"
+
+
+class TaskRunner:
+    """Executes tasks by id; safe to call twice for the same task (at-least-once queues)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        storage: MediaStorage,
+        engine_for: Callable[[str], Engine],
+        *,
+        work_root: Path,
+        max_attempts: int = 3,
+        worker_name: str = "",
+    ) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._engine_for = engine_for
+        self._work_root = Path(work_root)
+        self._max_attempts = max(1, max_attempts)
+        self._worker_name = worker_name
+
+    def run(self, task_id: str) -> None:
+        start = self._begin(task_id)
+        if start is None:
+            return
+        task = start.task
+        workdir = self._work_root / f"{task.id}-{secrets.token_hex(4)}"
+        uploaded: list[str] = []
+        try:
+            engine = self._engine_for(task.action)
+            params = dict(task.params)
+            params.setdefault("clip_ids", [c.id for c in start.clips])
+            workdir.mkdir(parents=True, exist_ok=True)
+            results = engine.run(task.action, params, workdir, self._progress(task.id))
+            clips = self._store(task, start.clips, results, uploaded)
+            if not self._finish(task.id, clips):
+                self._discard(uploaded)
+        except TaskCancelled:
+            log.info("task %s was finished elsewhere while running", task.id)
+            self._discard(uploaded)
+        except Exception as exc:
+            log.warning("task %s failed: %s", task.id, exc, exc_info=True)
+            self._discard(uploaded)
+            settle_failure(self._uow, task.id, _reason(exc))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _begin(self, task_id: str) -> _Start | None:
+        """Claim the task (QUEUED -> IN_PROGRESS); None when there is nothing to run."""
+        with self._uow() as u:
+            task = u.tasks.get(task_id, for_update=True)
+            if task is None or task.status.finished:
+                return None
+            now = utcnow()
+            expired = task.deadline is not None and task.deadline < now
+            poisoned = task.attempts >= self._max_attempts
+        if expired or poisoned:
+            reason = "timed out" if expired else f"gave up after {task.attempts} attempts"
+            settle_failure(self._uow, task_id, reason)
+            return None
+        with self._uow() as u:
+            task = u.tasks.get(task_id, for_update=True)
+            if task is None or task.status.finished or task.attempts >= self._max_attempts:
+                return None
+            if task.status is TaskStatus.IN_PROGRESS:
+                # A redelivery after the previous worker died mid-render.
+                task.move_to(TaskStatus.QUEUED, now)
+            if task.status in (TaskStatus.NOT_START, TaskStatus.SUBMITTED):
+                task.move_to(TaskStatus.QUEUED, now)
+            task.move_to(TaskStatus.IN_PROGRESS, now)
+            task.attempts += 1
+            task.worker = self._worker_name
+            task.dispatched = True
+            u.tasks.update(task)
+            clips = u.clips.list_for_tasks([task.id])
+            for clip in clips:
+                clip.status = ClipStatus.STREAMING
+                u.clips.update(clip)
+            u.commit()
+        return _Start(task, clips)
+
+    def _progress(self, task_id: str) -> Callable[..., None]:
+        last_write = 0.0
+        last_value = -1
+
+        def report(fraction: float, message: str = "") -> None:
+            nonlocal last_write, last_value
+            value = max(0, min(99, int(float(fraction) * 100)))
+            now = time.monotonic()
+            if value == last_value or now - last_write < PROGRESS_INTERVAL_S:
+                return
+            last_write = now
+            try:
+                with self._uow() as u:
+                    task = u.tasks.get(task_id, for_update=True)
+                    if task is None or task.status is not TaskStatus.IN_PROGRESS:
+                        raise TaskCancelled(task_id)
+                    if value > task.progress:
+                        task.progress = value
+                        u.tasks.update(task)
+                        u.commit()
+            except TaskCancelled:
+                raise
+            except Exception:
+                # Progress is advisory: a busy database must not abort the render.
+                log.warning("could not record progress of task %s", task_id, exc_info=True)
+                return
+            last_value = value
+
+        return report
+
+    def _store(
+        self,
+        task: Task,
+        clips: list[Clip],
+        results: list[dict[str, Any]],
+        uploaded: list[str],
+    ) -> list[Clip]:
+        """Upload each result's files and fill its clip; results may add clips too."""
+        by_id = {c.id: c for c in clips}
+        spare = list(clips)
+        out: list[Clip] = []
+        for result in results:
+            wanted = str(result.get("id") or "")
+            clip = by_id.pop(wanted, None)
+            if clip is not None:
+                spare.remove(clip)
+            elif spare:
+                clip = spare.pop(0)
+                by_id.pop(clip.id, None)
+            else:
+                # More results than clips: each extra one becomes a clip of its own.
+                clip = Clip(id=new_id(), task_id=task.id, key_id=task.key_id)
+            prefix = f"clips/{clip.id}-{secrets.token_urlsafe(12)}"
+            uploaded.append(prefix + "/")
+            stored: dict[str, str] = {}
+            for name, path in (result.get("files") or {}).items():
+                relative = _relative_name(str(name))
+                storage_key = f"{prefix}/{_storage_name(relative)}"
+                self._storage.put_file(storage_key, Path(path), _content_type(relative))
+                stored[relative] = storage_key
+            meta = dict(result.get("meta") or {})
+            clip.files = stored
+            clip.audio_key = stored.get(AUDIO_FILE, clip.audio_key)
+            clip.image_key = stored.get(IMAGE_FILE, clip.image_key)
+            clip.image_large_key = stored.get(IMAGE_LARGE_FILE, clip.image_large_key)
+            clip.video_key = stored.get(VIDEO_FILE, clip.video_key)
+            if meta.get("duration") is not None:
+                clip.duration = float(meta["duration"])
+            for name in ("title", "lyrics", "tags", "negative_tags", "prompt"):
+                value = meta.get(name)
+                if isinstance(value, str) and value:
+                    setattr(clip, name, value)
+            clip.metadata = {**clip.metadata, **meta}
+            clip.status = ClipStatus.COMPLETE
+            clip.error_message = ""
+            out.append(clip)
+        if not out:
+            raise EngineError("the engine produced no result")
+        return out
+
+    def _finish(self, task_id: str, clips: list[Clip]) -> bool:
+        """Record the results and SUCCESS; False when the task was finished meanwhile."""
+        with self._uow() as u:
+            task = u.tasks.get(task_id, for_update=True)
+            if task is None or task.status is not TaskStatus.IN_PROGRESS:
+                return False
+            known = {c.id for c in u.clips.list_for_tasks([task_id])}
+            for clip in clips:
+                if clip.id in known:
+                    u.clips.update(clip)
+                else:
+                    u.clips.add(clip)
+            for leftover in known - {c.id for c in clips}:
+                unused = u.clips.get(leftover)
+                if unused is not None:
+                    unused.status = ClipStatus.ERROR
+                    unused.error_message = "the engine produced no result for this clip"
+                    u.clips.update(unused)
+            task.move_to(TaskStatus.SUCCESS)
+            u.tasks.update(task)
+            u.commit()
+        return True
+
+    def _discard(self, prefixes: list[str]) -> None:
+        for prefix in prefixes:
+            try:
+                self._storage.delete_prefix(prefix)
+            except Exception:
+                log.warning("could not delete %s", prefix, exc_info=True)

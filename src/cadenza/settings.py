@@ -1,0 +1,97 @@
+"""Configuration, read from ``CADENZA_*`` environment variables (nested with ``__``).
+
+The defaults are the embedded setup: SQLite and media under the data directory, an
+in-process worker pool, in-memory limits. Each backend switches with one variable.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class S3Settings(BaseModel):
+    bucket: str = "cadenza"
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key: str | None = None
+    secret_key: str | None = None
+    #: Public base URL of the bucket; without it clients get presigned GET URLs.
+    public_base_url: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CADENZA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    #: Empty means a SQLite file under the data directory.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Base of media links handed to clients; empty means ``http://{host}:{port}``.
+    public_url: str = ""
+
+    queue: Literal["inprocess", "celery"] = "inprocess"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "cadenza"
+    #: Queues a ``cadenza worker`` consumes; empty means the default queue plus this
+    #: worker's own queue ``<queue_name>.worker.<worker_name>`` (so follow-up tasks reach
+    #: the machine that made the original).
+    worker_queues: list[str] = Field(default_factory=list)
+    worker_name: str = Field(default_factory=socket.gethostname)
+
+    storage: Literal["local", "s3"] = "local"
+    #: Local media root; empty means ``<data_dir>/media``.
+    media_dir: str = ""
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+    limits: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    #: In-process worker processes; 0 means one per CPU core.
+    workers: int = 0
+    #: Clips of one task rendered in parallel by the built-in engine; 0 means the cores
+    #: left per worker (at least 1).
+    compose_workers: int = 0
+    task_timeout_s: int = 900
+    max_attempts: int = 3
+    reaper_interval_s: float = 15.0
+    #: Seconds a verified key is remembered; revocation takes effect within this time.
+    auth_cache_ttl_s: float = 1.0
+
+    #: Audio uploads: largest file (bytes), slot lifetime (s), longest audio (s).
+    upload_max_bytes: int = 50 * 1024 * 1024
+    upload_ttl_s: int = 900
+    upload_max_duration_s: float = 480.0
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cadenza.db').resolve()}"
+
+    def resolved_media_dir(self) -> Path:
+        return Path(self.media_dir) if self.media_dir else self.data_dir / "media"
+
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def resolved_workers(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+    def resolved_compose_workers(self) -> int:
+        if self.compose_workers > 0:
+            return self.compose_workers
+        return max(1, (os.cpu_count() or 1) // self.resolved_workers())

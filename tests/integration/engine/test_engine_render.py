@@ -1,0 +1,175 @@
+"""A short song rendered end to end: layout, stems, loudness, tempo, pitch, determinism."""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import librosa
+import mido
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from cadenza.compose.pipeline import ClipResult, render_clip
+from cadenza.compose.score import STEM_NAMES, Score
+
+pytestmark = pytest.mark.slow
+
+SR = 44100
+TEMPO = 120.0
+
+
+@pytest.fixture(scope="module")
+def rendered(
+    tmp_path_factory: pytest.TempPathFactory, make_score: Callable[..., Score]
+) -> tuple[Score, ClipResult, list[Any]]:
+    score = make_score(bars=8, tempo=TEMPO)
+    events: list[Any] = []
+    result = render_clip(
+        score,
+        tmp_path_factory.mktemp("clip") / "clip-1",
+        lambda f, stage: events.append((f, stage)),
+        model="chirp-v4-5",
+        on_preview=lambda path: events.append(("preview", path)),
+    )
+    return score, result, events
+
+
+def _read(path: Path) -> np.ndarray:
+    audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    assert rate == SR
+    return audio
+
+
+def test_layout(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    score, result, _ = rendered
+    root = result.clip_dir
+    for name in (
+        "song.wav", "song.mp3", "preview.mp3", "song.mid", "lyrics.json", "score.json",
+        "cover.png", "cover_large.png", "meta.json",
+    ):  # fmt: skip
+        assert (root / name).is_file(), name
+        assert result.files[name] == root / name
+    stems = sorted(p.stem for p in (root / "stems").glob("*.wav"))
+    assert stems == sorted(["Vocals", "Backing Vocals", "Drums", "Bass", "Keyboard"])
+    assert set(stems) <= set(STEM_NAMES)
+    info = sf.info(str(root / "song.wav"))
+    assert (info.samplerate, info.channels, info.subtype) == (SR, 2, "PCM_16")
+    assert sf.info(str(root / "stems" / "Vocals.wav")).subtype == "FLOAT"
+    mp3 = (root / "song.mp3").read_bytes()
+    assert mp3[2] >> 4 >= 0b1011  # MPEG-1 Layer III bitrate index 11+ = 192 kbps or more
+    meta = json.loads((root / "meta.json").read_text())
+    for key in ("title", "tags", "duration", "tempo", "key", "model", "seed", "engine_version"):
+        assert key in meta
+    assert meta["model"] == "chirp-v4-5" and meta["seed"] == score.seed
+    assert meta["duration"] == pytest.approx(score.duration_s + 1.5, abs=0.01)
+    assert set(meta["seconds"]) >= {"instruments", "vocals", "mix", "master", "encode"}
+    assert Score.from_dict(json.loads((root / "score.json").read_text())) == score
+    words = json.loads((root / "lyrics.json").read_text())["words"]
+    assert [w["word"] for w in words] == [w.text for w in score.words]
+
+
+def test_progress_and_preview(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    _, result, events = rendered
+    values = [e[0] for e in events if e[0] != "preview"]
+    assert values == sorted(values) and values[-1] == 1.0
+    stages = [e[1] for e in events if e[0] != "preview"]
+    assert stages.index("master") < stages.index("preview") < stages.index("encode")
+    preview = [e[1] for e in events if e[0] == "preview"]
+    assert preview == [result.clip_dir / "preview.mp3"]
+    assert len(_read(preview[0])) < len(_read(result.clip_dir / "song.wav"))
+
+
+def test_stems_sum_to_the_song(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    _, result, _ = rendered
+    song = _read(result.clip_dir / "song.wav")
+    total = sum(_read(p) for p in (result.clip_dir / "stems").glob("*.wav"))
+    residual_db = 10 * math.log10(np.mean((total - song) ** 2) / np.mean(song**2))
+    assert residual_db <= -50
+
+
+def test_loudness_and_true_peak(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    _, result, _ = rendered
+    song = _read(result.clip_dir / "song.wav")
+    lufs = pyloudnorm.Meter(SR).integrated_loudness(song)
+    assert lufs == pytest.approx(-14.0, abs=1.0)
+    peak = max(np.abs(resample_poly(song[:, c], 4, 1)).max() for c in range(2))
+    assert 20 * math.log10(peak) <= -1.0
+
+
+def test_tempo_found_by_a_beat_tracker(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    _, result, _ = rendered
+    mono = _read(result.clip_dir / "song.wav").mean(axis=1).astype(np.float32)
+    tempo, _ = librosa.beat.beat_track(y=mono, sr=SR)
+    assert float(np.atleast_1d(tempo)[0]) == pytest.approx(TEMPO, rel=0.04)
+
+
+def _midi_vocal_notes(path: Path) -> list[tuple[float, float, int]]:
+    midi = mido.MidiFile(str(path))
+    tempo = 500000
+    for msg in midi.tracks[0]:
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+    track = next(t for t in midi.tracks if t.name == "Vocals")
+    notes: list[tuple[float, float, int]] = []
+    open_at: dict[int, float] = {}
+    ticks = 0
+    for msg in track:
+        ticks += msg.time
+        seconds = mido.tick2second(ticks, midi.ticks_per_beat, tempo)
+        if msg.type == "note_on" and msg.velocity > 0:
+            open_at[msg.note] = seconds
+        elif msg.type in ("note_off", "note_on") and msg.note in open_at:
+            notes.append((open_at.pop(msg.note), seconds, msg.note))
+    return notes
+
+
+def test_sung_pitch_follows_the_score(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
+    _, result, _ = rendered
+    vocals = _read(result.clip_dir / "stems" / "Vocals.wav").mean(axis=1)
+    y = librosa.resample(vocals, orig_sr=SR, target_sr=22050)
+    hop = 256
+    f0, voiced, _ = librosa.pyin(y, fmin=70, fmax=900, sr=22050, frame_length=1024, hop_length=hop)
+    times = librosa.times_like(f0, sr=22050, hop_length=hop)
+    errors: list[float] = []
+    for start, end, pitch in _midi_vocal_notes(result.clip_dir / "song.mid"):
+        inside = (times >= start + 0.08) & (times <= end - 0.05) & voiced & ~np.isnan(f0)
+        cents = 1200 * np.log2(f0[inside] / librosa.midi_to_hz(pitch))
+        errors.extend(np.abs(cents).tolist())
+    assert len(errors) > 100
+    errors_arr = np.array(errors)
+    assert np.mean(errors_arr <= 50) >= 0.95
+    assert np.median(errors_arr) <= 10
+
+
+def test_same_instrumental_score_same_bytes(
+    tmp_path: Path, make_score: Callable[..., Score]
+) -> None:
+    score = make_score(bars=4, vocals=False)
+    first = render_clip(score, tmp_path / "one")
+    second = render_clip(Score.from_dict(score.to_dict()), tmp_path / "two")
+    for name in ("song.wav", "song.mp3", "cover.png", "song.mid", "stems/Drums.wav"):
+        assert (first.clip_dir / name).read_bytes() == (second.clip_dir / name).read_bytes()
+
+
+def test_same_score_same_bytes(
+    rendered: tuple[Score, ClipResult, list[Any]], tmp_path: Path
+) -> None:
+    score, result, _ = rendered
+    again = render_clip(Score.from_dict(score.to_dict()), tmp_path / "again")
+    for name in ("song.wav", "stems/Vocals.wav", "stems/Backing Vocals.wav"):
+        assert (again.clip_dir / name).read_bytes() == (result.clip_dir / name).read_bytes()
+
+
+def test_peak_memory_of_a_render_stays_bounded(
+    rendered: tuple[Score, ClipResult, list[Any]],
+) -> None:
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert peak_kib < 1.5 * 1024 * 1024

@@ -1,0 +1,79 @@
+"""The administration commands, run in-process against a temporary data directory."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cadenza.bootstrap import build_uow
+from cadenza.cli import app
+from cadenza.services import keys
+from cadenza.settings import Settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The CLI writes its options into the environment for child processes; let the
+    # monkeypatch restore it afterwards.
+    monkeypatch.setenv("CADENZA_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_keys_create_prints_the_secret_last_and_list_hides_it(data_dir: Path) -> None:
+    out = _run(
+        "keys",
+        "create",
+        "--credits",
+        "25",
+        "--rpm",
+        "30",
+        "--concurrency",
+        "2",
+        "--name",
+        "alice",
+        "--data-dir",
+        str(data_dir),
+    )
+    secret = out.strip().splitlines()[-1].split()[-1]
+    assert secret.startswith("sk_")
+    key = keys.authenticate(build_uow(Settings(data_dir=data_dir)), secret)
+    assert key.name == "alice" and key.rate_limit_per_minute == 30
+    assert key.concurrency_limit == 2 and key.credits_balance == Decimal(25)
+    listing = _run("keys", "list", "--data-dir", str(data_dir))
+    assert "alice" in listing and secret not in listing
+
+
+def test_credits_grant_and_revoke_by_prefix(data_dir: Path) -> None:
+    out = _run("keys", "create", "--credits", "1", "--data-dir", str(data_dir))
+    secret = out.strip().splitlines()[-1].split()[-1]
+    prefix = secret[:10]
+    granted = _run("credits", "grant", prefix, "9.5", "--data-dir", str(data_dir))
+    assert "new balance: 10.5\n" in granted
+    _run("keys", "revoke", prefix, "--data-dir", str(data_dir))
+    from cadenza.domain.errors import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        keys.authenticate(build_uow(Settings(data_dir=data_dir)), secret)
+
+
+def test_prices_set_and_list(data_dir: Path) -> None:
+    _run("prices", "set", "music", "7", "--disable", "--no-refund", "--data-dir", str(data_dir))
+    listing = _run("prices", "list", "--data-dir", str(data_dir))
+    line = next(ln for ln in listing.splitlines() if "MUSIC" in ln)
+    assert "7" in line and "no" in line
+
+
+def test_errors_exit_non_zero(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["keys", "revoke", "sk_missing", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1
+    bad = CliRunner().invoke(app, ["credits", "grant", "x", "lots", "--data-dir", str(data_dir)])
+    assert bad.exit_code == 1

@@ -1,0 +1,96 @@
+"""Per-stem mixing: panning, chains that keep the layout, and a mix that is a plain sum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cadenza.compose.mix import (
+    CHAINS,
+    TAIL_S,
+    _board,
+    mix_stems,
+    pan_mono,
+    process_stem,
+    sounding_spans,
+    sum_stems,
+)
+from cadenza.compose.score import STEM_NAMES
+
+SR = 44100
+
+
+def _tone(seconds: float = 1.0, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    mono = (0.2 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([mono, mono], axis=1)
+
+
+def test_every_stem_name_has_a_chain() -> None:
+    assert set(CHAINS) == set(STEM_NAMES)
+
+
+@pytest.mark.parametrize("pan", [-1.0, -0.3, 0.0, 0.5, 1.0])
+def test_pan_keeps_power(pan: float) -> None:
+    mono = np.ones(10, np.float32)
+    stereo = pan_mono(mono, pan, gain=0.5)
+    assert stereo.shape == (10, 2) and stereo.dtype == np.float32
+    assert float(np.sum(stereo[0] ** 2)) == pytest.approx(0.25, rel=1e-5)
+    if pan < 0:
+        assert stereo[0, 0] > stereo[0, 1]
+
+
+def test_process_stem_keeps_layout_and_applies_level() -> None:
+    audio = _tone(freq=1000.0)  # well above the high-pass corner
+    out = process_stem("Guitar", audio, SR)
+    assert out.shape == audio.shape and out.dtype == np.float32
+    level = 10 ** (CHAINS["Guitar"].level_db / 20)
+    middle = slice(SR // 4, 3 * SR // 4)  # past the high-pass filter's settling
+    assert np.sqrt(np.mean(out[middle] ** 2)) == pytest.approx(
+        level * np.sqrt(np.mean(audio[middle] ** 2)), rel=0.05
+    )
+
+
+def test_vocal_chain_adds_a_reverb_tail() -> None:
+    audio = np.zeros((SR, 2), np.float32)
+    audio[:2000] = _tone(2000 / SR, 440.0)
+    out = process_stem("Vocals", audio, SR)
+    assert np.abs(out[SR // 4 :]).max() > 1e-4  # the dry signal ended at 45 ms
+
+
+def test_mix_replaces_stems_in_order_and_sums() -> None:
+    stems = {"Drums": _tone(0.5, 100), "Vocals": _tone(0.5, 300), "Bass": _tone(0.5, 60)}
+    mixed = mix_stems(stems, SR)
+    assert list(mixed) == ["Vocals", "Drums", "Bass"]
+    assert all(stems[k] is mixed[k] for k in mixed)
+    total = sum_stems(mixed)
+    assert np.allclose(total, mixed["Vocals"] + mixed["Drums"] + mixed["Bass"], atol=1e-6)
+    with pytest.raises(ValueError):
+        sum_stems({})
+
+
+def test_sounding_spans_cover_sound_and_tail_and_merge_close_gaps() -> None:
+    audio = np.zeros((30 * SR, 2), np.float32)
+    audio[SR : 2 * SR] = 0.1  # 1-2 s
+    audio[3 * SR : 4 * SR] = 0.1  # 1 s later: merges with the first
+    audio[20 * SR : 21 * SR, 1] = 0.1  # far away: a span of its own
+    spans = sounding_spans(audio, SR)
+    assert len(spans) == 2
+    (a, b), (c, d) = spans
+    assert a <= SR and b >= 4 * SR + int(TAIL_S * SR)
+    assert c <= 20 * SR and d == min(audio.shape[0], d) and d >= 21 * SR + int(TAIL_S * SR)
+    assert sounding_spans(np.zeros((SR, 2), np.float32), SR) == []
+
+
+def test_processing_spans_matches_one_pass_and_keeps_silence_silent() -> None:
+    audio = np.zeros((25 * SR, 2), np.float32)
+    audio[SR : 3 * SR] = _tone(2.0)
+    audio[15 * SR : 16 * SR] = _tone(1.0, 330.0)
+    out = process_stem("Backing Vocals", audio, SR)
+    board = _board(CHAINS["Backing Vocals"])
+    level = np.float32(10 ** (CHAINS["Backing Vocals"].level_db / 20))
+    reference = np.asarray(board(audio, SR, reset=True), np.float32) * level
+    residual = np.mean((out - reference) ** 2) / np.mean(reference**2)
+    assert 10 * np.log10(residual) < -60
+    assert not np.any(out[10 * SR : 14 * SR])  # between the spans: exact zeros
+    assert np.abs(out[3 * SR : 4 * SR]).max() > 1e-4  # the reverb tail is kept

@@ -1,0 +1,122 @@
+"""Instrument rendering: one float stem per stem name, notes where the score puts them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from cadenza.compose.score import Note, Score, Section, Track
+from cadenza.compose.synth import (
+    DEFAULT_SOUNDFONT,
+    SAMPLE_RATE,
+    SynthError,
+    instrument,
+    render_rate,
+    render_tracks,
+    song_samples,
+    stems_of,
+)
+
+pytestmark = pytest.mark.skipif(
+    not DEFAULT_SOUNDFONT.is_file(), reason=f"SoundFont {DEFAULT_SOUNDFONT} is not installed"
+)
+
+
+def _score(tracks: list[Track], beats: float = 4.0) -> Score:
+    return Score(
+        title="t", tags="", seed=1, genre="pop", tempo_bpm=120.0, key_root=0, mode="major",
+        beats_per_bar=4, sections=[Section("verse", "Verse", 0, 1, 0.5)], chords=[],
+        tracks=tracks, vocals=[], words=[], total_beats=beats, instrumental=True,
+    )  # fmt: skip
+
+
+def _piano(*notes: Note, stem: str = "Keyboard") -> Track:
+    return Track("Piano", stem, 0, notes=list(notes))
+
+
+def test_one_float_stem_per_stem_name() -> None:
+    score = _score(
+        [
+            _piano(Note(60, 0, 1)),
+            Track("Kit", "Drums", 0, notes=[Note(36, 0, 0.5)], is_drum=True),
+            _piano(Note(64, 1, 1)),
+            Track("Empty", "Strings", 48),
+        ]
+    )
+    stems = render_tracks(score)
+    assert list(stems) == ["Keyboard", "Drums"]
+    for audio in stems.values():
+        assert audio.shape == (song_samples(score), 2) and audio.dtype == np.float32
+        assert np.abs(audio).max() > 1e-3
+    assert list(stems_of(score.tracks)) == ["Keyboard", "Drums"]
+
+
+def test_note_starts_on_its_sample() -> None:
+    score = _score([_piano(Note(69, 1.0, 1.0, 110))])  # beat 1 at 120 bpm = 0.5 s
+    audio = render_tracks(score)["Keyboard"]
+    onset = int(np.argmax(np.abs(audio[:, 0]) > 1e-4))
+    expected = SAMPLE_RATE // 2
+    # FluidSynth applies events per 64 samples of its own rate; resampling rings far below.
+    block = math.ceil(64 * SAMPLE_RATE / render_rate("Keyboard"))
+    assert expected <= onset < expected + block + 32
+    assert np.abs(audio[: expected - 1]).max() < 1e-6
+
+
+def test_full_band_stems_render_at_the_song_rate() -> None:
+    score = _score([Track("Kit", "Drums", 0, notes=[Note(38, 1.0, 0.5, 110)], is_drum=True)])
+    audio = render_tracks(score)["Drums"]
+    expected = SAMPLE_RATE // 2
+    assert render_rate("Drums") == SAMPLE_RATE
+    first = int(np.flatnonzero(audio[:, 0])[0])  # no resampling: silent to the last sample
+    assert expected - 1 <= first < expected + 64 + 32
+
+
+def test_reduced_rate_keeps_the_sound_below_16_khz() -> None:
+    score = _score([_piano(Note(69, 0, 2.0, 100))])
+    reduced = render_tracks(score)["Keyboard"]
+    full = instrument().render(score.tracks, score.tempo_bpm, song_samples(score))
+    assert render_rate("Keyboard") < SAMPLE_RATE
+    spectrum = [np.abs(np.fft.rfft(a[:, 0])) ** 2 for a in (reduced, full)]
+    bands = np.fft.rfftfreq(reduced.shape[0], 1 / SAMPLE_RATE)
+    low = bands < 4000  # same energy in the band that carries the note
+    ratio = spectrum[0][low].sum() / spectrum[1][low].sum()
+    assert 0.9 < ratio < 1.1
+
+
+def test_same_score_same_samples() -> None:
+    score = _score([_piano(Note(60, 0, 2), Note(67, 0.5, 1)), _piano(Note(48, 0, 3), stem="Bass")])
+    first = render_tracks(score)
+    second = render_tracks(score)
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+
+
+def test_stems_rendered_apart_sum_to_one_pass() -> None:
+    a = _piano(Note(60, 0, 2, 100), Note(64, 1, 2, 90))
+    b = Track("Strings", "Strings", 48, notes=[Note(55, 0.5, 3, 80)], channel=1)
+    score = _score([a, b])
+    apart = render_tracks(score)
+    rate = render_rate("Keyboard")
+    assert render_rate("Strings") == rate
+    together = soxr.resample(
+        instrument(sample_rate=rate).render([a, b], score.tempo_bpm, song_samples(score, rate)),
+        rate,
+        SAMPLE_RATE,
+        quality="HQ",
+    )[: song_samples(score)]
+    total = apart["Keyboard"] + apart["Strings"]
+    residual = 10 * np.log10(np.mean((total - together) ** 2) / np.mean(together**2))
+    assert residual < -50
+
+
+def test_out_of_range_notes_are_skipped() -> None:
+    score = _score([_piano(Note(130, 0, 1), Note(60, 0, 0), Note(-1, 0, 1))])
+    assert not np.any(render_tracks(score)["Keyboard"])
+
+
+def test_missing_soundfont_is_a_synth_error(tmp_path: Path) -> None:
+    with pytest.raises(SynthError):
+        render_tracks(_score([_piano(Note(60, 0, 1))]), soundfont=tmp_path / "none.sf2")

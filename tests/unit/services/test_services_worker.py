@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from svc_doubles import FakeEngine, MemoryStorage
+
+from cadenza.domain.billing import ApiKey, EntryType
+from cadenza.domain.errors import EngineError
+from cadenza.domain.tasks import ClipStatus, TaskStatus, utcnow
+from cadenza.services import billing, tasks
+from cadenza.services.ports import Engine, UnitOfWorkFactory
+from cadenza.services.worker import TaskRunner
+
+MUSIC = {"prompt": "a calm song about rain", "tags": "ambient"}
+
+
+def runner_for(
+    uow: UnitOfWorkFactory, storage: MemoryStorage, engine: Engine, tmp_path: Path, **kw: Any
+) -> TaskRunner:
+    return TaskRunner(uow, storage, lambda action: engine, work_root=tmp_path / "work", **kw)
+
+
+def refunds(uow: UnitOfWorkFactory, key: ApiKey) -> list[Decimal]:
+    entries = billing.transactions(uow, key, limit=500)
+    return [e.change_amount for e in entries if e.entry_type is EntryType.REFUND]
+
+
+def test_success_uploads_files_and_fills_clips(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    engine = FakeEngine()
+    runner = runner_for(uow, storage, engine, tmp_path, worker_name="w9")
+    runner.run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.SUCCESS
+    assert view.task.progress == 100
+    assert view.task.attempts == 1 and view.task.worker == "w9"
+    assert view.task.start_time is not None and view.task.finish_time is not None
+    assert [c.status for c in view.clips] == [ClipStatus.COMPLETE] * 2
+    for clip in view.clips:
+        assert clip.audio_key is not None
+        assert clip.audio_key.startswith(f"clips/{clip.id}-")
+        assert clip.audio_key.endswith("/song.mp3")
+        assert storage.get_bytes(clip.audio_key) == b"ID3" + clip.id.encode()
+        assert clip.image_key == clip.files["cover.png"]
+        assert (clip.duration, clip.title, clip.lyrics) == (12.5, "Made", "la la")
+        assert clip.metadata["duration"] == 12.5
+    # Keys are unguessable: the token differs per clip.
+    assert len({c.audio_key.split("/")[1] for c in view.clips if c.audio_key}) == 2
+    assert not list((tmp_path / "work").iterdir())
+    # Running again (a redelivery) changes nothing.
+    runner.run(task.id)
+    assert len(engine.calls) == 1
+    assert refunds(uow, key) == []
+
+
+def test_engine_failure_refunds_once(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    balance: Any,
+    tmp_path: Path,
+) -> None:
+    key = make_key("30")
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    runner = runner_for(uow, storage, FakeEngine(fail="out of tune"), tmp_path)
+    runner.run(task.id)
+    runner.run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.FAILURE
+    assert view.task.fail_reason == "out of tune"
+    assert [c.status for c in view.clips] == [ClipStatus.ERROR] * 2
+    assert view.clips[0].error_message == "out of tune"
+    assert refunds(uow, key) == [Decimal("10")]
+    assert balance(key.id) == Decimal("30")
+    assert storage.objects == {}
+
+
+def test_no_refund_when_price_says_so(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    balance: Any,
+    tmp_path: Path,
+) -> None:
+    billing.set_price(uow, "MUSIC", refund_on_failure=False)
+    key = make_key("30")
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    runner_for(uow, storage, FakeEngine(fail="x"), tmp_path).run(task.id)
+    assert refunds(uow, key) == []
+    assert balance(key.id) == Decimal("20")
+
+
+def test_unexpected_errors_fail_with_a_short_reason(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    class Broken(FakeEngine):
+        def run(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+            raise KeyError("/secret/path")
+
+    def unknown(action: str) -> Engine:
+        raise EngineError(f"no engine for {action}")
+
+    key = make_key()
+    first = tasks.submit_music(uow, queue, key, MUSIC)
+    runner_for(uow, storage, Broken(), tmp_path).run(first.id)
+    assert tasks.get(uow, key, first.id).task.fail_reason == "internal error (KeyError)"
+    second = tasks.submit_music(uow, queue, key, MUSIC)
+    TaskRunner(uow, storage, unknown, work_root=tmp_path).run(second.id)
+    assert tasks.get(uow, key, second.id).task.fail_reason == "no engine for MUSIC"
+    assert refunds(uow, key) == [Decimal("10"), Decimal("10")]
+
+
+def test_poison_task_fails_after_max_attempts_with_one_refund(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    balance: Any,
+    tmp_path: Path,
+) -> None:
+    key = make_key("10")
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    # Simulate workers that died mid-render twice: the task is left IN_PROGRESS.
+    for attempt in (1, 2):
+        with uow() as u:
+            stored = u.tasks.get(task.id)
+            assert stored is not None
+            if stored.status is TaskStatus.IN_PROGRESS:
+                stored.move_to(TaskStatus.QUEUED)
+            stored.move_to(TaskStatus.IN_PROGRESS)
+            stored.attempts = attempt
+            u.tasks.update(stored)
+            u.commit()
+    engine = FakeEngine()
+    runner = runner_for(uow, storage, engine, tmp_path, max_attempts=2)
+    runner.run(task.id)
+    runner.run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert engine.calls == []
+    assert view.task.status is TaskStatus.FAILURE
+    assert "2 attempts" in view.task.fail_reason
+    assert refunds(uow, key) == [Decimal("10")]
+    assert balance(key.id) == Decimal("10")
+
+
+def test_retry_of_in_progress_task_below_max_attempts_runs(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    with uow() as u:
+        stored = u.tasks.get(task.id)
+        assert stored is not None
+        stored.move_to(TaskStatus.IN_PROGRESS)
+        stored.attempts = 1
+        u.tasks.update(stored)
+        u.commit()
+    runner_for(uow, storage, FakeEngine(), tmp_path, max_attempts=3).run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.SUCCESS
+    assert view.task.attempts == 2
+
+
+def test_progress_is_persisted_and_throttled(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    seen: list[int] = []
+
+    class Watching(FakeEngine):
+        def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
+            for fraction in (0.1, 0.2, 0.3, 1.5):
+                progress(fraction, "step")
+                seen.append(tasks.get(uow, key, task.id).task.progress)
+            raise EngineError("stop")
+
+    runner_for(uow, storage, Watching(), tmp_path).run(task.id)
+    # The first report is written; the next ones within a second are not.
+    assert seen == [10, 10, 10, 10]
+
+
+def test_task_timed_out_while_rendering_is_not_resurrected(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key("10")
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+
+    class Slow(FakeEngine):
+        def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
+            # The reaper times the task out mid-render.
+            assert tasks.settle_failure(uow, task.id, "timed out")
+            return FakeEngine().run(action, params, workdir, lambda f, m: None)
+
+    runner_for(uow, storage, Slow(), tmp_path).run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.FAILURE
+    assert view.task.fail_reason == "timed out"
+    assert refunds(uow, key) == [Decimal("10")]
+    assert storage.objects == {}
+
+
+def test_expired_task_is_failed_without_running(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    with uow() as u:
+        stored = u.tasks.get(task.id)
+        assert stored is not None
+        stored.deadline = utcnow() - timedelta(seconds=1)
+        u.tasks.update(stored)
+        u.commit()
+    engine = FakeEngine()
+    runner_for(uow, storage, engine, tmp_path).run(task.id)
+    assert engine.calls == []
+    assert tasks.get(uow, key, task.id).task.fail_reason == "timed out"
+
+
+def test_bad_output_names_fail_the_task(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    class Escaping(FakeEngine):
+        def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
+            (workdir / "x").write_bytes(b"x")
+            return [{"id": params["clip_ids"][0], "files": {"../../etc/x": str(workdir / "x")}}]
+
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    runner_for(uow, storage, Escaping(), tmp_path).run(task.id)
+    assert tasks.get(uow, key, task.id).task.status is TaskStatus.FAILURE
+    assert storage.objects == {}
+
+
+@pytest.mark.parametrize("missing", ["no-such-task"])
+def test_unknown_task_is_a_no_op(
+    uow: UnitOfWorkFactory, storage: MemoryStorage, tmp_path: Path, missing: str
+) -> None:
+    engine = FakeEngine()
+    runner_for(uow, storage, engine, tmp_path).run(missing)
+    assert engine.calls == []
+
+
+def test_file_names_with_spaces_are_stored_under_safe_keys(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    from cadenza.storage.local import LocalStorage
+
+    class Stems(FakeEngine):
+        def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
+            stem = workdir / "bv.wav"
+            stem.write_bytes(b"RIFF")
+            files = {"stems/Backing Vocals.wav": str(stem)}
+            return [{"id": cid, "files": files} for cid in params["clip_ids"]]
+
+    storage = LocalStorage(tmp_path / "media", "http://media.test")
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    TaskRunner(uow, storage, lambda action: Stems(), work_root=tmp_path / "work").run(task.id)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.SUCCESS
+    for clip in view.clips:
+        stored = clip.files["stems/Backing Vocals.wav"]
+        assert stored.endswith("/stems/Backing_Vocals.wav")
+        assert storage.get_bytes(stored) == b"RIFF"
