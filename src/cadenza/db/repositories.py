@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +23,9 @@ _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 SCAN_LIMIT = 500
 
 # Built once: statements executed with a parameter dict skip per-call construction.
+#: Arbitrary constant: the PostgreSQL advisory lock held while first-start work runs.
+_BOOTSTRAP_LOCK = 7_041_917_312
+
 _INSERT_KEY = insert(t.api_keys)
 _INSERT_ENTRY = insert(t.ledger_entries)
 _INSERT_TASK = insert(t.tasks)
@@ -78,6 +81,11 @@ class SqlKeyRepository:
         query = select(t.api_keys).where(t.api_keys.c.key_hash == key_hash)
         row = self._conn.execute(query).mappings().first()
         return _key(row) if row else None
+
+    def lock_for_bootstrap(self) -> None:
+        # SQLite transactions that write begin IMMEDIATE and so are serialised already.
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _BOOTSTRAP_LOCK})
 
     def list(self) -> list[ApiKey]:
         query = select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.id)

@@ -134,6 +134,7 @@ def grant_credits(uow: UnitOfWorkFactory, ref: str, amount: Decimal, note: str =
 def ensure_admin_key(uow: UnitOfWorkFactory) -> str | None:
     """Create the first admin key when no usable one exists; its secret, shown once, or None."""
     with uow() as u:
+        u.keys.lock_for_bootstrap()
         if any(k.is_admin and not k.revoked for k in u.keys.list()):
             return None
         key, secret = new_api_key("admin", is_admin=True, concurrency_limit=16)
