@@ -182,6 +182,7 @@ def build_runner(
         work_root=settings.data_dir / "work",
         max_attempts=settings.max_attempts,
         worker_name=worker_route(settings),
+        heartbeat_s=settings.heartbeat_interval_s,
     )
 
 

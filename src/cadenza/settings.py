@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     task_timeout_s: int = 900
     max_attempts: int = 3
     reaper_interval_s: float = 15.0
+    #: A running task beats this often; one silent for ``stalled_after_s`` lost its worker
+    #: and is handed out again (the attempt counts toward ``max_attempts``).
+    heartbeat_interval_s: float = 10.0
+    stalled_after_s: float = 120.0
     #: Seconds a verified key is remembered; revocation takes effect within this time.
     auth_cache_ttl_s: float = 1.0
 

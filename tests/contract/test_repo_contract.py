@@ -279,6 +279,28 @@ def test_tasks_round_trip_and_queries(uow: UnitOfWorkFactory) -> None:
             u.tasks.update(Task(id="missing", key_id=key.id, action="X", params={}, price=0))
 
 
+def test_heartbeats_and_stalled_tasks(uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    now = utcnow()
+    with uow() as u:
+        waiting = stored_task(u, key, status=TaskStatus.QUEUED)
+        running = stored_task(u, key, status=TaskStatus.IN_PROGRESS, start_time=now)
+        u.commit()
+    hour = timedelta(hours=1)
+    with uow() as u:
+        assert not u.tasks.beat(waiting.id, now)  # only running tasks beat
+        assert running.id in {t.id for t in u.tasks.find_stalled(now + hour)}  # start counts
+        assert u.tasks.beat(running.id, now + 2 * hour)
+        u.commit()
+    with uow() as u:
+        got = u.tasks.get(running.id)
+        assert got is not None and got.heartbeat_at == now + 2 * hour
+        stalled = {t.id for t in u.tasks.find_stalled(now + hour)}
+        assert running.id not in stalled and waiting.id not in stalled
+        assert running.id in {t.id for t in u.tasks.find_stalled(now + 3 * hour)}
+        assert not u.tasks.beat("missing", now)
+
+
 def test_times_are_stored_in_utc(uow: UnitOfWorkFactory) -> None:
     key = stored_key(uow)
     local = datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(hours=8)))

@@ -34,9 +34,19 @@ async def _reaper_loop(container: Container, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            report = await asyncio.to_thread(reap, container.uow, container.queue)
-            if report.failed or report.redispatched:
-                log.info("reaped", failed=report.failed, redispatched=report.redispatched)
+            report = await asyncio.to_thread(
+                reap,
+                container.uow,
+                container.queue,
+                stalled_after_s=container.settings.stalled_after_s,
+            )
+            if report.failed or report.redispatched or report.revived:
+                log.info(
+                    "reaped",
+                    failed=report.failed,
+                    redispatched=report.redispatched,
+                    revived=report.revived,
+                )
         except Exception as exc:  # the loop must outlive a database hiccup
             log.warning("reaper_failed", error=type(exc).__name__, detail=str(exc)[:200])
 

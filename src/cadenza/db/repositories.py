@@ -255,6 +255,7 @@ def _task_values(task: Task) -> dict[str, Any]:
         "submit_time": task.submit_time,
         "start_time": task.start_time,
         "finish_time": task.finish_time,
+        "heartbeat_at": task.heartbeat_at,
         "deadline": task.deadline,
         "attempts": task.attempts,
         "dispatched": task.dispatched,
@@ -278,6 +279,7 @@ def _task(row: RowMapping) -> Task:
         submit_time=row["submit_time"],
         start_time=row["start_time"],
         finish_time=row["finish_time"],
+        heartbeat_at=row["heartbeat_at"],
         deadline=row["deadline"],
         attempts=row["attempts"],
         dispatched=bool(row["dispatched"]),
@@ -335,6 +337,27 @@ class SqlTaskRepository:
                 t.tasks.c.deadline < now,
             )
             .order_by(t.tasks.c.deadline)
+            .limit(limit)
+        )
+        return [_task(row) for row in self._conn.execute(query).mappings()]
+
+    def beat(self, task_id: str, now: datetime) -> bool:
+        result = self._conn.execute(
+            update(t.tasks)
+            .where(t.tasks.c.id == task_id, t.tasks.c.status == TaskStatus.IN_PROGRESS.value)
+            .values(heartbeat_at=now)
+        )
+        return bool(result.rowcount)
+
+    def find_stalled(self, silent_since: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
+        last_sign = func.coalesce(t.tasks.c.heartbeat_at, t.tasks.c.start_time)
+        query = (
+            select(t.tasks)
+            .where(
+                t.tasks.c.status == TaskStatus.IN_PROGRESS.value,
+                last_sign < silent_since,
+            )
+            .order_by(last_sign)
             .limit(limit)
         )
         return [_task(row) for row in self._conn.execute(query).mappings()]

@@ -103,6 +103,7 @@ tasks = Table(
     Column("submit_time", UTCDateTime(), nullable=False),
     Column("start_time", UTCDateTime(), nullable=True),
     Column("finish_time", UTCDateTime(), nullable=True),
+    Column("heartbeat_at", UTCDateTime(), nullable=True),
     Column("deadline", UTCDateTime(), nullable=True, index=True),
     Column("attempts", Integer, nullable=False),
     Column("dispatched", Boolean, nullable=False),

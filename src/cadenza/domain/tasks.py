@@ -89,6 +89,8 @@ class Task:
     submit_time: datetime = field(default_factory=utcnow)
     start_time: datetime | None = None
     finish_time: datetime | None = None
+    #: Last sign of life from the worker running it; a stale one means the worker died.
+    heartbeat_at: datetime | None = None
     deadline: datetime | None = None
     attempts: int = 0
     dispatched: bool = False

@@ -66,6 +66,14 @@ class TaskRepository(Protocol):
         """Unfinished tasks whose deadline has passed."""
         ...
 
+    def beat(self, task_id: str, now: datetime) -> bool:
+        """Record that the worker running the task is alive; False once it is not running."""
+        ...
+
+    def find_stalled(self, silent_since: datetime) -> list[Task]:
+        """Running tasks whose worker has given no sign of life since ``silent_since``."""
+        ...
+
     def find_undispatched(self, older_than: datetime) -> list[Task]:
         """Committed tasks never handed to the queue (a crash between commit and enqueue)."""
         ...

@@ -7,8 +7,10 @@ import mimetypes
 import re
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Least time between two progress writes of one task (seconds).
 PROGRESS_INTERVAL_S = 1.0
+#: Seconds between two heartbeats of a running task (see ``reaper.reap``).
+HEARTBEAT_INTERVAL_S = 10.0
 
 #: Output files that fill the clip's well-known fields.
 AUDIO_FILE = "song.mp3"
@@ -84,7 +88,9 @@ class TaskRunner:
         work_root: Path,
         max_attempts: int = 3,
         worker_name: str = "",
+        heartbeat_s: float = HEARTBEAT_INTERVAL_S,
     ) -> None:
+        self._heartbeat_s = heartbeat_s
         self._uow = uow
         self._storage = storage
         self._engine_for = engine_for
@@ -104,7 +110,8 @@ class TaskRunner:
             params = dict(task.params)
             params.setdefault("clip_ids", [c.id for c in start.clips])
             workdir.mkdir(parents=True, exist_ok=True)
-            results = engine.run(task.action, params, workdir, self._progress(task.id))
+            with self._heartbeat(task.id):
+                results = engine.run(task.action, params, workdir, self._progress(task.id))
             clips = self._store(task, start.clips, results, uploaded)
             if not self._finish(task.id, clips):
                 self._discard(uploaded)
@@ -141,6 +148,7 @@ class TaskRunner:
             if task.status in (TaskStatus.NOT_START, TaskStatus.SUBMITTED):
                 task.move_to(TaskStatus.QUEUED, now)
             task.move_to(TaskStatus.IN_PROGRESS, now)
+            task.heartbeat_at = now
             task.attempts += 1
             task.worker = self._worker_name
             task.dispatched = True
@@ -151,6 +159,32 @@ class TaskRunner:
                 u.clips.update(clip)
             u.commit()
         return _Start(task, clips)
+
+    @contextmanager
+    def _heartbeat(self, task_id: str) -> Iterator[None]:
+        """Beats from a thread while the engine runs: a render may go a long time without
+        progress, and only a process that died stops beating."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self._heartbeat_s):
+                try:
+                    with self._uow() as u:
+                        alive = u.tasks.beat(task_id, utcnow())
+                        u.commit()
+                except Exception:
+                    log.warning("could not record heartbeat of task %s", task_id, exc_info=True)
+                    continue
+                if not alive:  # finished elsewhere; progress reports will notice
+                    return
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{task_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=self._heartbeat_s + 5)
 
     def _progress(self, task_id: str) -> Callable[..., None]:
         last_write = 0.0

@@ -89,3 +89,34 @@ def test_settling_a_task_refunded_elsewhere_does_not_refund_twice(
     assert balance(key.id) == Decimal("10")
     kinds = [e.entry_type for e in billing.transactions(uow, key) if e.task_id == task.id]
     assert kinds.count(EntryType.REFUND) == 1
+
+
+def _running(uow: UnitOfWorkFactory, task_id: str, heartbeat: Any) -> None:
+    with uow() as u:
+        task = u.tasks.get(task_id, for_update=True)
+        assert task is not None
+        task.move_to(TaskStatus.IN_PROGRESS)
+        task.attempts = 1
+        task.heartbeat_at = heartbeat
+        u.tasks.update(task)
+        u.commit()
+
+
+def test_task_whose_worker_stopped_beating_is_handed_out_again(
+    uow: UnitOfWorkFactory, queue: Any, make_key: Callable[..., ApiKey]
+) -> None:
+    key = make_key()
+    silent = tasks.submit(uow, queue, key, "CROP", {}, route="box-1", deadline_s=3600)
+    alive = tasks.submit(uow, queue, key, "CROP", {}, deadline_s=3600)
+    now = utcnow()
+    _running(uow, silent.id, now - timedelta(seconds=200))
+    _running(uow, alive.id, now - timedelta(seconds=5))
+    queue.enqueued.clear()
+    assert reap(uow, queue, now=now, stalled_after_s=120) == ReapReport(0, 0, revived=1)
+    assert queue.enqueued == [(silent.id, "box-1")]
+    # The heartbeat was reset: the next passes give a worker a whole period to take it.
+    assert reap(uow, queue, now=now + timedelta(seconds=60), stalled_after_s=120).revived == 0
+    later = now + timedelta(seconds=121)
+    assert reap(uow, queue, now=later, stalled_after_s=120).revived == 2
+    view = tasks.get(uow, key, silent.id)
+    assert view.task.status is TaskStatus.IN_PROGRESS and view.task.attempts == 1

@@ -304,3 +304,50 @@ def test_file_names_with_spaces_are_stored_under_safe_keys(
         stored = clip.files["stems/Backing Vocals.wav"]
         assert stored.endswith("/stems/Backing_Vocals.wav")
         assert storage.get_bytes(stored) == b"RIFF"
+
+
+class _SilentEngine(FakeEngine):
+    """Works for a while without reporting progress, recording the heartbeats meanwhile."""
+
+    def __init__(self, uow: UnitOfWorkFactory, task_id: str) -> None:
+        super().__init__(steps=0)
+        self.uow, self.task_id = uow, task_id
+        self.beats: list[Any] = []
+
+    def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
+        import time
+
+        for _ in range(6):
+            time.sleep(0.05)
+            with self.uow(read_only=True) as u:
+                task = u.tasks.get(self.task_id)
+                assert task is not None
+                self.beats.append(task.heartbeat_at)
+        return super().run(action, params, workdir, progress)
+
+
+def test_a_running_task_beats_without_progress_and_a_revived_one_runs_again(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    # A first worker claimed it, then died (its heartbeat stopped long ago).
+    with uow() as u:
+        dead = u.tasks.get(task.id, for_update=True)
+        assert dead is not None
+        dead.move_to(TaskStatus.IN_PROGRESS)
+        dead.attempts = 1
+        dead.heartbeat_at = utcnow() - timedelta(hours=1)
+        u.tasks.update(dead)
+        u.commit()
+    engine = _SilentEngine(uow, task.id)
+    runner_for(uow, storage, engine, tmp_path, heartbeat_s=0.02).run(task.id)
+    beats = [b for b in engine.beats if b is not None]
+    assert len(set(beats)) >= 3  # claimed (one beat), then beating on its own
+    assert beats == sorted(beats)
+    view = tasks.get(uow, key, task.id)
+    assert view.task.status is TaskStatus.SUCCESS and view.task.attempts == 2
