@@ -86,7 +86,11 @@ def build_music_request(params: dict[str, Any]) -> MusicRequest:
     make_instrumental, mv, vocal_gender, weirdness, style_influence, seed, persona_id,
     task, continue_clip_id, continue_at, cover_clip_id.
     """
-    spec = resolve_model(params.get("mv") or params.get("model"))
+    asked = str(params.get("mv") or params.get("model") or "").strip().lower()
+    spec = resolve_model(asked)
+    # Clips carry the model name the client used (chirp-crow stays chirp-crow, as
+    # upstream shows it); short aliases such as "v5" become the public name.
+    model = asked if asked.startswith("chirp-") else spec.name
     title = _text(params, "title")
     tags = _text(params, "tags")
     negative = _text(params, "negative_tags")
@@ -167,7 +171,7 @@ def build_music_request(params: dict[str, Any]) -> MusicRequest:
         lyrics=lyrics,
         description=description or None,
         instrumental=instrumental,
-        model=spec.name,
+        model=model,
         major_model_version=spec.major_version,
         max_duration_s=spec.max_duration_s,
         vocal_gender=gender,
