@@ -12,14 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-PG_ADMIN_URL = os.environ.get("CADENZA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CADENZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -40,23 +40,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    if not _reachable("127.0.0.1", 5432):
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+def database(postgres_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
     if not _reachable("127.0.0.1", 6379):
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     if importlib.util.find_spec("cadenza.compose.pipeline") is None:
         pytest.skip("the built-in engine cadenza.compose.pipeline is absent")
-    import psycopg
-
-    name = f"cadenza_e2e_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("cadenza_e2e") as url:
+        yield url
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
