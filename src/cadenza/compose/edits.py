@@ -14,11 +14,29 @@ import random
 from dataclasses import replace
 
 from cadenza.compose import composer
+from cadenza.compose.analysis import is_analysed, offset_beats
 from cadenza.compose.composer import VOICE_RANGES, compose
 from cadenza.compose.harmony import NOTE_NAMES, chord_quality, degree_root
-from cadenza.compose.lyrics import ParsedLine
-from cadenza.compose.score import Chord, Gender, Score, Section, VocalPart, VoiceSettings
-from cadenza.compose.style import _CATALOGUE, Instrument, Style, _instrument, resolve_style
+from cadenza.compose.lyrics import ParsedLine, detect_language, parse_lyrics
+from cadenza.compose.score import (
+    Chord,
+    Gender,
+    LyricWord,
+    Score,
+    Section,
+    Track,
+    VocalPart,
+    VoiceSettings,
+)
+from cadenza.compose.style import (
+    _BPM,
+    _CATALOGUE,
+    GENRES,
+    Instrument,
+    Style,
+    _instrument,
+    resolve_style,
+)
 from cadenza.domain.music import MusicRequest
 
 #: How far a remaster moves the performance, by ``variation_category``.
@@ -44,12 +62,17 @@ def _gender(value: object, default: Gender = "male") -> Gender:
 
 
 def snap_to_bar(source: Score, continue_at: float | None) -> tuple[int, float]:
-    """The bar line nearest ``continue_at`` (default: the end) and its time in seconds."""
+    """The bar line nearest ``continue_at`` (default: the end) and its time in seconds.
+
+    An analysed source's bars start at its first downbeat, not at 0."""
     bpb = source.beats_per_bar
-    last_bar = max(1, math.floor(source.total_beats / bpb + 1e-9))
-    bar = last_bar if continue_at is None else round(continue_at / source.seconds(bpb))
+    offset = offset_beats(source)
+    bar_s = source.seconds(bpb)
+    last_bar = max(1, math.floor((source.total_beats - offset) / bpb + 1e-9))
+    start = source.seconds(offset)
+    bar = last_bar if continue_at is None else round((continue_at - start) / bar_s)
     bar = max(1, min(last_bar, bar))
-    return bar, round(source.seconds(float(bar * bpb)), 3)
+    return bar, round(source.seconds(offset + bar * bpb), 3)
 
 
 def _instruments_of(source: Score) -> list[Instrument]:
@@ -70,7 +93,8 @@ def source_style(source: Score) -> Style:
     if style.genre != source.genre:
         style = resolve_style(source.genre, "", 0.5, 0.5, source.seed)
     band = _instruments_of(source) or style.instruments
-    has_drums = any(t.is_drum and t.notes for t in source.tracks)
+    # An analysis transcribes no drums: the genre's groove plays on.
+    has_drums = is_analysed(source) or any(t.is_drum and t.notes for t in source.tracks)
     vocal = style.vocal
     lead = _lead(source)
     if lead is not None:
@@ -137,25 +161,79 @@ def _cut_front(score: Score, bars: int) -> None:
     score.total_beats = max(float(score.beats_per_bar), score.total_beats - cut)
 
 
+def _names_bpm(tags: str) -> bool:
+    return _BPM.search(tags.lower()) is not None
+
+
+def _names_gender(tags: str) -> bool:
+    style = resolve_style(tags)
+    return style.vocal.gender != GENRES[style.genre].vocal.gender
+
+
+def _names_meter(tags: str) -> bool:
+    style = resolve_style(tags)
+    return style.beats_per_bar != GENRES[style.genre].beats_per_bar
+
+
+def restyled(source: Score, request: MusicRequest, seed: int) -> Style:
+    """The request's style (band, groove, production) in the source's key, mode and tempo;
+    the tags may still name a bpm, a meter or a singer of their own."""
+    style = resolve_style(
+        request.tags, request.negative_tags, request.weirdness, request.style_influence, seed
+    )
+    lead = _lead(source)
+    vocal = style.vocal
+    if lead is not None and not _names_gender(request.tags):
+        vocal = replace(vocal, gender=lead.voice.gender)
+    return replace(
+        style,
+        tempo_bpm=style.tempo_bpm if _names_bpm(request.tags) else source.tempo_bpm,
+        beats_per_bar=(style.beats_per_bar if _names_meter(request.tags) else source.beats_per_bar),
+        mode=source.mode,
+        key_root=source.key_root,
+        vocal=vocal,
+    )
+
+
+def _analysed_gender(source: Score) -> Gender | None:
+    voice = source.extra.get("voice")
+    return _gender(voice) if voice in ("male", "female") else None
+
+
 def extend_score(source: Score, request: MusicRequest, seed: int, continue_at: float) -> Score:
     """The continuation from ``continue_at`` (seconds, on a bar line) of ``source``: the new
-    lyrics (or new ones written in the same style), with no intro, ending with an outro."""
-    style = source_style(source)
+    lyrics (or new ones written in the same style), with no intro, ending with an outro.
+
+    With tags of its own the continuation changes style (band, groove, production) and keeps
+    the key and tempo, unless the tags name a bpm; with none it plays on in the source's."""
+    new_tags = request.tags.strip()
+    restyle = bool(new_tags) and new_tags.lower() != source.tags.strip().lower()
+    style = restyled(source, request, seed) if restyle else source_style(source)
     lead = _lead(source)
-    instrumental = request.instrumental or source.instrumental or lead is None
     lyrics = (request.lyrics or "").strip() or None
+    sung_before = lead is not None or _analysed_gender(source) is not None
+    if is_analysed(source):  # words can be sung over an upload, with or without a singer
+        instrumental = request.instrumental or (lyrics is None and not sung_before)
+    else:
+        instrumental = request.instrumental or source.instrumental or lead is None
     description: str | None = None
     if not instrumental and lyrics is None:
         description = request.description or str(source.extra.get("style") or "") or source.tags
         description = description or source.genre
+    if lead is not None:
+        gender: Gender | None = lead.voice.gender
+    else:
+        gender = _analysed_gender(source)
+    if restyle and _names_gender(request.tags):
+        gender = _gender(style.vocal.gender)
     sub = replace(
         request,
         title=request.title or source.title,
-        tags=source.tags,
+        tags=request.tags if restyle else source.tags,
         lyrics=lyrics,
         description=description,
         instrumental=instrumental,
-        vocal_gender=lead.voice.gender if lead is not None else request.vocal_gender,
+        vocal_gender=gender or request.vocal_gender,
         persona=None,
     )
     score = compose(sub, seed, style=style)
@@ -169,9 +247,15 @@ def extend_score(source: Score, request: MusicRequest, seed: int, continue_at: f
         for part in score.vocals:
             if part.stem == "Vocals" and part.voice.gender == lead.voice.gender:
                 part.voice = copy.deepcopy(lead.voice)
-    score.tags = source.tags
+    score.tags = request.tags if restyle else source.tags
     score.extra["key"] = source.extra.get("key", score.extra.get("key"))
-    score.extra["extends"] = {"title": source.title, "seed": source.seed, "at": continue_at}
+    score.extra["extends"] = {
+        "title": source.title,
+        "seed": source.seed,
+        "at": continue_at,
+        **({"restyled": True} if restyle else {}),
+        **({"analysed": True} if is_analysed(source) else {}),
+    }
     return score
 
 
@@ -206,9 +290,170 @@ def _blocks(score: Score) -> list[composer._Block]:
     return blocks
 
 
+def _on_the_bar(source: Score) -> Score:
+    """A copy of an analysed score moved so its first downbeat is beat 0: a pickup of a
+    beat or more gets a bar of its own, a sliver before the downbeat is dropped."""
+    score = _copy(source)
+    bpb = score.beats_per_bar
+    offset = offset_beats(score)
+    pickup = offset >= 1.0
+    shift = bpb - offset if pickup else -offset
+
+    def grid(beats: float) -> float:  # analysed events sit on the eighth-note grid
+        return round(beats * 2) / 2
+
+    for track in score.tracks:
+        for note in track.notes:
+            end = grid(note.start + shift + note.duration)
+            note.start = grid(note.start + shift)
+            note.duration = max(0.5, end - note.start)
+        track.notes = [n for n in track.notes if n.start >= 0]
+    chords = []
+    for chord in score.chords:
+        start, end = grid(chord.start + shift), grid(chord.start + shift + chord.duration)
+        if end > max(0.0, start):
+            chords.append(replace(chord, start=max(0.0, start), duration=end - max(0.0, start)))
+    score.chords = chords
+    if pickup:
+        for section in score.sections:
+            section.start_bar += 1
+        score.sections.insert(0, Section("intro", "Pickup", 0, 1, 0.3))
+    score.total_beats = round(score.total_beats + shift, 6)
+    score.extra = {
+        **score.extra,
+        "analysis": {**score.extra.get("analysis", {}), "offset_beats": 0},
+    }
+    return score
+
+
+def _chords_for(blocks: list[composer._Block], chords: list[Chord], bpb: int) -> list[Chord]:
+    """The analysed progression, bar by bar, repeated over a new form."""
+    if not chords:
+        return []
+    span = max(float(bpb), chords[-1].start + chords[-1].duration)
+    total = float(sum(b.bars for b in blocks) * bpb + bpb)
+    out: list[Chord] = []
+    lap = 0.0
+    while lap < total:
+        for chord in chords:
+            if lap + chord.start >= total:
+                break
+            out.append(replace(chord, start=round(lap + chord.start, 6)))
+        lap += math.ceil(span / bpb) * bpb
+    return out
+
+
+def _lead_track(style: Style, tracks: list[Track]) -> Track | None:
+    """The track ``composer._arrange`` gave the tune to."""
+    lead = next((i for i in style.instruments if i.role == "lead"), None)
+    if lead is not None:
+        name = lead.name
+    else:
+        base = next((i for i in style.instruments if i.role in ("chords", "arp")), None)
+        base = base or (style.instruments[0] if style.instruments else None)
+        if base is None:
+            return None
+        name = f"{base.name} Melody"
+    return next((t for t in tracks if t.name == name), None)
+
+
+def _cover_analysed(source: Score, request: MusicRequest, seed: int) -> Score:
+    """A cover of analysed audio: its chords re-arranged in the request's style, in its key
+    and tempo (unless the tags name a bpm); the request's lyrics sung over them, or else
+    its melody played by the lead instrument."""
+    src = _on_the_bar(source)
+    style = restyled(src, replace(request, tags=request.tags or src.tags), seed)
+    bpb = style.beats_per_bar
+    bar_s = 60.0 / style.tempo_bpm * bpb
+    lyrics = (request.lyrics or "").strip()
+    parsed = parse_lyrics(lyrics) if lyrics and not request.instrumental else []
+    instrumental = not any(sec.lines for sec in parsed)
+    if instrumental:
+        blocks = _blocks(src)
+        chords = list(src.chords)
+    else:
+        blocks = composer._lyric_form(parsed, style, bar_s)
+        blocks = composer._fit_duration(blocks, bar_s, float(request.max_duration_s))
+        bar = 0
+        for block in blocks:
+            block.start_bar = bar
+            bar += block.bars
+        composer._assign_energy(blocks, style)
+        chords = _chords_for(blocks, src.chords, src.beats_per_bar)
+    key_root = style.key_root
+    chords = [_recolor(c, key_root, style.mode, style.chord_color) for c in chords]
+    gender = _gender(
+        request.vocal_gender or style.vocal.gender or source.extra.get("voice"), "male"
+    )
+    other = "female" if gender == "male" else "male"
+    vocals: list[VocalPart] = []
+    words: list[LyricWord] = []
+    chorus: list[tuple[float, float, int]] = []
+    if not instrumental:
+        vocals, words, chorus = composer._sing(blocks, style, chords, seed, gender, other)
+    tracks = composer._arrange(blocks, style, chords, seed, instrumental, chorus)
+    total_beats = float((sum(b.bars for b in blocks) + 1) * bpb)
+    if instrumental:  # the analysed tune, on the lead instrument
+        tune = next((t for t in src.tracks if t.name == "Melody"), None)
+        lead = _lead_track(style, tracks)
+        ins = next((i for i in style.instruments if lead is not None and i.name == lead.name), None)
+        if tune is not None and tune.notes and lead is not None:
+            low, high = (max(ins.low, 55), min(ins.high, 88)) if ins else (55, 88)
+            mean = sum(n.pitch for n in tune.notes) / len(tune.notes)
+            octave = 12 * round(((low + high) / 2 - mean) / 12)
+            end = total_beats - 2 * bpb
+            lead.notes = [n for n in lead.notes if n.start >= end - 1e-6] + [
+                replace(n, pitch=min(127, max(0, n.pitch + octave)))
+                for n in tune.notes
+                if n.start < end
+            ]
+            lead.notes.sort(key=lambda n: (n.start, n.pitch))
+    composer._apply_swing(style.swing, tracks, vocals, words)
+    sections = [
+        Section(
+            b.kind, b.label, b.start_bar, b.bars, round(b.energy, 3), [ln.text for ln in b.lines]
+        )
+        for b in blocks
+    ]
+    return Score(
+        title=request.title or source.title,
+        tags=request.tags or source.tags,
+        seed=seed,
+        genre=style.genre,
+        tempo_bpm=style.tempo_bpm,
+        key_root=key_root,
+        mode=style.mode,
+        beats_per_bar=bpb,
+        sections=sections,
+        chords=chords,
+        tracks=tracks,
+        vocals=vocals,
+        words=words,
+        total_beats=total_beats,
+        language=detect_language(parsed) if not instrumental else "en",
+        instrumental=instrumental,
+        engine_version=source.engine_version,
+        extra={
+            "lyrics": lyrics if not instrumental else "",
+            "key": f"{NOTE_NAMES[key_root]} {style.mode}",
+            "style": style.label,
+            "moods": list(style.moods),
+            "voice": gender if not instrumental else None,
+            "covers": {
+                "title": source.title,
+                "seed": source.seed,
+                "genre": source.genre,
+                "analysed": True,
+            },
+        },
+    )
+
+
 def cover_score(source: Score, request: MusicRequest, seed: int) -> Score:
     """``source``'s melody and words, in the form and rhythm it had (in beats), played and
     sung in the request's style, key, tempo and voice."""
+    if is_analysed(source):
+        return _cover_analysed(source, request, seed)
     style = resolve_style(
         request.tags, request.negative_tags, request.weirdness, request.style_influence, seed
     )

@@ -116,6 +116,12 @@ def submit_music(
                 raise NotFound(f"clip {clip_id} not found")
             if source.status is not ClipStatus.COMPLETE:
                 raise InvalidInput(f"clip {clip_id} is not complete yet")
+            if not source.files.get("score.json"):
+                # Refused before any charge: the engine can only edit a score.
+                raise InvalidInput(
+                    f"clip {clip_id} has no score to extend or cover"
+                    " (an upload from before audio analysis: upload it again)"
+                )
             score_key = score_key or source.files.get("score.json")
             original = u.tasks.get(source.task_id)
             if route is None and original is not None and original.worker:

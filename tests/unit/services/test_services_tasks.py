@@ -179,6 +179,7 @@ def test_follow_up_needs_own_complete_clip_and_routes_to_its_worker(
         clip = u.clips.get(clip_id)
         assert clip is not None
         clip.status = ClipStatus.COMPLETE
+        clip.files = {"score.json": f"clips/{clip_id}/score.json"}
         u.clips.update(clip)
         u.commit()
     with pytest.raises(NotFound):
@@ -186,6 +187,31 @@ def test_follow_up_needs_own_complete_clip_and_routes_to_its_worker(
     follow = tasks.submit_music(uow, queue, alice, extend)
     assert follow.route == "gpu-7"
     assert queue.enqueued[-1] == (follow.id, "gpu-7")
+    assert follow.params["source_score_key"] == f"clips/{clip_id}/score.json"
+
+
+@pytest.mark.parametrize("kind", ["extend", "cover"])
+def test_follow_up_of_a_clip_without_a_score_is_refused_before_any_charge(
+    uow: UnitOfWorkFactory, queue: Any, make_key: Callable[..., ApiKey], kind: str
+) -> None:
+    key = make_key()
+    original = tasks.submit(uow, queue, key, "UPLOAD", {}, clip_count=1)
+    with uow() as u:
+        clip = u.clips.list_for_tasks([original.id])[0]
+        clip.status = ClipStatus.COMPLETE
+        clip.files = {"song.wav": "uploads/x/song.wav"}  # an upload from before analysis
+        u.clips.update(clip)
+        u.commit()
+        before = u.keys.get(key.id)
+    assert before is not None
+    body = {**MUSIC, "task": kind}
+    body["continue_clip_id" if kind == "extend" else "cover_clip_id"] = clip.id
+    with pytest.raises(InvalidInput, match="no score"):
+        tasks.submit_music(uow, queue, key, body)
+    with uow() as u:
+        after = u.keys.get(key.id)
+        assert after is not None
+        assert after.credits_balance == before.credits_balance
 
 
 def test_enqueue_failure_leaves_task_for_the_reaper(

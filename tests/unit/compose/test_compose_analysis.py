@@ -1,0 +1,158 @@
+"""Analysis of audio with no score: tempo, grid, key, chords and melody of synthetic audio
+whose answers are known, and the Score built from it."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from cadenza.compose.analysis import analyse, analysis_score, offset_beats
+from cadenza.compose.midi import build_midi
+
+RATE = 22_050
+Audio = npt.NDArray[np.float64]
+
+
+def _tone(pitch: int, seconds: float, amp: float, harmonics: int = 5) -> Audio:
+    t = np.arange(int(seconds * RATE)) / RATE
+    f = 440.0 * 2 ** ((pitch - 69) / 12)
+    wave = sum(0.6 ** (h - 1) * np.sin(2 * np.pi * f * h * t) for h in range(1, harmonics + 1))
+    env = np.minimum(1.0, t / 0.01) * np.exp(-t * 1.2) * np.minimum(1.0, (seconds - t) / 0.02)
+    out: Audio = amp * wave * env
+    return out
+
+
+def _kick() -> Audio:
+    t = np.arange(int(0.15 * RATE)) / RATE
+    out: Audio = 0.8 * np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
+    return out
+
+
+def _hat(seed: int) -> Audio:
+    t = np.arange(int(0.05 * RATE)) / RATE
+    noise = np.random.default_rng(seed).standard_normal(t.size)
+    out: Audio = 0.2 * noise * np.exp(-t * 80)
+    return out
+
+
+def _add(buf: Audio, x: Audio, at: float) -> None:
+    i = int(at * RATE)
+    n = min(len(x), len(buf) - i)
+    if n > 0:
+        buf[i : i + n] += x[:n]
+
+
+def _drums(bpm: float, seconds: float, start: float = 0.0) -> Audio:
+    """Kick on every beat (the bar's first louder), hats on the eighths."""
+    buf = np.zeros(int(seconds * RATE))
+    step = 30.0 / bpm
+    k = 0
+    while start + k * step < seconds:
+        if k % 2 == 0:
+            _add(buf, _kick() * (1.0 if k % 8 == 0 else 0.6), start + k * step)
+        _add(buf, _hat(k), start + k * step)
+        k += 1
+    return buf
+
+
+def _cadence(chords: list[list[int]], bpm: float, bars: int) -> Audio:
+    """One chord per 4/4 bar with its root an octave down, over the drum loop."""
+    bar = 4 * 60.0 / bpm
+    seconds = bars * bar + 0.5
+    buf = _drums(bpm, seconds) * 0.5
+    for i in range(bars):
+        pcs = chords[i % len(chords)]
+        for p in pcs:
+            _add(buf, _tone(p, bar, 0.12), i * bar)
+        _add(buf, _tone(pcs[0] - 12, bar, 0.3, harmonics=3), i * bar)
+    return buf
+
+
+C_MAJOR = [[60, 64, 67], [65, 69, 72], [67, 71, 74], [60, 64, 67]]
+A_MINOR = [[57, 60, 64], [62, 65, 69], [64, 68, 71], [57, 60, 64]]
+
+
+@pytest.mark.parametrize("bpm", [96.0, 140.0])
+def test_tempo_of_a_drum_loop_within_two_percent(bpm: float) -> None:
+    found = analyse(_drums(bpm, 20.0, start=0.13), RATE, detect_voice=False)
+    assert found.tempo_bpm == pytest.approx(bpm, rel=0.02)
+    beat = 60.0 / bpm
+    # the grid sits on the hits, not between them
+    assert (found.beat_s - 0.13) % beat == pytest.approx(0.0, abs=0.03) or (
+        found.beat_s - 0.13
+    ) % beat == pytest.approx(beat, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("chords", "root", "mode", "names"),
+    [
+        (C_MAJOR, 0, "major", [(0, "maj"), (5, "maj"), (7, "maj"), (0, "maj")]),
+        (A_MINOR, 9, "minor", [(9, "min"), (2, "min"), (4, "maj"), (9, "min")]),
+    ],
+)
+def test_key_and_chords_of_a_cadence(
+    chords: list[list[int]], root: int, mode: str, names: list[tuple[int, str]]
+) -> None:
+    found = analyse(_cadence(chords, 100.0, 8), RATE, detect_voice=False)
+    assert (found.key_root, found.mode) == (root, mode)
+    assert found.beats_per_bar == 4
+    assert found.tempo_bpm == pytest.approx(100.0, rel=0.02)
+    assert found.downbeat_s == pytest.approx(0.0, abs=0.05)
+    heard = [(r, q) for _, _, r, q in found.chords]
+    assert heard[:8] == names * 2
+    assert found.bass[:4] == [r for r, _ in names]
+
+
+MELODY = [(64, 1), (67, 1), (69, 2), (67, 1), (64, 1), (62, 2), (60, 4)]
+
+
+def _melody_over_drums(bpm: float) -> Audio:
+    beat = 60.0 / bpm
+    total = sum(b for _, b in MELODY) * beat
+    buf = _drums(bpm, total + 0.5) * 0.4
+    at = 0.0
+    for pitch, beats in MELODY:
+        _add(buf, _tone(pitch, beats * beat * 0.95, 0.35), at)
+        at += beats * beat
+    return buf
+
+
+def test_melody_notes_on_the_beat_grid() -> None:
+    bpm = 100.0
+    found = analyse(_melody_over_drums(bpm), RATE, detect_voice=False)
+    beat = 60.0 / found.tempo_bpm
+    heard = [(p, round((s - found.beat_s) / beat * 2) / 2) for p, s, _, _ in found.melody]
+    expected, at = [], 0.0
+    for pitch, beats in MELODY:
+        expected.append((pitch, at))
+        at += beats
+    assert heard == expected
+
+
+def test_analysis_score_is_tagged_tempo_correct_and_deterministic() -> None:
+    audio = _cadence(C_MAJOR, 100.0, 16)
+    found = analyse(audio, RATE, detect_voice=False)
+    score = analysis_score(found, title="Demo", tags="", seed=5)
+    again = analysis_score(analyse(audio, RATE, detect_voice=False), title="Demo", seed=5)
+    assert score.to_dict() == again.to_dict()
+    assert score.extra["analysed"] is True and score.extra["key"] == "C major"
+    assert score.instrumental and not score.vocals
+    assert score.genre == "pop"  # the neutral default with no tags
+    assert score.duration_s == pytest.approx(len(audio) / RATE, abs=0.01)
+    assert {t.name for t in score.tracks} == {"Melody", "Bass", "Chords"} or {
+        t.name for t in score.tracks
+    } == {"Bass", "Chords"}
+    assert sum(s.bars for s in score.sections) == 16
+    assert offset_beats(score) == pytest.approx(0.0, abs=0.1)
+    tagged = analysis_score(found, title="Demo", tags="jazz, piano", seed=5)
+    assert tagged.genre == "jazz" and tagged.tags == "jazz, piano"
+    buffer = io.BytesIO()
+    build_midi(score).save(file=buffer)
+    midi = mido.MidiFile(file=io.BytesIO(buffer.getvalue()))
+    tempo = next(m.tempo for m in midi.tracks[0] if m.type == "set_tempo")
+    assert mido.tempo2bpm(tempo) == pytest.approx(100.0, rel=0.02)
+    assert {"Bass", "Chords"} <= {t.name for t in midi.tracks}
