@@ -145,6 +145,12 @@ def _tools_engine(storage: MediaStorage) -> Engine:
     return AudioToolsEngine(storage)
 
 
+def _video_engine(storage: MediaStorage) -> Engine:
+    from cadenza.engines.video import VideoEngine
+
+    return VideoEngine(storage)
+
+
 def build_engines(settings: Settings, storage: MediaStorage | None = None) -> EngineRegistry:
     factories: dict[str, EngineFactory] = {}
     if builtin_engine_available():
@@ -156,6 +162,7 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         tools = functools.partial(_tools_engine, storage)
         for action in (Action.CROP, Action.SPEED_ADJUST, Action.CONCAT, Action.UPLOAD):
             factories[action.value] = tools
+        factories[Action.MP4.value] = functools.partial(_video_engine, storage)
     return EngineRegistry(factories=factories)
 
 

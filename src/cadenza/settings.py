@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 50 * 1024 * 1024
     upload_ttl_s: int = 900
     upload_max_duration_s: float = 480.0
+    #: Longest ``POST /suno/uploads/audio-url`` waits for the upload's task when the client
+    #: asks ``wait_audio`` (seconds); it answers the task id either way.
+    wait_audio_s: float = 60.0
+    #: Longest ``GET /suno/act/mp4`` waits for a video being rendered before answering
+    #: "processing" with the task id to poll (seconds).
+    video_wait_s: float = 25.0
 
     log_level: str = "INFO"
     log_json: bool = True

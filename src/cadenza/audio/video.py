@@ -116,9 +116,13 @@ def render_video(
             f"[v1][barsrc]overlay=x='-w+w*t/{max(duration_s, 0.1):.3f}':y={HEIGHT - 10}"
             ":shortest=1[v2]"
         )
+        # The cover is decoded, scaled and darkened once, then repeated by ``loop``:
+        # looping the input instead re-decodes and rescales it for every frame, which
+        # was three quarters of the render time.
         graph = (
             f"[0:v]scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,"
-            f"crop={WIDTH}:{HEIGHT},format=yuv420p,eq=brightness=-0.08[bg];"
+            f"crop={WIDTH}:{HEIGHT},format=yuv420p,eq=brightness=-0.08,"
+            f"loop=loop=-1:size=1,setpts=N/{FPS}/TB[bg];"
             f"[1:a]aformat=channel_layouts=mono,showwaves=s={WIDTH}x110:mode=cline:"
             f"rate={FPS}:colors=white@0.7,format=yuva420p[wave];"
             f"[bg][wave]overlay=0:{HEIGHT - 130}:shortest=1[v1];{bar};"
@@ -127,7 +131,7 @@ def render_video(
         cmd = [
             ffmpeg, "-nostdin", "-v", "error", "-y",
             "-protocol_whitelist", "file,pipe",
-            "-loop", "1", "-framerate", str(FPS), "-i", str(cover),
+            "-i", str(cover),
             "-i", str(audio),
             "-filter_complex", graph,
             "-map", "[v]", "-map", "1:a",

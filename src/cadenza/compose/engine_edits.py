@@ -1,6 +1,7 @@
 """The compose engine's edit actions: extend and cover (MUSIC tasks naming a source clip)
-and remaster (UPSAMPLE). Each reads the source clip's ``score.json`` from storage, edits
-the score (``compose.edits``) and renders it with the same clip pipeline as a new song.
+and remaster (UPSAMPLE). Each reads the source clip's ``score.json`` from storage (the
+engine's own score, or for uploaded audio the analysis of it), edits the score
+(``compose.edits``) and renders it with the same clip pipeline as a new song.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def load_source(storage: MediaStorage | None, params: dict[str, Any], workdir: P
     key = params.get(SCORE_KEY_PARAM)
     if not isinstance(key, str) or not key:
         raise EngineError(
-            "only generated clips (with a score) can be extended, covered or remastered"
+            "the source clip has no score (generated or analysed) to extend, cover or remaster"
         )
     if storage is None:
         raise EngineError("the compose engine has no media storage to read the source clip from")
@@ -110,6 +111,11 @@ def run_edit(
 ) -> list[dict[str, Any]]:
     """Run an extend, cover or remaster task; one result per clip id."""
     clip_ids = _clip_ids(params)
+    if action.upper() == "UPSAMPLE" and params.get("audio_remaster"):
+        # No score worth performing again (an upload): master the clip's audio instead.
+        from cadenza.compose.remaster_audio import run_audio_remaster
+
+        return run_audio_remaster(params, workdir, progress, storage=storage)
     source = load_source(storage, params, workdir)
     scores: list[tuple[str, Score, dict[str, Any], float]] = []
     if action.upper() == "UPSAMPLE":

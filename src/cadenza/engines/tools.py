@@ -2,23 +2,28 @@
 
 Each action reads its source files from the media store by key (the service put the keys
 in the task's parameters, so this engine never touches the database) and writes ONE clip:
-``song.wav``, ``song.mp3``, the covers and, for crop and speed of generated clips, the
-stems edited the same way.
+``song.wav``, ``song.mp3``, the covers and, for generated clips, the stems (``stems/*.wav``,
+which still sum to the song), ``lyrics.json`` and ``song.mid``, all edited the same way,
+so the aligned-lyrics and MIDI routes stay exact on edited clips. ``score.json`` is not
+carried: a score counts beats and bars, which a cut at an arbitrary second does not keep.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import mido
 import numpy as np
 import soundfile as sf
 import soxr
 
-from cadenza.audio import edit
+from cadenza.audio import edit, score_edit
 from cadenza.audio.probe import MediaRejected, decode, probe
 from cadenza.domain.actions import Action
 from cadenza.domain.errors import EngineError
@@ -27,6 +32,14 @@ from cadenza.services.ports import MediaStorage, ProgressCallback
 SAMPLE_RATE = 44100
 COVER_FILES = ("cover.png", "cover_large.png")
 STEM_PREFIX = "stems/"
+SONG_FILE = "song.wav"
+LYRICS_FILE = "lyrics.json"
+MIDI_FILE = "song.mid"
+
+T = TypeVar("T")
+
+#: One edit applied to a track: its audio in every source part -> the result.
+Apply = Callable[[list[edit.Audio]], edit.Audio]
 
 #: Longest concat chain followed (a guard against pathological data, not a product limit).
 MAX_CHAIN = 64
@@ -59,6 +72,41 @@ def _match(audio: edit.Audio, rate: int, target_rate: int, channels: int) -> edi
         mono = data.mean(axis=1, keepdims=True)
         data = np.repeat(mono, channels, axis=1).astype(np.float32)
     return data
+
+
+def _read_lyrics(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_midi(path: Path) -> mido.MidiFile | None:
+    try:
+        return mido.MidiFile(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _fit(audio: edit.Audio, frames: int) -> edit.Audio:
+    """Trim or pad with silence to ``frames``, so a stem's cuts fall where the song's do."""
+    if len(audio) == frames:
+        return audio
+    out = np.zeros((frames, audio.shape[1]), np.float32)
+    out[: min(frames, len(audio))] = audio[:frames]
+    return out
+
+
+def _stem_names(parts: Sequence[Mapping[str, str]]) -> list[str]:
+    """Stems of the result: every name any part has, when every part has stems."""
+    per_part = [
+        {n for n in part if n.startswith(STEM_PREFIX) and n.endswith(".wav") and ".." not in n}
+        for part in parts
+    ]
+    if not per_part or not all(per_part):
+        return []
+    return sorted(set().union(*per_part))
 
 
 class AudioToolsEngine:
@@ -122,35 +170,98 @@ class AudioToolsEngine:
                 out[name] = target
         return out
 
-    def _stems(self, sources: dict[str, str]) -> list[tuple[str, str]]:
-        return sorted(
-            (name, key)
-            for name, key in sources.items()
-            if name.startswith(STEM_PREFIX) and name.endswith(".wav") and ".." not in name
-        )
+    def _read(self, key: str, dest: Path, rate: int, channels: int) -> edit.Audio:
+        audio, own_rate = _read_wav(self._fetch(key, dest))
+        return _match(audio, own_rate, rate, channels)
 
-    def _edit_stems(
+    def _songs(
+        self, parts: Sequence[Mapping[str, str]], src_dir: Path
+    ) -> tuple[list[edit.Audio], int]:
+        """Every part's song, in the first part's sample rate and channel count."""
+        songs: list[edit.Audio] = []
+        rate = channels = 0
+        for index, part in enumerate(parts):
+            key = part.get(SONG_FILE)
+            if not key:
+                raise EngineError("the source clip has no WAV file")
+            audio, own_rate = _read_wav(self._fetch(key, src_dir / f"p{index}" / SONG_FILE))
+            if index == 0:
+                rate, channels = own_rate, audio.shape[1]
+            songs.append(_match(audio, own_rate, rate, channels))
+        return songs, rate
+
+    def _edit_tracks(
         self,
-        sources: dict[str, str],
+        parts: Sequence[Mapping[str, str]],
+        songs: list[edit.Audio],
+        rate: int,
         src_dir: Path,
         out_dir: Path,
-        apply: Callable[[edit.Audio, int], edit.Audio],
-    ) -> dict[str, Path]:
+        apply: Apply,
+    ) -> tuple[edit.Audio, dict[str, Path]]:
+        """Apply one edit to the song and to every stem, so the stems still sum to it.
+
+        A stem that a part lacks is silence there; stems are fitted to their part's song.
+        """
         from cadenza.compose.encode import write_wav
 
+        result = apply(songs)
+        files = _write_song(out_dir, result, rate)
+        for number, name in enumerate(_stem_names(parts)):
+            tracks = []
+            for index, (part, song) in enumerate(zip(parts, songs, strict=True)):
+                key = part.get(name)
+                if key:
+                    dest = src_dir / f"p{index}" / f"stem-{number}.wav"
+                    audio = self._read(key, dest, rate, song.shape[1])
+                    tracks.append(_fit(audio, len(song)))
+                else:
+                    tracks.append(np.zeros_like(song))
+            files[name] = write_wav(out_dir / name, apply(tracks), rate, subtype="FLOAT")
+        return result, files
+
+    def _timed_files(
+        self,
+        parts: Sequence[Mapping[str, str]],
+        maps: Sequence[Sequence[score_edit.Piece]],
+        length_s: float,
+        src_dir: Path,
+        out_dir: Path,
+        semitones: float = 0.0,
+    ) -> dict[str, Path]:
+        """``lyrics.json`` and ``song.mid`` through the edit's time map, when every part
+        has them (a part without would leave a silent gap in the words or notes)."""
         out: dict[str, Path] = {}
-        for index, (name, key) in enumerate(self._stems(sources)):
-            fetched = self._fetch(key, src_dir / f"stem-{index}.wav")
-            audio, rate = _read_wav(fetched)
-            out[name] = write_wav(out_dir / name, apply(audio, rate), rate, subtype="FLOAT")
+        docs = self._fetch_all(parts, LYRICS_FILE, src_dir, _read_lyrics)
+        if docs is not None:
+            lyrics = score_edit.edit_lyrics(list(zip(docs, maps, strict=True)))
+            out[LYRICS_FILE] = out_dir / LYRICS_FILE
+            out[LYRICS_FILE].write_text(json.dumps(lyrics, ensure_ascii=False, indent=2), "utf-8")
+        midis = self._fetch_all(parts, MIDI_FILE, src_dir, _read_midi)
+        if midis is not None:
+            sources = list(zip(midis, maps, strict=True))
+            midi = score_edit.edit_midi(sources, length_s, semitones=semitones)
+            out[MIDI_FILE] = out_dir / MIDI_FILE
+            midi.save(str(out[MIDI_FILE]))
         return out
 
-    def _source(self, params: dict[str, Any], src_dir: Path) -> tuple[edit.Audio, int]:
-        sources: dict[str, str] = params.get("files") or {}
-        key = sources.get("song.wav")
-        if not key:
-            raise EngineError("the source clip has no WAV file")
-        return _read_wav(self._fetch(key, src_dir / "song.wav"))
+    def _fetch_all(
+        self,
+        parts: Sequence[Mapping[str, str]],
+        name: str,
+        src_dir: Path,
+        read: Callable[[Path], T | None],
+    ) -> list[T] | None:
+        """File ``name`` of every part, read; None when a part lacks it or it is unreadable
+        (the edited audio is still worth having without it)."""
+        out: list[T] = []
+        for index, part in enumerate(parts):
+            key = part.get(name)
+            found = read(self._fetch(key, src_dir / f"p{index}" / name)) if key else None
+            if found is None:
+                return None
+            out.append(found)
+        return out
 
     # -- actions ------------------------------------------------------------------------
 
@@ -160,21 +271,27 @@ class AudioToolsEngine:
         start = float(params["crop_start_s"])
         end = float(params["crop_end_s"])
         remove = bool(params.get("is_crop_remove"))
+        sources: dict[str, str] = params.get("files") or {}
 
-        def apply(audio: edit.Audio, rate: int) -> edit.Audio:
+        songs, rate = self._songs([sources], src_dir)
+
+        def apply(tracks: list[edit.Audio]) -> edit.Audio:
             try:
                 if remove:
-                    return edit.crop_remove(audio, rate, start, end)
-                return edit.crop_keep(audio, rate, start, end)
+                    return edit.crop_remove(tracks[0], rate, start, end)
+                return edit.crop_keep(tracks[0], rate, start, end)
             except ValueError as exc:
                 raise EngineError(f"crop window does not fit the audio: {exc}") from exc
 
-        song, rate = self._source(params, src_dir)
-        result = apply(song, rate)
-        progress(0.4, "encoding")
-        files = _write_song(out_dir, result, rate)
-        sources = params.get("files") or {}
-        files.update(self._edit_stems(sources, src_dir, out_dir, apply))
+        progress(0.3, "editing")
+        result, files = self._edit_tracks([sources], songs, rate, src_dir, out_dir, apply)
+        length_s = len(songs[0]) / rate
+        pieces = (
+            score_edit.crop_remove_map(start, end, length_s)
+            if remove
+            else score_edit.crop_keep_map(start, end)
+        )
+        files.update(self._timed_files([sources], [pieces], len(result) / rate, src_dir, out_dir))
         files.update(self._copy_covers(sources, src_dir, out_dir))
         meta = {
             "duration": len(result) / rate,
@@ -191,19 +308,26 @@ class AudioToolsEngine:
     ) -> tuple[dict[str, Path], dict[str, Any]]:
         multiplier = float(params["speed_multiplier"])
         keep_pitch = bool(params.get("keep_pitch"))
+        sources: dict[str, str] = params.get("files") or {}
 
-        def apply(audio: edit.Audio, rate: int) -> edit.Audio:
+        songs, rate = self._songs([sources], src_dir)
+
+        def apply(tracks: list[edit.Audio]) -> edit.Audio:
             try:
-                return edit.change_speed(audio, rate, multiplier, keep_pitch=keep_pitch)
+                return edit.change_speed(tracks[0], rate, multiplier, keep_pitch=keep_pitch)
             except ValueError as exc:
                 raise EngineError(str(exc)) from exc
 
-        song, rate = self._source(params, src_dir)
-        result = apply(song, rate)
-        progress(0.4, "encoding")
-        files = _write_song(out_dir, result, rate)
-        sources = params.get("files") or {}
-        files.update(self._edit_stems(sources, src_dir, out_dir, apply))
+        progress(0.3, "editing")
+        result, files = self._edit_tracks([sources], songs, rate, src_dir, out_dir, apply)
+        # Like a tape, the pitch follows the speed unless it is kept.
+        semitones = 0.0 if keep_pitch else 12 * math.log2(multiplier)
+        pieces = score_edit.speed_map(multiplier, len(songs[0]) / rate)
+        files.update(
+            self._timed_files(
+                [sources], [pieces], len(result) / rate, src_dir, out_dir, semitones=semitones
+            )
+        )
         files.update(self._copy_covers(sources, src_dir, out_dir))
         meta = {
             "duration": len(result) / rate,
@@ -220,24 +344,28 @@ class AudioToolsEngine:
         parts_in: list[dict[str, Any]] = list(params.get("parts") or [])
         if len(parts_in) < 2 or len(parts_in) > MAX_CHAIN:
             raise EngineError("a concat needs an extend chain of 2 or more clips")
-        parts: list[tuple[edit.Audio, int | None]] = []
-        target_rate = 0
-        channels = 0
-        for index, part in enumerate(parts_in):
-            audio, rate = _read_wav(self._fetch(str(part["song_key"]), src_dir / f"p{index}.wav"))
-            if index == 0:
-                target_rate, channels = rate, audio.shape[1]
-            audio = _match(audio, rate, target_rate, channels)
+        # Older tasks name only each part's song.
+        parts: list[dict[str, str]] = [
+            dict(part.get("files") or {}) | {SONG_FILE: str(part["song_key"])} for part in parts_in
+        ]
+        songs, rate = self._songs(parts, src_dir)
+        progress(0.3, "joining")
+        cuts: list[int | None] = []
+        for part, song in zip(parts_in[:-1], songs, strict=False):
             cut_s = part.get("cut_s")
-            cut = None if cut_s is None else min(len(audio), edit.to_frames(cut_s, target_rate))
-            parts.append((audio, cut))
-            progress(0.05 + 0.5 * (index + 1) / len(parts_in), "joining")
-        parts[-1] = (parts[-1][0], None)
-        result = edit.concat(parts, target_rate)
-        files = _write_song(out_dir, result, target_rate)
+            cuts.append(None if cut_s is None else min(len(song), edit.to_frames(cut_s, rate)))
+        cuts.append(None)
+
+        def apply(tracks: list[edit.Audio]) -> edit.Audio:
+            return edit.concat(list(zip(tracks, cuts, strict=True)), rate)
+
+        result, files = self._edit_tracks(parts, songs, rate, src_dir, out_dir, apply)
+        used = [len(song) if cut is None else cut for song, cut in zip(songs, cuts, strict=True)]
+        maps = score_edit.concat_maps([frames / rate for frames in used])
+        files.update(self._timed_files(parts, maps, len(result) / rate, src_dir, out_dir))
         files.update(self._copy_covers(params.get("cover_files") or {}, src_dir, out_dir))
         meta = {
-            "duration": len(result) / target_rate,
+            "duration": len(result) / rate,
             "type": "concat",
             "concat_history": params.get("concat_history") or [],
             "edited_clip_id": params.get("source_clip_id"),
@@ -247,6 +375,8 @@ class AudioToolsEngine:
     def _upload(
         self, params: dict[str, Any], src_dir: Path, out_dir: Path, progress: ProgressCallback
     ) -> tuple[dict[str, Path], dict[str, Any]]:
+        import json
+
         from cadenza.compose.cover import write_covers
 
         max_bytes = int(params["max_bytes"])
@@ -268,12 +398,30 @@ class AudioToolsEngine:
             title, "", seed, out_dir / "cover.png", out_dir / "cover_large.png"
         )
         files["cover.png"], files["cover_large.png"] = small, large
+        progress(0.7, "analysing")
+        # The analysis score lets extend, cover and MIDI work on the upload.
+        from cadenza.compose.analysis import analyse, analysis_score
+        from cadenza.compose.midi import write_midi
+
+        try:
+            tags = str(params.get("tags") or "")
+            found = analyse(audio, SAMPLE_RATE)
+            score = analysis_score(found, title=title, tags=tags, seed=seed)
+        except Exception as exc:  # the task must end FAILURE with a reason
+            raise EngineError(f"the upload could not be analysed: {type(exc).__name__}") from exc
+        files["score.json"] = out_dir / "score.json"
+        files["score.json"].write_text(json.dumps(score.to_dict(), ensure_ascii=False), "utf-8")
+        files["song.mid"] = out_dir / "song.mid"
+        write_midi(score, files["song.mid"])
         meta = {
             "duration": len(audio) / SAMPLE_RATE,
             "title": title,
             "type": "upload",
             "upload_id": params["upload_id"],
             "source_format": info.format,
+            "tempo": score.tempo_bpm,
+            "key": score.extra["key"],
+            "beats_per_bar": score.beats_per_bar,
         }
         return files, meta
 

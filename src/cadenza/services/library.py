@@ -193,9 +193,10 @@ def _read_json(storage: MediaStorage, clip: Clip, name: str) -> dict[str, Any] |
 
 
 def _score(storage: MediaStorage, clip: Clip) -> Any:
-    """The clip's Score, or None for clips with no score (uploads)."""
+    """The clip's Score, or None for clips the engine did not write (uploads: their
+    analysis score describes the audio, it sang nothing)."""
     data = _read_json(storage, clip, SCORE_FILE)
-    if data is None:
+    if data is None or (data.get("extra") or {}).get("analysed"):
         return None
     from cadenza.compose.score import Score
 
@@ -446,8 +447,12 @@ def get_persona(uow: UnitOfWorkFactory, key: ApiKey, persona_id: str) -> Persona
 @dataclass(frozen=True)
 class MidiFile:
     data: bytes
-    source: str  # "score" | "transcription"
+    source: str  # "score" | "analysis"
     clip_id: str
+
+
+def _midi_source(clip: Clip) -> str:
+    return "analysis" if clip.metadata.get("type") == "upload" else "score"
 
 
 def clip_midi(
@@ -457,7 +462,8 @@ def clip_midi(
     clip_id: str,
     task_id: str | None = None,
 ) -> MidiFile:
-    """The score's MIDI for generated clips; a melody transcription for uploaded audio.
+    """The score's MIDI for generated clips; for uploaded audio, the MIDI of its analysis
+    (tempo, melody, bass and chords), made at upload or, for older uploads, on first ask.
 
     ``task_id`` is a routing hint in seed 000 (which instance holds the files); here every
     instance reads the shared store, so it is recorded, not required to match.
@@ -468,13 +474,13 @@ def clip_midi(
     stored = clip.files.get(MIDI_FILE)
     if stored or SCORE_FILE in clip.files:
         data = storage.get_bytes(stored) if stored else _midi_from_score(storage, clip)
-        source = "score" if SCORE_FILE in clip.files else "transcription"
+        source = _midi_source(clip)
         return charge_now(
             uow, key, Action.MIDI, params, lambda u, task: MidiFile(data, source, clip.id)
         )
 
     def work(task: Task) -> MidiFile:
-        return MidiFile(_transcribe(storage, clip), "transcription", clip.id)
+        return MidiFile(_transcribe(storage, clip), "analysis", clip.id)
 
     def record(u: UnitOfWork, task: Task, result: MidiFile) -> None:
         # Kept with the clip, so the next request reads it instead of analysing again.
@@ -492,21 +498,33 @@ def _midi_from_score(storage: MediaStorage, clip: Clip) -> bytes:
     import io
 
     from cadenza.compose.midi import build_midi
+    from cadenza.compose.score import Score
 
-    score = _score(storage, clip)
+    data = _read_json(storage, clip, SCORE_FILE)
+    if data is None:
+        raise InvalidInput("the clip has no score")
+    try:
+        score = Score.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError("the clip's score is unreadable") from exc
     buffer = io.BytesIO()
     build_midi(score).save(file=buffer)
     return buffer.getvalue()
 
 
 def _transcribe(storage: MediaStorage, clip: Clip) -> bytes:
+    """The MIDI of an analysis of the clip's audio: tempo-correct melody, bass and chords."""
     import io
 
-    from cadenza.compose.transcribe import ANALYSIS_RATE, transcribe, transcription_midi
+    from cadenza.compose.analysis import analyse, analysis_score
+    from cadenza.compose.midi import build_midi
+    from cadenza.compose.transcribe import ANALYSIS_RATE
 
-    notes = transcribe(_clip_audio(storage, clip), ANALYSIS_RATE)
+    found = analyse(_clip_audio(storage, clip), ANALYSIS_RATE, detect_voice=False)
     buffer = io.BytesIO()
-    transcription_midi(notes, clip.title).save(file=buffer)
+    build_midi(analysis_score(found, title=clip.title or "", tags=clip.tags or "")).save(
+        file=buffer
+    )
     return buffer.getvalue()
 
 
@@ -516,7 +534,8 @@ def _transcribe(storage: MediaStorage, clip: Clip) -> bytes:
 def aligned_lyrics(
     uow: UnitOfWorkFactory, storage: MediaStorage, key: ApiKey, song_id: str
 ) -> list[dict[str, Any]]:
-    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape."""
+    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape; an
+    empty list, uncharged, for a clip with nothing sung."""
     if not song_id:
         raise InvalidInput("song_id is required")
     with uow() as u:
@@ -531,8 +550,9 @@ def aligned_lyrics(
             from cadenza.compose.timings import word_timings
 
             words = word_timings(score)
-    if words is None:
-        raise InvalidInput("this clip has no lyric timings (it was not sung by the engine)")
+    if not words:
+        # Instrumentals and uploads: nothing was sung, so nothing to align and no charge.
+        return []
     aligned = [
         {
             "word": str(w.get("word", "")),

@@ -1,8 +1,9 @@
 """Audio edits, uploads and videos: validation and submission of the tools' tasks.
 
 Everything a client can get wrong is checked here, before any charge, so a bad request
-answers 400 and changes nothing. The work itself runs in ``engines.tools`` (edits and
-uploads) or, for videos, synchronously in the caller's thread.
+answers 400 and changes nothing. The work itself runs on the task queue: in
+``engines.tools`` (edits and uploads), ``engines.video`` (videos) and the compose engine
+(remasters).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import math
 import secrets
 import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -294,7 +294,13 @@ def submit_concat(
     params = {
         "source_clip_id": clip.id,
         "parts": [
-            {"clip_id": link.clip.id, "song_key": link.clip.files["song.wav"], "cut_s": link.cut_s}
+            {
+                "clip_id": link.clip.id,
+                "song_key": link.clip.files["song.wav"],
+                "cut_s": link.cut_s,
+                # Stems, lyrics and MIDI are joined like the song.
+                "files": dict(link.clip.files),
+            }
             for link in links
         ],
         "cover_files": {
@@ -464,153 +470,146 @@ def submit_upload(
 
 # -- videos ---------------------------------------------------------------------------
 
-
-class _Held:
-    """A queue that dispatches nothing: the caller runs the task itself, right away."""
-
-    def enqueue(self, task_id: str, *, route: str | None = None) -> None:
-        return None
-
-    def start(self) -> None:
-        return None
-
-    def stop(self) -> None:
-        return None
+#: Clip metadata naming the MP4 task that renders (or rendered) the clip's video.
+VIDEO_TASK_META = "video_task_id"
+#: Most MP4 tasks one request submits while skipping tasks already known to have failed.
+_VIDEO_SUBMITS = 3
 
 
-_video_locks: dict[str, threading.Lock] = {}
-_video_locks_guard = threading.Lock()
+@dataclass(frozen=True)
+class VideoRequest:
+    """Where a clip's video stands: its storage key once made, else the task making it."""
+
+    clip: Clip
+    video_key: str | None
+    task: Task | None
 
 
-def _video_lock(clip_id: str) -> threading.Lock:
-    with _video_locks_guard:
-        if len(_video_locks) > 10_000:
-            _video_locks.clear()
-        return _video_locks.setdefault(clip_id, threading.Lock())
+def _video_params(clip: Clip) -> dict[str, Any]:
+    audio_name = "song.wav" if "song.wav" in clip.files else "song.mp3"
+    audio_key = clip.files.get(audio_name) or clip.audio_key
+    cover_key = clip.files.get("cover_large.png") or clip.image_large_key or clip.image_key
+    if not audio_key or not cover_key:
+        raise InvalidInput(f"clip {clip.id} has no audio or cover to make a video of")
+    return {
+        "source_clip_id": clip.id,
+        "audio_key": audio_key,
+        "audio_name": audio_name,
+        "cover_key": cover_key,
+        "lyrics_key": clip.files.get("lyrics.json"),
+        "duration": float(clip.duration or 0.0),
+        "title": clip.title,
+        "tags": clip.tags,
+    }
 
 
-def _caption_words(path: Path) -> list[dict[str, object]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    words = data.get("words") if isinstance(data, dict) else None
-    if not isinstance(words, list):
-        return []
-    good: list[dict[str, object]] = []
-    for word in words:
-        if not isinstance(word, dict) or not str(word.get("word", "")).strip():
-            continue
-        try:
-            float(word["start_s"])
-            float(word["end_s"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        good.append(word)
-    return good
-
-
-def _usable_cover(path: Path, clip: Clip) -> Path:
-    """The cover, or a freshly drawn one when it does not decode: ffmpeg would otherwise
-    retry a broken looped image until its timeout."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-        return path
-    except (OSError, UnidentifiedImageError, ValueError):
-        from cadenza.compose.cover import draw_cover
-
-        log.warning("cover of clip %s is unreadable; drawing one", clip.id)
-        drawn = path.with_name("drawn-cover.png")
-        draw_cover(clip.title or "Untitled", clip.tags, 0, 512).save(drawn, format="PNG")
-        return drawn
-
-
-def make_video(
+def _submit_video(
     uow: UnitOfWorkFactory,
-    storage: MediaStorage,
+    queue: TaskQueue,
+    key: ApiKey,
+    clip: Clip,
+    previous: str | None,
+    deadline_s: int,
+) -> Task:
+    """The clip's one MP4 task after ``previous`` (a failed one, or None at first).
+
+    The idempotency key names the clip and the task it replaces, so concurrent requests,
+    in any process, get the same task and the clip is charged once per attempt.
+    """
+    params = _video_params(clip)
+    fields: dict[str, Any] = {
+        "title": clip.title,
+        "tags": clip.tags,
+        "duration": clip.duration,
+        "audio_key": clip.audio_key,
+        "image_key": clip.image_key,
+        "image_large_key": clip.image_large_key,
+        "metadata": {"type": "video", "video_of_clip_id": clip.id},
+    }
+    route = _route(uow, clip)
+    task: Task | None = None
+    for _ in range(_VIDEO_SUBMITS):
+        task = tasks.submit(
+            uow,
+            queue,
+            key,
+            Action.MP4.value,
+            params,
+            clip_count=1,
+            clip_fields=fields,
+            idempotency_key=f"cadenza-mp4/{clip.id}/{previous or 'first'}",
+            deadline_s=deadline_s,
+            route=route,
+        )
+        if task.status is not TaskStatus.FAILURE:
+            break
+        previous = task.id  # an attempt this clip's record missed; it failed: go past it
+    assert task is not None
+    with uow() as u:
+        current = u.clips.get(clip.id)
+        if current is not None and current.metadata.get(VIDEO_TASK_META) != task.id:
+            current.metadata = {**current.metadata, VIDEO_TASK_META: task.id}
+            u.clips.update(current)
+            u.commit()
+    return task
+
+
+def _link_video(uow: UnitOfWorkFactory, clip_id: str, task_id: str) -> Clip | None:
+    """Give the source clip the video its finished MP4 task made (once; later calls read it)."""
+    with uow() as u:
+        source = u.clips.get(clip_id)
+        if source is None or source.video_key:
+            return source
+        made = [c.video_key for c in u.clips.list_for_tasks([task_id]) if c.video_key]
+        if not made:
+            return None
+        source.video_key = made[0]
+        source.files = {**source.files, "video.mp4": made[0]}
+        u.clips.update(source)
+        u.commit()
+    return source
+
+
+def request_video(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
     key: ApiKey,
     clip_id: str,
     *,
     deadline_s: int = 900,
-) -> Clip:
-    """The clip with its ``video_key`` set, rendering (and charging MP4) only the first time.
-
-    Rendering runs in the caller's thread; concurrent calls for one clip in this process
-    wait for the first, so a clip is charged once.
-    """
-    from cadenza.audio.video import render_video
+    wait_s: float = 25.0,
+) -> VideoRequest:
+    """The clip's video, submitting its MP4 task (charged) on the first request and waiting
+    for it up to ``wait_s``. A request while it renders waits on the same task, uncharged; a
+    request after it failed (refunded) submits a new one."""
+    from cadenza.services.waiting import wait_for_task
 
     clip = tasks.get_clip(uow, key, clip_id)
     if clip.video_key:
-        return clip
-    with _video_lock(clip.id):
-        clip = tasks.get_clip(uow, key, clip_id)
-        if clip.video_key:
-            return clip
-        if clip.status is not ClipStatus.COMPLETE or not clip.duration:
-            raise InvalidInput(f"clip {clip.id} is not complete yet")
-        audio_name = "song.wav" if "song.wav" in clip.files else "song.mp3"
-        audio_key = clip.files.get(audio_name) or clip.audio_key
-        cover_key = clip.files.get("cover_large.png") or clip.image_large_key or clip.image_key
-        if not audio_key or not cover_key:
-            raise InvalidInput(f"clip {clip.id} has no audio or cover to make a video of")
-        task = tasks.submit(
-            uow,
-            _Held(),
-            key,
-            Action.MP4.value,
-            {"clip_id": clip.id},
-            deadline_s=deadline_s,
-        )
-        with uow() as u:
-            fresh = u.tasks.get(task.id, for_update=True)
-            if fresh is not None and fresh.status is TaskStatus.QUEUED:
-                fresh.move_to(TaskStatus.IN_PROGRESS)
-                fresh.attempts += 1
-                u.tasks.update(fresh)
-                u.commit()
-        try:
-            with tempfile.TemporaryDirectory(prefix="cadenza-mp4-") as tmp:
-                work = Path(tmp)
-                audio = storage.fetch_to(audio_key, work / audio_name)
-                cover = _usable_cover(storage.fetch_to(cover_key, work / "cover.png"), clip)
-                words: list[dict[str, object]] = []
-                if "lyrics.json" in clip.files:
-                    words = _caption_words(
-                        storage.fetch_to(clip.files["lyrics.json"], work / "lyrics.json")
-                    )
-                out = render_video(
-                    audio,
-                    cover,
-                    work / "video.mp4",
-                    duration_s=float(clip.duration),
-                    words=words,
-                    title=clip.title,
-                    timeout_s=min(600.0, 60.0 + 2.0 * float(clip.duration)),
-                )
-                video_key = f"clips/{clip.id}-{secrets.token_urlsafe(12)}/video.mp4"
-                storage.put_file(video_key, out, "video/mp4")
-            with uow() as u:
-                current = u.clips.get(clip.id)
-                fresh = u.tasks.get(task.id, for_update=True)
-                if current is None or fresh is None or fresh.status is not TaskStatus.IN_PROGRESS:
-                    raise UpstreamUnavailable("the video task was cancelled")
-                current.video_key = video_key
-                current.files = {**current.files, "video.mp4": video_key}
-                u.clips.update(current)
-                fresh.move_to(TaskStatus.SUCCESS)
-                u.tasks.update(fresh)
-                u.commit()
-            return current
-        except Exception as exc:
-            log.warning("video of clip %s failed: %s", clip.id, exc, exc_info=True)
-            tasks.settle_failure(uow, task.id, "video rendering failed")
-            if isinstance(exc, UpstreamUnavailable):
-                raise
-            raise UpstreamUnavailable("video rendering failed; the charge was refunded") from exc
+        return VideoRequest(clip, clip.video_key, None)
+    if clip.status is not ClipStatus.COMPLETE or not clip.duration:
+        raise InvalidInput(f"clip {clip.id} is not complete yet")
+    _video_params(clip)  # a clip with nothing to show answers 400 before any charge
+    task: Task | None = None
+    recorded = clip.metadata.get(VIDEO_TASK_META)
+    if isinstance(recorded, str) and recorded:
+        with uow(read_only=True) as u:
+            task = u.tasks.get(recorded)
+        if task is not None and task.key_id != key.id:
+            task = None
+    if task is None or task.status is TaskStatus.FAILURE:
+        task = _submit_video(uow, queue, key, clip, task.id if task else None, deadline_s)
+    if not task.status.finished:
+        task = wait_for_task(uow, task.id, wait_s) or task
+    if task.status is TaskStatus.SUCCESS:
+        linked = _link_video(uow, clip.id, task.id)
+        if linked is None or not linked.video_key:
+            raise UpstreamUnavailable("the video task finished without a video")
+        return VideoRequest(linked, linked.video_key, task)
+    if task.status is TaskStatus.FAILURE:
+        log.warning("video of clip %s failed: %s", clip.id, task.fail_reason)
+        raise UpstreamUnavailable("video rendering failed; the charge was refunded")
+    return VideoRequest(clip, None, task)
 
 
 # -- remaster -------------------------------------------------------------------------
@@ -633,6 +632,21 @@ def _remaster_model(name: str | None) -> str | None:
         return name
 
 
+def _analysed_score(storage: MediaStorage | None, score_key: str) -> bool:
+    """True for a score transcribed from audio (an upload's analysis): performing it again
+    would replace the music with a rendition of its notes, not remaster it."""
+    if storage is None:
+        return False
+    try:
+        data = json.loads(storage.get_bytes(score_key))
+    except Exception:
+        # The engine reads it again and fails the task (refunded) with the reason.
+        log.warning("could not read score %s", score_key, exc_info=True)
+        return False
+    extra = data.get("extra") if isinstance(data, dict) else None
+    return isinstance(extra, dict) and bool(extra.get("analysed"))
+
+
 def submit_upsample(
     uow: UnitOfWorkFactory,
     queue: TaskQueue,
@@ -643,11 +657,14 @@ def submit_upsample(
     variation_category: str | None = None,
     deadline_s: int = 900,
     idempotency_key: str | None = None,
+    storage: MediaStorage | None = None,
 ) -> Task:
-    """Re-render a generated clip's score as an improved mix ("<title> (Remastered)").
+    """A remastered copy of the clip ("<title> (Remastered)").
 
-    Only clips with a score qualify: an upload has no notes to perform again. The seed
-    comes from the clip and the variation, so the same request gives the same remaster.
+    A generated clip's score is performed again as an improved mix; a clip without one (an
+    upload), or whose score was only transcribed from its audio, gets an audio mastering
+    chain instead. The seed comes from the clip and the variation, so the same request gives
+    the same remaster.
     """
     variation = (variation_category or "normal").strip().lower()
     if variation not in REMASTER_VARIATIONS:
@@ -655,18 +672,24 @@ def submit_upsample(
     model = _remaster_model(model_name)
     clip = source_clip(uow, key, clip_id)
     score_key = clip.files.get("score.json")
-    if not score_key:
-        raise InvalidInput("only generated clips can be remastered")
     name = f"{clip.title or 'Untitled'} (Remastered)"[:MAX_TITLE]
     digest = hashlib.blake2b(f"cadenza/remaster/{clip.id}/{variation}".encode(), digest_size=4)
-    params = {
+    params: dict[str, Any] = {
         "source_clip_id": clip.id,
-        "source_score_key": score_key,
         "variation_category": variation,
         "model_name": model or clip.model_name,
         "title": name,
         "seed": int.from_bytes(digest.digest(), "big") & 0x7FFF_FFFF,
     }
+    if score_key and not _analysed_score(storage, score_key):
+        params["source_score_key"] = score_key
+    else:
+        params["audio_remaster"] = True
+        params["files"] = {
+            n: k
+            for n, k in clip.files.items()
+            if n in ("song.wav", "cover.png", "cover_large.png", "lyrics.json")
+        }
     fields = _clip_fields(clip, name)
     if model:
         fields["model_name"] = model

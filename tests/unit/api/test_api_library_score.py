@@ -1,4 +1,4 @@
-"""MIDI and aligned lyrics: exact from the score, transcribed for uploaded audio."""
+"""MIDI and aligned lyrics: exact from the score, analysed for uploaded audio."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import mido
+import pytest
 from fastapi.testclient import TestClient
 from library_helpers import TONES, generated_clip, uploaded_clip
 
@@ -57,7 +58,7 @@ def test_midi_of_a_generated_clip_is_its_score(
     assert task["status"] == "SUCCESS" and task["action"] == "MIDI"
 
 
-def test_midi_of_an_uploaded_clip_is_a_transcription(
+def test_midi_of_an_old_uploaded_clip_is_its_analysis(
     client: TestClient, container: Container, make_key: Any
 ) -> None:
     key_id, headers = make_key("10")
@@ -65,10 +66,14 @@ def test_midi_of_an_uploaded_clip_is_a_transcription(
     url = f"/suno/midi/{made.clip.task_id}/{made.clip.id}"
     response = client.get(url, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.headers["x-midi-source"] == "transcription"
+    assert response.headers["x-midi-source"] == "analysis"
     midi = mido.MidiFile(file=io.BytesIO(response.content))
     melody = next(t for t in midi.tracks if t.name == "Melody")
-    assert [pitch for _, pitch in _notes(melody)] == [p for p, _ in TONES]
+    pitches = [pitch for _, pitch in _notes(melody)]
+    assert [p for i, p in enumerate(pitches) if i == 0 or pitches[i - 1] != p] == [
+        p for p, _ in TONES
+    ]
+    assert any(m.type == "set_tempo" for m in midi.tracks[0])
     # Kept with the clip: the second request serves the same file without analysing again.
     with container.uow() as u:
         stored = u.clips.get(made.clip.id)
@@ -114,13 +119,21 @@ def test_aligned_lyrics_are_exact_and_cover_every_word(
     assert _balance(client, headers) == 9
 
 
-def test_aligned_lyrics_of_unsung_audio_is_refused_without_charge(
-    client: TestClient, container: Container, make_key: Any
+@pytest.mark.parametrize("kind", ["upload", "instrumental"])
+def test_aligned_lyrics_of_unsung_audio_is_empty_without_charge(
+    client: TestClient, container: Container, make_key: Any, kind: str
 ) -> None:
     key_id, headers = make_key("10")
-    made = uploaded_clip(container, key_id)
+    if kind == "upload":
+        made = uploaded_clip(container, key_id)
+    else:
+        made = generated_clip(container, key_id, lyrics="", instrumental=True)
     response = client.get(
         "/api/get_aligned_lyrics_v3", params={"song_id": made.clip.id}, headers=headers
     )
-    assert response.status_code == 400
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["aligned_words"] == [] and body["data"]["song_id"] == made.clip.id
+    assert "no sung lyrics" in body["data"]["message"] and body["message"]
     assert _balance(client, headers) == 10
+    assert all(e["action"] != "ALIGNED_LYRICS" for e in _ledger(client, headers))

@@ -1,5 +1,5 @@
-"""``POST /suno/submit/upsample``: a remaster re-renders the clip's score (real engine), and
-extend/cover tasks carry the source score to the engine."""
+"""``POST /suno/submit/upsample``: a remaster re-renders the clip's score (real engine), an
+upload's is an audio mastering chain, and extend/cover tasks carry the source score."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from cadenza.bootstrap import Container, build_runner
 from cadenza.compose.composer import compose
+from cadenza.compose.master import integrated_loudness, true_peak_dbtp
 from cadenza.compose.pipeline import ComposeEngine
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import Clip, ClipStatus
@@ -104,14 +105,71 @@ def test_an_unknown_variation_is_400_without_charge(
     assert balance(container, key_id) == Decimal("100")
 
 
-def test_an_uploaded_clip_cannot_be_remastered(
+def _remastered_upload(
+    client: TestClient, container: Container, headers: dict[str, str], clip: Clip, variation: str
+) -> Clip:
+    response = client.post(
+        "/suno/submit/upsample",
+        json={"clip_id": clip.id, "variation_category": variation},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    return result_clip(container, client, headers, response.json()["data"])
+
+
+@pytest.mark.parametrize("variation", ["subtle", "high"])
+def test_an_uploaded_clip_is_remastered_from_its_audio(
+    client: TestClient, container: Container, make_key: Any, tmp_path: Path, variation: str
+) -> None:
+    key_id, headers = make_key()
+    uploaded = seed_clip(
+        container, key_id, tmp_path, seconds=3.0, title="Demo", metadata={"type": "upload"}
+    )
+    clip = _remastered_upload(client, container, headers, uploaded, variation)
+    assert clip.title == "Demo (Remastered)"
+    assert clip.metadata["remaster"] == "audio"
+    assert clip.metadata["variation_category"] == variation
+    assert clip.metadata["source_clip_id"] == uploaded.id
+    assert "score.json" not in clip.files and {"song.mp3", "cover.png"} <= set(clip.files)
+    audio, rate = sf.read(str(local_path(container, clip.files["song.wav"])), dtype="float32")
+    assert audio.shape[1] == 2 and len(audio) / rate == pytest.approx(3.0, abs=0.01)
+    assert integrated_loudness(audio, rate) == pytest.approx(-14.0, abs=0.3)
+    assert true_peak_dbtp(audio, rate) <= -1.0 + 0.05
+    assert balance(container, key_id) == Decimal("95")
+
+
+def test_an_analysed_score_is_not_performed_again(
     client: TestClient, container: Container, make_key: Any, tmp_path: Path
 ) -> None:
     key_id, headers = make_key()
     uploaded = seed_clip(container, key_id, tmp_path, seconds=2.0, metadata={"type": "upload"})
+    path = tmp_path / "analysis.json"
+    score = compose(MusicRequest(tags="lofi", instrumental=True, max_duration_s=4), 3)
+    data = score.to_dict()
+    data["extra"] = {**data.get("extra", {}), "analysed": True}
+    path.write_text(json.dumps(data), "utf-8")
+    score_key = f"clips/{uploaded.id}-seed/score.json"
+    container.storage.put_file(score_key, path, "application/json")
+    with container.uow() as u:
+        stored = u.clips.get(uploaded.id)
+        assert stored is not None
+        stored.files = {**stored.files, "score.json": score_key}
+        u.clips.update(stored)
+        u.commit()
+    clip = _remastered_upload(client, container, headers, stored, "normal")
+    assert clip.metadata["remaster"] == "audio"
+    assert clip.duration == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_failed_audio_remaster_is_refunded(
+    client: TestClient, container: Container, make_key: Any, tmp_path: Path
+) -> None:
+    key_id, headers = make_key()
+    uploaded = seed_clip(container, key_id, tmp_path, seconds=2.0, metadata={"type": "upload"})
+    local_path(container, uploaded.files["song.wav"]).write_bytes(b"not audio")
     response = client.post("/suno/submit/upsample", json={"clip_id": uploaded.id}, headers=headers)
-    assert response.status_code == 400
-    assert response.json()["message"] == "only generated clips can be remastered"
+    task = client.get(f"/suno/fetch/{response.json()['data']}", headers=headers).json()["data"]
+    assert task["status"] == "FAILURE" and "audio" in task["fail_reason"]
     assert balance(container, key_id) == Decimal("100")
 
 

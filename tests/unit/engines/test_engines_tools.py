@@ -189,7 +189,14 @@ def test_upload_decodes_into_a_clip(storage: LocalStorage, tmp_path: Path, fmt: 
     storage.put_file(f"uploads/u1/source.{fmt}", source, "application/octet-stream")
     result = _run(storage, tmp_path, "UPLOAD", _upload_params(f"uploads/u1/source.{fmt}"))
     files = result["files"]
-    assert set(files) == {"song.wav", "song.mp3", "cover.png", "cover_large.png"}
+    assert set(files) == {
+        "song.wav",
+        "song.mp3",
+        "cover.png",
+        "cover_large.png",
+        "score.json",
+        "song.mid",
+    }
     assert abs(_frames(files["song.wav"]) / RATE - 3.0) <= 0.06
     assert result["meta"]["type"] == "upload" and result["meta"]["title"] == "My Demo"
     assert Image.open(files["cover_large.png"]).size[0] > Image.open(files["cover.png"]).size[0]

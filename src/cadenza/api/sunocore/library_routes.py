@@ -158,14 +158,23 @@ def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -
     )
 
 
+#: The message of an aligned-lyrics answer with no words.
+NO_SUNG_LYRICS = "this clip has no sung lyrics (instrumental or uploaded audio): nothing to align"
+
+
 @router.get("/api/get_aligned_lyrics_v3")
 def aligned_lyrics(
     key: CurrentKey,
     container: ContainerDep,
     song_id: Annotated[str, Query(max_length=_ID)] = "",
 ) -> dict[str, Any]:
+    """Exact word timings of a sung clip. A clip with nothing sung (an instrumental, an
+    upload) answers an empty list, uncharged, and says so in ``message``."""
     words = library.aligned_lyrics(container.uow, container.storage, key, song_id)
-    return ok({"aligned_words": words, "song_id": song_id})
+    message = "" if words else NO_SUNG_LYRICS
+    answer = ok({"aligned_words": words, "song_id": song_id, "message": message})
+    answer["message"] = message
+    return answer
 
 
 @router.post("/api/playlist/create_with_clips")

@@ -3,14 +3,20 @@
 Edits and upload processing are tasks: they answer ``{"code":"success","message":"",
 "data":"<task_id>"}`` and are polled like music. The upload endpoint works like an S3
 presigned POST: a multipart form with the returned ``fields`` first and ``file`` last.
+A music video is a task too, which the route waits for up to a bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
+import weakref
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Body, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -31,8 +37,26 @@ from cadenza.domain.errors import InvalidInput, NotFound
 from cadenza.domain.uploads import Upload
 from cadenza.services import keys as key_service
 from cadenza.services import media
+from cadenza.services.waiting import wait_for_task
 
 router = APIRouter()
+
+#: Requests that wait for a task (wait_audio, videos) block a thread each while they wait;
+#: they get threads of their own so that many of them never starve the other routes.
+WAITING_REQUESTS = 64
+_waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _waiting_limiter() -> CapacityLimiter:
+    """One limiter per event loop (a limiter belongs to the loop that made it)."""
+    loop = asyncio.get_running_loop()
+    limiter = _waiting.get(loop)
+    if limiter is None:
+        limiter = _waiting[loop] = CapacityLimiter(WAITING_REQUESTS)
+    return limiter
+
 
 #: Largest non-file form field, and most fields, an upload form may carry.
 MAX_FIELD_BYTES = 4096
@@ -218,43 +242,68 @@ async def _uploader_key_id(request: Request, container: Container) -> str | None
 
 
 @router.post("/suno/uploads/audio-url")
-def upload_audio_url(
+async def upload_audio_url(
     body: Annotated[AudioUrlBody, Body()],
     key: CurrentKey,
     container: ContainerDep,
 ) -> dict[str, Any]:
     """Probes the upload synchronously (bad files: 400, no charge), then submits the task.
 
-    ``wait_audio`` is accepted, but the answer is always the task id to poll.
+    With ``wait_audio`` (the default) it answers once the task has ended, or after
+    ``wait_audio_s``, so a fetch right after shows SUCCESS (or FAILURE, refunded, with the
+    reason); either way the answer is the task id.
     """
-    task = media.submit_upload(
-        container.uow,
-        container.queue,
-        container.storage,
-        key,
-        upload_id=body.upload_id,
-        upload_filename=body.upload_filename,
-        policy=upload_policy(container),
-        deadline_s=container.settings.task_timeout_s,
+    task = await run_in_threadpool(
+        partial(
+            media.submit_upload,
+            container.uow,
+            container.queue,
+            container.storage,
+            key,
+            upload_id=body.upload_id,
+            upload_filename=body.upload_filename,
+            policy=upload_policy(container),
+            deadline_s=container.settings.task_timeout_s,
+        )
     )
+    if body.wait_audio and not task.status.finished:
+        await anyio.to_thread.run_sync(
+            partial(wait_for_task, container.uow, task.id, container.settings.wait_audio_s),
+            limiter=_waiting_limiter(),
+        )
     return ok(task.id)
 
 
 @router.get("/suno/act/mp4/{clip_id}")
-def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> dict[str, Any]:
-    """Renders on the first call (charged once, in this request's thread); later calls
-    answer the stored video at once, free."""
+async def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> dict[str, Any]:
+    """The first call submits the MP4 task (charged once) and waits up to ``video_wait_s``:
+    the video's URL when done, else ``status: "processing"`` and the ``task_id`` to poll.
+    Later calls answer the stored video at once, free; after a failure (refunded) the next
+    call tries again."""
     if not clip_id or len(clip_id) > 64:
         raise NotFound("clip not found")
-    clip = media.make_video(
-        container.uow,
-        container.storage,
-        key,
-        clip_id,
-        deadline_s=container.settings.task_timeout_s,
+    video = await anyio.to_thread.run_sync(
+        partial(
+            media.request_video,
+            container.uow,
+            container.queue,
+            key,
+            clip_id,
+            deadline_s=container.settings.task_timeout_s,
+            wait_s=container.settings.video_wait_s,
+        ),
+        limiter=_waiting_limiter(),
     )
-    video_key = clip.video_key or ""
-    return ok({"clip_id": clip.id, "video_url": container.storage.url(video_key)})
+    if video.video_key is None:
+        return ok(
+            {
+                "clip_id": video.clip.id,
+                "video_url": None,
+                "status": "processing",
+                "task_id": video.task.id if video.task is not None else None,
+            }
+        )
+    return ok({"clip_id": video.clip.id, "video_url": container.storage.url(video.video_key)})
 
 
 @router.post("/suno/uploads/{upload_id}")

@@ -1,4 +1,4 @@
-"""``POST /suno/submit/upsample`` of seed 000: remaster a generated clip.
+"""``POST /suno/submit/upsample`` of seed 000: remaster a clip (generated or uploaded).
 
 Answers ``{"code":"success","message":"","data":"<task_id>"}`` and is polled like music;
 the result is one clip titled "<title> (Remastered)".
@@ -44,5 +44,6 @@ def upsample(
         variation_category=body.variation_category,
         deadline_s=container.settings.task_timeout_s,
         idempotency_key=idempotency_key,
+        storage=container.storage,
     )
     return ok(task.id)
