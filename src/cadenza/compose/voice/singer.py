@@ -23,6 +23,7 @@ from cadenza.compose.voice.phonemes import (
     SyllableSpan,
     fit_syllables,
     hum_text,
+    is_vowel,
     syllabify,
     word_text,
 )
@@ -94,10 +95,14 @@ class VoiceBank:
     sounds like would then depend on what was sung before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reuse_phrases: bool = True) -> None:
         self.by_key: dict[tuple[str, str], int] = {}
         self.sources: list[_Source] = []
         self._stacks: dict[float, tuple[Array, Array, Array, Array]] = {}
+        self.reuse_phrases = reuse_phrases
+        self._phrases: dict[tuple[object, ...], tuple[Array, npt.NDArray[np.int64]]] = {}
+        #: phrases actually synthesised (the others were repeats)
+        self.synthesized = 0
 
     def load(self, keys: list[tuple[str, str]]) -> None:
         """Speak and analyse the keys not loaded yet (plus each new voice's hum)."""
@@ -116,10 +121,12 @@ class VoiceBank:
             utterances = [speak(*request) for request in requests]
         for key, utterance in zip(ordered, utterances, strict=True):
             samples = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float64) / 32768.0
-            analysis = world.analyse(samples, utterance.sample_rate)
+            vowels = [(p.start, p.end) for p in utterance.phones if is_vowel(p.ipa)]
+            analysis = world.analyse(samples, utterance.sample_rate, vowels)
             self.by_key[key] = len(self.sources)
             self.sources.append(_Source(utterance, analysis))
         self._stacks.clear()
+        self._phrases.clear()
 
     def get(self, text: str, voice: str) -> int:
         return self.by_key[(text, voice)]
@@ -127,8 +134,8 @@ class VoiceBank:
     def stack(self, formant: float) -> tuple[Array, Array, Array, Array]:
         """All sources' frames in one array each, so re-timing is a single gather.
 
-        The envelope is formant-warped at full resolution, then reduced to the synthesis
-        FFT size (see ``world.SYNTH_FFT``); cached per formant factor.
+        The envelope is formant-warped straight onto the synthesis FFT's bins (see
+        ``world.SYNTH_FFT``); cached per formant factor.
         """
         cached = self._stacks.get(formant)
         if cached is not None:
@@ -138,12 +145,45 @@ class VoiceBank:
             source.offset = offset
             offset += source.analysis.frames
         f0 = np.concatenate([s.analysis.f0 for s in self.sources])
-        sp = world.warp_formants(np.concatenate([s.analysis.sp for s in self.sources]), formant)
+        sp = np.concatenate([s.analysis.sp for s in self.sources])
         ap = np.concatenate([s.analysis.ap for s in self.sources])
         frames = np.array([s.analysis.frames for s in self.sources], dtype=np.float64)
-        stacked = (f0, world.synthesis_bins(sp), world.synthesis_bins(ap), frames)
+        stacked = (f0, world.synthesis_envelope(sp, formant), ap, frames)
         self._stacks[formant] = stacked
         return stacked
+
+    def phrase(
+        self, shape: _Shape, voice: VoiceSettings, sample_rate: int
+    ) -> tuple[Array, npt.NDArray[np.int64]]:
+        """A phrase's audio at ``sample_rate`` (full velocity) and its frames' syllables.
+
+        The audio is a pure function of the key below, so a repeated line (a chorus, a
+        double) is synthesised once and is the very same samples as a fresh synthesis.
+        Callers must not modify what they get.
+        """
+        formant = _formant_factor(voice)
+        key = (
+            shape,
+            formant,
+            voice.vibrato_rate_hz,
+            voice.vibrato_depth_cents,
+            voice.breathiness,
+            sample_rate,
+        )
+        found = self._phrases.get(key)
+        if found is not None:
+            return found
+        rate = self.sources[0].utterance.sample_rate
+        stacked = self.stack(formant)  # also places each source in the stack (its offset)
+        plan = _plan(shape, self, float(rate))
+        audio = _render_shape(shape, plan, stacked, voice, rate)
+        if sample_rate != rate:
+            audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
+        self.synthesized += 1
+        result = (audio, plan.owner)
+        if self.reuse_phrases:
+            self._phrases[key] = result
+        return result
 
 
 def _midi_to_hz(midi: Array) -> Array:
@@ -235,39 +275,83 @@ def _phrases(syllables: list[_Syllable]) -> list[list[_Syllable]]:
     return phrases
 
 
-@dataclass
-class _Plan:
-    """Where each output frame of a phrase takes its sound from."""
+@dataclass(frozen=True)
+class _SyllableShape:
+    """One syllable of a phrase in phrase time (seconds from the phrase's first sound)."""
 
-    first: int
-    source: Array  # global source frame position (fractional), -1 = silence
-    vowel: npt.NDArray[np.bool_]  # inside a held vowel
-    gain: Array
+    word: int
+    span: SyllableSpan
+    onset: float  # seconds sung before the beat
+    notes: tuple[tuple[float, float, float], ...]  # (start, end, midi)
+
+    @property
+    def start(self) -> float:
+        return self.notes[0][0]
+
+    @property
+    def end(self) -> float:
+        return self.notes[-1][1]
 
 
-def _plan(phrase: list[_Syllable], store: VoiceBank, rate: float) -> _Plan:
-    """The time map: onset before the beat, stretched vowel, coda at the end of the note."""
-    fp = FRAME_MS / 1000.0
+#: A phrase as its synthesis sees it: everything the sound depends on except where the
+#: phrase lies in the song and how loud each note is (both applied after synthesis), so
+#: repeated lines (choruses) share one synthesis.
+_Shape = tuple[_SyllableShape, ...]
+_TIME_DIGITS = 6  # phrase times are kept to the microsecond: repeats compare equal
+
+
+def _shape(phrase: list[_Syllable], rate: float) -> tuple[float, _Shape]:
+    """Where the phrase's first sound starts in the song, and the phrase in phrase time."""
     onsets: list[float] = []
     for i, syl in enumerate(phrase):
         assert syl.span is not None
         onset_src = (syl.span.vowel_start - syl.span.onset) / rate
         room = syl.start if i == 0 else ONSET_SHARE * (syl.start - phrase[i - 1].start)
         onsets.append(max(0.0, min(onset_src, ONSET_MAX_S, room)))
-    first = math.floor((phrase[0].start - onsets[0]) / fp)
-    last = math.ceil(phrase[-1].end / fp) + 1
-    times = (np.arange(first, last, dtype=np.float64)) * fp
+    origin = phrase[0].start - onsets[0]
+    shape: list[_SyllableShape] = []
+    for syl, onset in zip(phrase, onsets, strict=True):
+        assert syl.span is not None
+        notes = tuple(
+            (
+                round(n.start - origin, _TIME_DIGITS),
+                round(n.end - origin, _TIME_DIGITS),
+                n.midi,
+            )
+            for n in syl.notes
+        )
+        shape.append(_SyllableShape(syl.word, syl.span, round(onset, _TIME_DIGITS), notes))
+    return origin, tuple(shape)
+
+
+@dataclass
+class _Plan:
+    """Where each output frame of a phrase takes its sound from (frame 0 at phrase time 0)."""
+
+    source: Array  # global source frame position (fractional), -1 = silence
+    vowel: npt.NDArray[np.bool_]  # inside a held vowel
+    owner: npt.NDArray[np.int64]  # the syllable sounding in each frame, -1 = none
+
+
+def _frame_times(count: int) -> Array:
+    times: Array = np.arange(count, dtype=np.float64) * (FRAME_MS / 1000.0)
+    return times
+
+
+def _plan(shape: _Shape, store: VoiceBank, rate: float) -> _Plan:
+    """The time map: onset before the beat, stretched vowel, coda at the end of the note."""
+    fp = FRAME_MS / 1000.0
+    times = _frame_times(math.ceil(shape[-1].end / fp) + 2)
     source = np.full(times.shape, -1.0)
     vowel = np.zeros(times.shape, dtype=bool)
-    gain = np.ones(times.shape)
-    for i, syl in enumerate(phrase):
+    owner = np.full(times.shape, -1, dtype=np.int64)
+    for i, syl in enumerate(shape):
         span = syl.span
-        assert span is not None
         offset = store.sources[syl.word].offset
         frames = store.sources[syl.word].analysis.frames
         end = syl.end
-        if i + 1 < len(phrase):
-            end = min(end, phrase[i + 1].start - onsets[i + 1])
+        if i + 1 < len(shape):
+            end = min(end, shape[i + 1].start - shape[i + 1].onset)
         end = max(end, syl.start + fp)
         on_s, v_s, v_e, c_e = (
             span.onset / rate,
@@ -278,7 +362,7 @@ def _plan(phrase: list[_Syllable], store: VoiceBank, rate: float) -> _Plan:
         coda = min(c_e - v_e, CODA_SHARE * (end - syl.start))
         held = end - syl.start - coda
         length = v_e - v_s
-        out_knots = [syl.start - onsets[i], syl.start]
+        out_knots = [syl.start - syl.onset, syl.start]
         src_knots = [on_s, v_s]
         if held > length > 0:
             edge = STRETCH_EDGE * length
@@ -293,10 +377,20 @@ def _plan(phrase: list[_Syllable], store: VoiceBank, rate: float) -> _Plan:
         src_t = np.interp(times[mask], xp, fpk)
         source[mask] = offset + np.clip(src_t / fp, 0.0, frames - 1.0)
         vowel[mask] = (times[mask] >= syl.start) & (times[mask] < syl.start + held)
-        for note in syl.notes:
-            inside = mask & (times >= note.start - onsets[i]) & (times < note.end)
-            gain[inside] = min(1.2, max(0.2, note.velocity / 100.0))
-    return _Plan(first, source, vowel, gain)
+        owner[mask] = i
+    return _Plan(source, vowel, owner)
+
+
+def _gains(shape: _Shape, owner: npt.NDArray[np.int64], velocities: list[list[int]]) -> Array:
+    """Per-frame loudness of the notes (their velocities), frame 0 at phrase time 0."""
+    times = _frame_times(owner.shape[0])
+    gain = np.ones(times.shape)
+    for i, (syl, notes) in enumerate(zip(shape, velocities, strict=True)):
+        mine = owner == i
+        for (start, end, _), velocity in zip(syl.notes, notes, strict=True):
+            inside = mine & (times >= start - syl.onset) & (times < end)
+            gain[inside] = min(1.2, max(0.2, velocity / 100.0))
+    return gain
 
 
 def _increasing(xs: list[float], ys: list[float]) -> tuple[Array, Array]:
@@ -311,12 +405,12 @@ def _increasing(xs: list[float], ys: list[float]) -> tuple[Array, Array]:
     return np.array(px), np.array(py)
 
 
-def _pitch(times: Array, phrase: list[_Syllable], voice: VoiceSettings) -> Array:
+def _pitch(times: Array, shape: _Shape, voice: VoiceSettings) -> Array:
     """The sung pitch (MIDI, fractional): the notes, glided into and with vibrato."""
-    notes = [n for syl in phrase for n in syl.notes]
-    starts = np.array([n.start for n in notes])
-    ends = np.array([n.end for n in notes])
-    midis = np.array([n.midi for n in notes])
+    notes = [n for syl in shape for n in syl.notes]
+    starts = np.array([n[0] for n in notes])
+    ends = np.array([n[1] for n in notes])
+    midis = np.array([n[2] for n in notes])
     idx = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(notes) - 1)
     pitch = midis[idx].copy()
     rel = times - starts[idx]
@@ -352,17 +446,16 @@ def _consonant_cap(bins: int, rate: float) -> Array:
     return cap
 
 
-def _render_phrase(
-    phrase: list[_Syllable],
-    store: VoiceBank,
+def _render_shape(
+    shape: _Shape,
+    plan: _Plan,
     stacked: tuple[Array, Array, Array, Array],
     voice: VoiceSettings,
     rate: int,
-) -> tuple[int, Array]:
+) -> Array:
+    """The phrase's audio at the analysis rate, every note at full velocity."""
     f0_src, sp_src, ap_src, _ = stacked
-    plan = _plan(phrase, store, float(rate))
-    fp = FRAME_MS / 1000.0
-    times = (np.arange(plan.source.shape[0], dtype=np.float64) + plan.first) * fp
+    times = _frame_times(plan.source.shape[0])
     sounding = plan.source >= 0
     pos = np.where(sounding, plan.source, 0.0)
     lo = np.floor(pos).astype(np.int64)
@@ -372,17 +465,15 @@ def _render_phrase(
     ap = ap_src[lo] * (1.0 - frac) + ap_src[hi] * frac
     near = np.rint(pos).astype(np.int64)
     voiced = sounding & (plan.vowel | (f0_src[near] > 0))
-    f0 = np.where(voiced, _midi_to_hz(_pitch(times, phrase, voice)), 0.0)
+    f0 = np.where(voiced, _midi_to_hz(_pitch(times, shape, voice)), 0.0)
     cap, floor = _aperiodicity_shape(sp.shape[1], float(rate), voice.breathiness)
     held = plan.vowel & sounding
     ap[held] = np.clip(ap[held], floor, cap)
     consonant = voiced & ~held  # voiced consonants: a clear low band, their own noise above
     ap[consonant] = np.minimum(ap[consonant], _consonant_cap(ap.shape[1], float(rate)))
-    sp *= (plan.gain**2)[:, None]
     sp[~sounding] = world.silence_power()
     ap[~sounding] = 1.0
-    audio = world.synthesize(f0, sp, np.clip(ap, 0.0, 1.0), rate)
-    return plan.first, audio
+    return world.synthesize(f0, sp, np.clip(ap, 0.0, 1.0), rate)
 
 
 def _formant_factor(voice: VoiceSettings) -> float:
@@ -411,31 +502,39 @@ def sing(
     ``bank`` shares speech between the parts of one song (see ``sing_parts``).
     """
     length = max(0, round(total_seconds * sample_rate))
-    out = np.zeros(length, dtype=np.float32)
     if length == 0 or tempo_bpm <= 0 or not part.notes:
-        return out
-    store = bank if bank is not None else VoiceBank()
-    syllables = _attach_sources(_words(part, tempo_bpm, total_seconds), store)
+        return np.zeros(length, dtype=np.float32)
+    words = _words(part, tempo_bpm, total_seconds)
+    return _sing_words(part, words, length, sample_rate, bank or VoiceBank())
+
+
+def _sing_words(
+    part: VocalPart, words: list[_Word], length: int, sample_rate: int, store: VoiceBank
+) -> np.ndarray:
+    out = np.zeros(length, dtype=np.float32)
+    syllables = _attach_sources(words, store)
     if not syllables:
         return out
-    stacked = store.stack(_formant_factor(part.voice))
-    rate = store.sources[0].utterance.sample_rate
     fade = max(1, int(FADE_S * sample_rate))
     ramp = np.linspace(0.0, 1.0, fade)
+    rate = float(store.sources[0].utterance.sample_rate)
     for phrase in _phrases(syllables):
-        first, audio = _render_phrase(phrase, store, stacked, part.voice, rate)
-        if sample_rate != rate:
-            audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
+        origin, shape = _shape(phrase, rate)
+        audio, owner = store.phrase(shape, part.voice, sample_rate)
+        velocities = [[n.velocity for n in syl.notes] for syl in phrase]
+        gain = _gains(shape, owner, velocities)
+        at_samples = np.arange(audio.shape[0], dtype=np.float64) / sample_rate
+        audio = audio * np.interp(at_samples, _frame_times(gain.shape[0]), gain)
         if audio.shape[0] > 2 * fade:
             audio[:fade] *= ramp
             audio[-fade:] *= ramp[::-1]
-        at = round(first * FRAME_MS / 1000.0 * sample_rate)
+        at = round(origin * sample_rate)
         if at < 0:
             audio, at = audio[-at:], 0
         stop = min(length, at + audio.shape[0])
         if stop > at:
             out[at:stop] += audio[: stop - at]
-    peak = float(np.max(np.abs(out)))
+    peak = max(float(out.max()), -float(out.min()))  # no song-length temporary
     if peak > 0:
         out *= np.float32(PEAK / peak)
     return out
@@ -454,12 +553,14 @@ def sing_parts(
     harmonies and doubles cost only their synthesis.
     """
     bank = VoiceBank()
-    if tempo_bpm > 0 and total_seconds > 0:
-        keys = [k for p in parts for k in _word_keys(_words(p, tempo_bpm, total_seconds))]
-        bank.load(keys)
+    length = max(0, round(total_seconds * sample_rate))
+    if length == 0 or tempo_bpm <= 0:
+        return [np.zeros(length, dtype=np.float32) for _ in parts]
+    words = [_words(p, tempo_bpm, total_seconds) for p in parts]
+    bank.load([k for w in words for k in _word_keys(w)])
     sung: list[np.ndarray] = []
-    for part in parts:
-        sung.append(sing(part, tempo_bpm, total_seconds, sample_rate, bank))
+    for part, part_words in zip(parts, words, strict=True):
+        sung.append(_sing_words(part, part_words, length, sample_rate, bank))
         if progress is not None:
             progress(len(sung) / len(parts))
     return sung
