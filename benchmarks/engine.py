@@ -1,12 +1,17 @@
 """Speed and quality of the built-in engine on a ~3-minute song with vocals.
 
     .venv/bin/python benchmarks/engine.py [--seconds 180] [--tags pop] [--seed 7] [--no-analysis]
+        [--one-core]
 
-Reports, for one clip rendered alone in its own process (one core): seconds per stage
+Reports, for one clip rendered alone in its own process: wall and CPU seconds per stage
 (compose, instruments, vocals, mix, master, preview, encode, files) and in total, and the
-process's peak RSS; then the wall time of both clips of the task rendered in parallel
-processes (two cores), as ``ComposeEngine(workers=2)`` does, once its workers are up (their
-start-up, imports and SoundFont load, is reported on its own: it is paid once per process).
+process's peak RSS. Stages run independent pieces (stems, the MP3) in threads where the
+process has free cores, so wall < CPU there; ``--one-core`` pins the process to one core
+to measure what a clip costs when every core is busy with another clip. The process starts
+like an engine worker (imports, SoundFont load), outside the timings. Then the wall time of
+both clips of the task rendered in parallel processes (two cores), as
+``ComposeEngine(workers=2)`` does, once its workers are up (their start-up is reported on
+its own: it is paid once per process).
 Quality figures of the clip: integrated loudness (BS.1770, pyloudnorm), true peak after 4x
 oversampling, null residual of the stems against song.wav and, when librosa is installed
 (dev extra), the beat tracker's tempo error and the sung pitch against the score (pYIN on
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -31,9 +37,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from cadenza.compose.pipeline import ComposeEngine, _render_one, clip_seed
+from cadenza.compose.pipeline import ComposeEngine, _child_init, _render_one, clip_seed
 from cadenza.domain.music import MusicRequest
 
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 LYRICS = """[Verse 1]
 I walked along the river when the morning light was new
 every stone was singing and the sky was turning blue
@@ -88,10 +95,13 @@ def _one_clip(request: dict[str, Any], out: str) -> dict[str, Any]:
     """Runs in a fresh process: compose + render clip 0, then report stages and peak RSS."""
     started = time.perf_counter()
     cpu = time.process_time()
-    result, _ = _render_one(request, 0, out, "/usr/share/sounds/sf2/FluidR3_GM.sf2", _quiet)
+    result, _ = _render_one(request, 0, out, SOUNDFONT, _quiet)
     total = time.perf_counter() - started
     return {
         "stages": {k: round(v, 3) for k, v in result.seconds.items()},
+        # CPU seconds of the process (all its threads) during each stage: stages that run
+        # pieces in parallel threads show less wall than CPU when cores are free.
+        "stages_cpu": {k: round(v, 3) for k, v in result.cpu_seconds.items()},
         "total_s": round(total, 3),
         # CPU seconds of this process (eSpeak's child not included): on a loaded machine
         # the wall figures above grow, this one much less.
@@ -104,6 +114,13 @@ def _one_clip(request: dict[str, Any], out: str) -> dict[str, Any]:
             "max_reduction_db": round(result.master.max_reduction_db, 2),
         },
     }
+
+
+def _start(one_core: bool) -> None:
+    """Start the process like one of the engine's workers, on one core if asked."""
+    if one_core:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    _child_init(None, SOUNDFONT)
 
 
 def _quiet(index: int, fraction: float, stage: str) -> None:
@@ -181,6 +198,7 @@ def main() -> None:
     parser.add_argument("--tags", default="pop, upbeat")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-analysis", action="store_true", help="skip librosa figures")
+    parser.add_argument("--one-core", action="store_true", help="pin the single clip to a core")
     args = parser.parse_args()
 
     request = MusicRequest(
@@ -190,7 +208,11 @@ def main() -> None:
     context = get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="cadenza-bench-") as tmp:
         root = Path(tmp)
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
+        # Started like the engine's workers (imports, SoundFont in the synth's cache): that
+        # is paid once per process, not per clip.
+        with ProcessPoolExecutor(
+            1, mp_context=context, initializer=_start, initargs=(args.one_core,)
+        ) as pool:
             pool.submit(_quiet, 0, 0.0, "warm-up").result()  # process start is not render time
             single = pool.submit(_one_clip, request.to_dict(), str(root / "single")).result()
         single["seed"] = clip_seed(args.seed, 0)
@@ -227,14 +249,17 @@ def main() -> None:
     }
     json.dump(report, sys.stdout, indent=2)
     print()
-    stages = single["stages"]
     print(
         f"\none clip: {single['total_s']:.2f} s ({single['cpu_s']:.2f} s CPU) "
         f"for {single['duration_s']:.1f} s of audio "
-        f"({single['duration_s'] / single['total_s']:.1f}x real time), "
-        + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()),
+        f"({single['duration_s'] / single['total_s']:.1f}x real time)",
         file=sys.stderr,
     )
+    print(f"{'stage':<12} {'seconds':>8} {'CPU seconds':>12}", file=sys.stderr)
+    for name, wall in single["stages"].items():
+        cpu = single["stages_cpu"].get(name)
+        shown = f"{cpu:12.2f}" if cpu is not None else f"{'-':>12}"
+        print(f"{name:<12} {wall:8.2f} {shown}", file=sys.stderr)
     print(
         f"two clips in parallel: {pair_wall:.2f} s wall "
         f"(after {startup:.2f} s of worker start-up, paid once per process)",

@@ -25,15 +25,19 @@ class EncodeError(RuntimeError):
     """An audio file could not be written."""
 
 
-def to_pcm16(audio: AudioArray) -> npt.NDArray[np.int16]:
-    """Round to 16-bit PCM with clipping (the master keeps peaks below full scale).
+def to_pcm16(audio: AudioArray | npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    """Round to 16-bit PCM with clipping (the master keeps peaks below full scale); 16-bit
+    input is returned as it is, so one conversion can serve the WAV and the MP3.
 
     Converted in chunks so a long song needs no float temporaries of its full length.
     """
+    if audio.dtype == np.int16:
+        return np.asarray(audio, dtype=np.int16)
+    samples = np.asarray(audio, dtype=np.float32)
     out = np.empty(audio.shape, dtype=np.int16)
     step = 1 << 16
     for start in range(0, audio.shape[0], step):
-        chunk = np.clip(audio[start : start + step], -1.0, 32767.0 / 32768.0) * np.float32(32768)
+        chunk = np.clip(samples[start : start + step], -1.0, 32767.0 / 32768.0) * np.float32(32768)
         out[start : start + step] = np.rint(chunk)
     return out
 
@@ -60,12 +64,19 @@ def _write_float_wav(path: Path, audio: AudioArray, sample_rate: int) -> None:
         frames.tofile(handle)
 
 
-def write_wav(path: Path, audio: AudioArray, sample_rate: int, *, subtype: str = "PCM_16") -> Path:
-    """Write a WAV file; ``subtype`` ``FLOAT`` keeps stems exact, ``PCM_16`` suits players."""
+def write_wav(
+    path: Path,
+    audio: AudioArray | npt.NDArray[np.int16],
+    sample_rate: int,
+    *,
+    subtype: str = "PCM_16",
+) -> Path:
+    """Write a WAV file; ``subtype`` ``FLOAT`` keeps stems exact, ``PCM_16`` suits players
+    (``audio`` may already be 16-bit PCM for it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if subtype == "FLOAT":
-            _write_float_wav(path, audio, sample_rate)
+            _write_float_wav(path, np.asarray(audio, dtype=np.float32), sample_rate)
         else:
             data: npt.NDArray[np.generic] = to_pcm16(audio) if subtype == "PCM_16" else audio
             sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
@@ -75,13 +86,14 @@ def write_wav(path: Path, audio: AudioArray, sample_rate: int, *, subtype: str =
 
 
 def encode_mp3(
-    audio: AudioArray,
+    audio: AudioArray | npt.NDArray[np.int16],
     sample_rate: int,
     *,
     bitrate_kbps: int = MP3_BITRATE_KBPS,
     quality: int = MP3_QUALITY,
 ) -> bytes:
-    """Constant-bitrate MP3 bytes of ``(n, channels)`` audio (mono or stereo)."""
+    """Constant-bitrate MP3 bytes of ``(n, channels)`` audio (mono or stereo; float or
+    16-bit PCM). LAME releases the GIL, so this can run beside other work in a thread."""
     if audio.ndim == 1:
         audio = audio[:, None]
     channels = audio.shape[1]

@@ -5,7 +5,8 @@ A look-ahead limiter then computes a gain envelope from the mix's 4x-oversampled
 that same envelope (times the loudness gain) is applied to every stem and to the mix, so the
 mastered stems still sum to the mastered song. The loudness the limiter takes away is
 predicted from the per-block K-weighted powers of the one measurement, so the gain can be
-corrected without measuring again.
+corrected without measuring again. Oversampling is exact but done only where it can
+matter: a cheap bound from the samples and their second differences rules out the rest.
 
 Audio layout is ``(samples, channels)`` float32.
 """
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 from scipy.signal import sosfilt
 
 AudioArray = npt.NDArray[np.float32]
@@ -124,61 +124,186 @@ def integrated_loudness(audio: AudioArray, sample_rate: int) -> float:
     return _gated_loudness(_block_powers(_as_2d(audio), sample_rate).power)
 
 
-def block_peaks(
-    audio: AudioArray, sample_rate: int = 44100, block: int = _BLOCK
-) -> npt.NDArray[np.float64]:
-    """Per block of ``block`` samples, the largest absolute 4x-oversampled value (all channels).
+#: The 4x interpolator of the true-peak meter: scipy's ``resample_poly(x, 4, 1)`` filter (a
+#: Kaiser-windowed sinc, 81 taps), so the limiter sees what common meters see.
+_HALF_TAPS = 10  # input samples each side that one oversampled value depends on
 
-    soxr's streaming resampler (HQ, SIMD) is several times faster than a numpy polyphase
-    filter, and it is delay-compensated, so oversampled frame ``k`` belongs to sample
-    ``k // 4``. Interleaved frames make a block one contiguous row: a fast reduction.
+
+def _oversampling_phases() -> list[FloatArray]:
+    """The four polyphase branches: oversampled frame ``4k + j`` is
+    ``sum(branch_j[t] * x[k + 10 - t])``, a plain convolution of the input with the branch."""
+    from scipy.signal import firwin
+
+    taps = firwin(2 * _HALF_TAPS * _OVERSAMPLE + 1, 1.0 / _OVERSAMPLE, window=("kaiser", 5.0))
+    taps = np.asarray(taps * _OVERSAMPLE, dtype=np.float64)
+    return [taps[j::_OVERSAMPLE] for j in range(_OVERSAMPLE)]
+
+
+_PHASES = _oversampling_phases()
+_PEAK_CHUNK = 8192  # blocks oversampled per pass
+
+
+def _curvature_bound() -> tuple[float, float]:
+    """Constants ``(c, r)`` with ``|y[4k+j]| <= max|x[k]|, |x[k+1]| + c * D + r * P``, where
+    ``D`` and ``P`` are the largest second difference and sample within ``_HALF_TAPS``.
+
+    Each branch is written as linear interpolation plus a filter of the second difference
+    plus a tiny rest; music is smooth at the sample scale, so the bound sits just above the
+    sample peak and only the few blocks near the loudest peaks need oversampling.
     """
-    audio = _as_2d(audio)
-    n, channels = audio.shape
+    curvature = rest = 0.0
+    for j, phase in enumerate(_PHASES):
+        size = len(phase)
+        linear = np.zeros(size)
+        linear[_HALF_TAPS] = 1.0 - j / _OVERSAMPLE  # x[k]
+        if j:
+            linear[_HALF_TAPS - 1] = j / _OVERSAMPLE  # x[k+1]
+        basis = np.zeros((size, size - 2))
+        for i in range(size - 2):
+            basis[i : i + 3, i] = (1.0, -2.0, 1.0)
+        excess = phase - linear
+        weights = np.linalg.lstsq(basis, excess, rcond=None)[0]
+        curvature = max(curvature, float(np.abs(weights).sum()))
+        rest = max(rest, float(np.abs(excess - basis @ weights).sum()))
+    return curvature * (1.0 + 1e-6), rest + 1e-6  # the slack covers float32 rounding
+
+
+_CURVATURE, _REST = _curvature_bound()
+
+
+def _block_maxima(level: npt.NDArray[np.float32], block: int) -> FloatArray:
+    """Largest value of each block of ``block`` rows of ``(n, channels)`` non-negative data."""
+    n = level.shape[0]
     blocks = -(-n // block)
+    flat = level.reshape(-1)
+    row = block * level.shape[1]
+    whole = n // block
     peaks = np.zeros(blocks, dtype=np.float64)
-    row = block * _OVERSAMPLE * channels
-    stream = soxr.ResampleStream(
-        sample_rate, sample_rate * _OVERSAMPLE, channels, dtype="float32", quality="HQ"
-    )
-    chunk = block * 1024
-    done = 0
-    carry = np.zeros(0, dtype=np.float32)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        piece = np.ascontiguousarray(audio[start:stop], dtype=np.float32)
-        _merge_sample_peaks(peaks, piece, start // block, block)
-        level = np.abs(stream.resample_chunk(piece, last=stop >= n)).reshape(-1)
-        if stop >= n:  # pad the final partial block
-            level = np.concatenate((carry, level, np.zeros(row, dtype=np.float32)))
-        else:
-            level = np.concatenate((carry, level))
-        whole = len(level) // row
-        grouped = level[: whole * row].reshape(whole, row).max(axis=1)
-        count = max(0, min(whole, blocks - done))
-        np.maximum(peaks[done : done + count], grouped[:count], out=peaks[done : done + count])
-        carry = level[whole * row :]
-        done += whole
+    if whole:
+        peaks[:whole] = flat[: whole * row].reshape(whole, row).max(axis=1)
+    if whole < blocks:
+        peaks[whole] = float(flat[whole * row :].max())
     return peaks
 
 
-def _merge_sample_peaks(
-    peaks: npt.NDArray[np.float64], piece: npt.NDArray[np.float32], first: int, block: int
-) -> None:
-    """Raise ``peaks[first:]`` to the plain sample peaks of ``piece`` (chunk by chunk, so the
-    whole song's absolute values are never held at once)."""
-    level = np.abs(piece).reshape(-1)
-    row = block * piece.shape[1]
-    rows = -(-len(level) // row)
-    if rows * row != len(level):
-        level = np.concatenate((level, np.zeros(rows * row - len(level), dtype=np.float32)))
-    target = peaks[first : first + rows]
-    np.maximum(target, level.reshape(rows, row).max(axis=1)[: len(target)], out=target)
+def _peak_bounds(audio: AudioArray, block: int) -> tuple[FloatArray, FloatArray]:
+    """Per block: the sample peak, and a bound on its 4x-oversampled peak."""
+    n, channels = audio.shape
+    samples = np.zeros(-(-n // block), dtype=np.float64)
+    curvature = np.zeros_like(samples)
+    step = block * 4096
+    for start in range(0, n, step):  # chunks keep the temporaries small
+        stop = min(n, start + step)
+        lo, hi = max(0, start - 1), min(n, stop + 1)
+        piece = np.zeros((stop - start + 2, channels), dtype=np.float32)
+        piece[lo - start + 1 : hi - start + 1] = audio[lo:hi]  # zeros outside the signal
+        first = start // block
+        level = np.abs(piece[1:-1])
+        samples[first : first + -(-(stop - start) // block)] = _block_maxima(level, block)
+        second = piece[2:] + piece[:-2]
+        second -= piece[1:-1]
+        second -= piece[1:-1]
+        np.abs(second, out=second)
+        maxima = _block_maxima(second, block)
+        curvature[first : first + len(maxima)] = maxima
+    if n:  # second differences at -1 and n (zeros either side) are the edge samples
+        curvature[0] = max(curvature[0], float(np.abs(audio[0]).max()))
+        curvature[-1] = max(curvature[-1], float(np.abs(audio[-1]).max()))
+    wide_samples = _widen(samples)
+    bound = wide_samples * (1.0 + _REST) + _CURVATURE * _widen(curvature)
+    return samples, bound
+
+
+def _oversampled_block_peaks(
+    audio: AudioArray, chosen: npt.NDArray[np.intp], block: int
+) -> FloatArray:
+    """Exact 4x-oversampled peak of each block in ``chosen`` (sorted block indices).
+
+    Runs of consecutive blocks are cut out with ``_HALF_TAPS`` samples of context each side
+    and joined, so one convolution per branch and channel covers them all; every wanted
+    output reads its own run only, so the values equal those of the whole signal.
+    """
+    n, channels = audio.shape
+    if chosen.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    breaks = np.flatnonzero(np.diff(chosen) != 1) + 1
+    starts = chosen[np.concatenate(([0], breaks))] * block
+    stops = np.minimum((chosen[np.concatenate((breaks - 1, [chosen.size - 1]))] + 1) * block, n)
+    lengths = stops - starts
+    context = 2 * _HALF_TAPS
+    offsets = np.concatenate(([0], np.cumsum(lengths + context)[:-1]))
+    # For each position of the joined signal, the input sample it holds (-1: outside).
+    run = np.repeat(np.arange(len(starts)), lengths + context)
+    source = np.arange(int((lengths + context).sum())) - offsets[run] + starts[run] - _HALF_TAPS
+    inside = (source >= 0) & (source < n)
+    # Joined positions of the wanted outputs, run by run (block order is kept).
+    wanted = np.concatenate(
+        [np.arange(o, o + k) for o, k in zip(offsets.tolist(), lengths.tolist(), strict=True)]
+    )
+    level = np.zeros(wanted.size, dtype=np.float64)
+    joined = np.zeros(source.size, dtype=np.float64)
+    for ch in range(channels):
+        joined[inside] = audio[source[inside], ch]
+        for phase in _PHASES:
+            # output i of a 'valid' convolution reads joined[i : i + len(phase)]
+            out = np.convolve(joined, phase, "valid")
+            np.maximum(level, np.abs(out[wanted + (context + 1 - len(phase))]), out=level)
+    sizes = np.minimum(block, n - chosen * block)
+    firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    return np.asarray(np.maximum.reduceat(level, firsts), dtype=np.float64)
+
+
+class _TruePeaks:
+    """Per-block true peaks of one signal, computed only where they can matter.
+
+    A block's oversampled values are bounded from its and its neighbours' sample peaks and
+    second differences (see ``_curvature_bound``); blocks whose bound is at most a floor
+    keep the bound, every other block gets its exact value (cached for later floors).
+    """
+
+    def __init__(self, audio: AudioArray, block: int = _BLOCK) -> None:
+        self.audio = _as_2d(audio)
+        self.block = block
+        samples, self.bound = _peak_bounds(self.audio, block)
+        self.values = self.bound.copy()
+        self.exact = np.zeros(len(samples), dtype=bool)
+        self.sample_max = float(samples.max()) if samples.size else 0.0
+
+    def above(self, floor: float) -> FloatArray:
+        """Block peaks, exact for every block that could exceed ``floor``."""
+        chosen = np.flatnonzero(~self.exact & (self.bound > floor))
+        for first in range(0, chosen.size, _PEAK_CHUNK):  # bounded temporaries
+            part = chosen[first : first + _PEAK_CHUNK]
+            self.values[part] = _oversampled_block_peaks(self.audio, part, self.block)
+        self.exact[chosen] = True
+        return self.values
+
+    def peak(self) -> float:
+        """The largest oversampled value. Branch 0 reproduces the samples (times its centre
+        tap), so the sample peak bounds it from below and rules out most blocks."""
+        if self.values.size == 0 or self.sample_max == 0.0:
+            return 0.0
+        # The loudest blocks first: their peak is a higher floor for all the others.
+        loudest = np.sort(np.argsort(self.bound)[-8:])
+        self.values[loudest] = _oversampled_block_peaks(self.audio, loudest, self.block)
+        self.exact[loudest] = True
+        found = float(self.values[loudest].max())
+        floor = max(found, self.sample_max * float(_PHASES[0][_HALF_TAPS]))
+        return float(self.above(floor)[self.exact].max())
+
+
+def block_peaks(
+    audio: AudioArray, sample_rate: int = 44100, block: int = _BLOCK
+) -> npt.NDArray[np.float64]:
+    """Per block of ``block`` samples, the largest absolute 4x-oversampled value (all channels)."""
+    del sample_rate  # the interpolator is defined relative to the rate
+    return _TruePeaks(audio, block).above(-1.0).copy()
 
 
 def true_peak_dbtp(audio: AudioArray, sample_rate: int = 44100) -> float:
     """True peak in dBTP: the sample peak after 4x oversampling."""
-    peak = float(block_peaks(audio, sample_rate).max()) if len(audio) else 0.0
+    del sample_rate
+    peak = _TruePeaks(audio).peak() if len(audio) else 0.0
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
@@ -229,6 +354,32 @@ def _interpolate_nodes(nodes: FloatArray, n: int) -> npt.NDArray[np.float32]:
     return values.reshape(-1)[:n]
 
 
+class _FrameGain:
+    """Multiplies ``(n, channels)`` audio in place by a per-frame gain.
+
+    A contiguous array's frames are one flat run of samples: multiplying it by the gain
+    repeated per channel gives the same products as numpy's broadcast over short rows, at
+    a quarter of the time.
+    """
+
+    def __init__(self, gain: npt.NDArray[np.float32]) -> None:
+        self.gain = gain
+        self._repeated: dict[int, npt.NDArray[np.float32]] = {}
+
+    def __call__(self, audio: AudioArray) -> None:
+        if audio.ndim == 1:
+            audio *= self.gain
+            return
+        channels = audio.shape[1]
+        if not audio.flags.c_contiguous:
+            audio *= self.gain[:, None]
+            return
+        if channels not in self._repeated:
+            self._repeated[channels] = np.repeat(self.gain, channels)
+        flat = audio.reshape(-1)
+        flat *= self._repeated[channels]
+
+
 def _predicted_loudness(blocks: _Blocks, nodes: FloatArray, gain: float) -> float:
     """Loudness after gain and envelope, from the measured energies (no new pass)."""
     if blocks.power.size == 0:
@@ -266,31 +417,40 @@ def master_stems(
         return mix, MasterReport(measured, 0.0, measured, true_peak_dbtp(mix), 0.0)
 
     ceiling = 10.0 ** ((ceiling_dbtp - _MARGIN_DB) / 20.0)
-    peaks = _widen(block_peaks(mix, sample_rate))
+    true_peaks = _TruePeaks(mix)
+
+    def limiter(gain: float) -> FloatArray:
+        # Blocks whose peak cannot reach the ceiling at this gain need no exact value:
+        # their required gain is 1 either way.
+        peaks = _widen(true_peaks.above(ceiling / gain * (1.0 - 1e-9)))
+        return _envelope_nodes(peaks, gain, ceiling, sample_rate)
+
     gain = 10.0 ** ((target_lufs - measured) / 20.0)
-    nodes = _envelope_nodes(peaks, gain, ceiling, sample_rate)
+    nodes = limiter(gain)
     predicted = _predicted_loudness(blocks, nodes, gain)
     for _ in range(8):
         if abs(predicted - target_lufs) < 0.02:
             break
         trial_gain = gain * 10.0 ** ((target_lufs - predicted) / 20.0)
-        trial_nodes = _envelope_nodes(peaks, trial_gain, ceiling, sample_rate)
+        trial_nodes = limiter(trial_gain)
         trial = _predicted_loudness(blocks, trial_nodes, trial_gain)
         if abs(trial - target_lufs) >= abs(predicted - target_lufs) - 0.01:
             break  # the limiter is saturated: more gain only means more limiting
         gain, nodes, predicted = trial_gain, trial_nodes, trial
 
     envelope = _interpolate_nodes(nodes * gain, mix.shape[0])
-    mix *= envelope[:, None]
+    scale = _FrameGain(envelope)
+    scale(mix)
     peak_db = true_peak_dbtp(mix, sample_rate)
     trim = 1.0
     if peak_db > ceiling_dbtp - _MARGIN_DB + 0.01:  # a safety net; the envelope should do
         trim = 10.0 ** ((ceiling_dbtp - _MARGIN_DB - peak_db) / 20.0)
         envelope *= np.float32(trim)
+        scale = _FrameGain(envelope)
         mix *= np.float32(trim)
         peak_db = true_peak_dbtp(mix, sample_rate)
     for audio in stems.values():
-        audio *= envelope[:, None]
+        scale(audio)
     report = MasterReport(
         input_lufs=measured,
         gain_db=20.0 * math.log10(gain * trim),

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from cadenza.compose.encode import encode_mp3, write_mp3, write_wav
+from cadenza.compose.encode import encode_mp3, to_pcm16, write_mp3, write_wav
 from cadenza.compose.master import MasterReport, master_stems
 from cadenza.compose.mix import AudioArray, mix_stems, pan_mono
+from cadenza.compose.parallel import available_cores
 from cadenza.compose.score import STEM_NAMES, Score
 from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE, render_tracks, song_samples
 from cadenza.domain.errors import EngineError
@@ -66,6 +67,8 @@ class ClipResult:
     meta: dict[str, Any]
     master: MasterReport
     seconds: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the whole process (all its threads) while each stage ran.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class _Progress:
@@ -92,6 +95,24 @@ class _Progress:
         if self._callback is not None:
             self._last = 1.0
             self._callback(1.0, "done")
+
+
+class _Stopwatch:
+    """Wall and CPU seconds per stage; calling it ends the running stage and starts the
+    named one (``None`` starts none). A stage entered again adds to its time."""
+
+    def __init__(self, wall: dict[str, float], cpu: dict[str, float]) -> None:
+        self._wall, self._cpu = wall, cpu
+        self._stage: str | None = None
+        self._started = (0.0, 0.0)
+
+    def __call__(self, name: str | None) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self._stage is not None:
+            wall, cpu = now[0] - self._started[0], now[1] - self._started[1]
+            self._wall[self._stage] = self._wall.get(self._stage, 0.0) + wall
+            self._cpu[self._stage] = self._cpu.get(self._stage, 0.0) + cpu
+        self._stage, self._started = name, now
 
 
 def clip_seed(request_seed: int, index: int) -> int:
@@ -180,11 +201,13 @@ def render_clip(
 
     report = _Progress(progress)
     seconds: dict[str, float] = dict(prior_seconds or {})
+    cpu_seconds: dict[str, float] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     n = song_samples(score, SAMPLE_RATE)
 
-    t = time.perf_counter()
+    stage = _Stopwatch(seconds, cpu_seconds)
+    stage("instruments")
     report("instruments")
     stems: dict[str, AudioArray] = {}
     rendered = render_tracks(score, soundfont, SAMPLE_RATE, lambda f: report("instruments", f))
@@ -192,71 +215,81 @@ def render_clip(
         key = _stem_name(name)
         stems[key] = stems[key] + audio if key in stems else audio
     del rendered
-    seconds["instruments"] = time.perf_counter() - t
 
-    t = time.perf_counter()
+    stage("vocals")
     report("vocals")
     if not score.instrumental:
         for name, audio in _sing(score, n, lambda f: report("vocals", f)).items():
             stems[name] = stems[name] + audio if name in stems else audio
-    seconds["vocals"] = time.perf_counter() - t
     if not stems:
         raise EngineError("the score has no notes to render")
 
-    t = time.perf_counter()
+    stage("mix")
     report("mix")
     stems = mix_stems(stems, SAMPLE_RATE)
-    seconds["mix"] = time.perf_counter() - t
 
-    t = time.perf_counter()
+    stage("master")
     report("master")
     song, mastered = master_stems(stems, SAMPLE_RATE)
-    seconds["master"] = time.perf_counter() - t
 
-    t = time.perf_counter()
+    stage("preview")
     report("preview")
     preview = write_mp3(out_dir / "preview.mp3", song[: _preview_span(score, n)], SAMPLE_RATE)
     files["preview.mp3"] = preview
     if on_preview is not None:
         on_preview(preview)
-    seconds["preview"] = time.perf_counter() - t
 
-    t = time.perf_counter()
+    stage("encode")
     report("encode")
-    files["song.wav"] = write_wav(out_dir / "song.wav", song, SAMPLE_RATE)
-    (out_dir / "song.mp3").write_bytes(encode_mp3(song, SAMPLE_RATE))
-    files["song.mp3"] = out_dir / "song.mp3"
-    report("encode", 0.6)
-    stem_dir = out_dir / "stems"
-    for name, audio in stems.items():
-        key = f"stems/{name}.wav"
-        files[key] = write_wav(stem_dir / f"{name}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
-    seconds["encode"] = time.perf_counter() - t
-    del stems
+    pcm = to_pcm16(song)
+    del song
+    # LAME releases the GIL: the MP3 encodes while the WAVs and the other files are written.
+    encoder = ThreadPoolExecutor(1) if available_cores() > 1 else None
+    mp3: Future[bytes] | None = None
+    if encoder is not None:
+        mp3 = encoder.submit(encode_mp3, pcm, SAMPLE_RATE)
+    try:
+        files["song.wav"] = write_wav(out_dir / "song.wav", pcm, SAMPLE_RATE)
+        if mp3 is None:
+            (out_dir / "song.mp3").write_bytes(encode_mp3(pcm, SAMPLE_RATE))
+            files["song.mp3"] = out_dir / "song.mp3"
+        report("encode", 0.6)
+        stem_dir = out_dir / "stems"
+        for name, audio in stems.items():
+            key = f"stems/{name}.wav"
+            files[key] = write_wav(stem_dir / f"{name}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
+        del stems
 
-    t = time.perf_counter()
-    report("files")
-    from cadenza.compose.cover import write_covers
+        stage("files")
+        report("files")
+        from cadenza.compose.cover import write_covers
 
-    cover, cover_large = write_covers(
-        score.title, score.tags, score.seed, out_dir / "cover.png", out_dir / "cover_large.png"
-    )
-    files["cover.png"], files["cover_large.png"] = cover, cover_large
-    report("files", 0.5)
-    write_midi(score, out_dir / "song.mid")
-    files["song.mid"] = out_dir / "song.mid"
-    lyrics = lyrics_text(score)
-    files["lyrics.json"] = _write_json(
-        out_dir / "lyrics.json",
-        {
-            "title": score.title,
-            "language": score.language,
-            "lyrics": lyrics,
-            "words": word_timings(score),
-        },
-    )
-    files["score.json"] = _write_json(out_dir / "score.json", score.to_dict())
-    seconds["files"] = time.perf_counter() - t
+        cover, cover_large = write_covers(
+            score.title, score.tags, score.seed, out_dir / "cover.png", out_dir / "cover_large.png"
+        )
+        files["cover.png"], files["cover_large.png"] = cover, cover_large
+        report("files", 0.5)
+        write_midi(score, out_dir / "song.mid")
+        files["song.mid"] = out_dir / "song.mid"
+        lyrics = lyrics_text(score)
+        files["lyrics.json"] = _write_json(
+            out_dir / "lyrics.json",
+            {
+                "title": score.title,
+                "language": score.language,
+                "lyrics": lyrics,
+                "words": word_timings(score),
+            },
+        )
+        files["score.json"] = _write_json(out_dir / "score.json", score.to_dict())
+        if mp3 is not None:
+            stage("encode")  # waiting for the MP3 counts as encoding
+            (out_dir / "song.mp3").write_bytes(mp3.result())
+            files["song.mp3"] = out_dir / "song.mp3"
+    finally:
+        if encoder is not None:
+            encoder.shutdown(wait=True, cancel_futures=True)
+    stage(None)
 
     duration = round(n / SAMPLE_RATE, 3)
     meta: dict[str, Any] = {
@@ -284,7 +317,7 @@ def render_clip(
         meta.update(extra_meta)
     files["meta.json"] = _write_json(out_dir / "meta.json", meta)
     report.done()
-    return ClipResult(out_dir, files, meta, mastered, seconds)
+    return ClipResult(out_dir, files, meta, mastered, seconds, cpu_seconds)
 
 
 # --------------------------------------------------------------------------- the engine

@@ -71,6 +71,8 @@ def test_layout(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
     assert meta["model"] == "chirp-v4-5" and meta["seed"] == score.seed
     assert meta["duration"] == pytest.approx(score.duration_s + 1.5, abs=0.01)
     assert set(meta["seconds"]) >= {"instruments", "vocals", "mix", "master", "encode"}
+    assert set(result.cpu_seconds) == set(meta["seconds"]) - {"compose"}
+    assert all(v >= 0 for v in result.cpu_seconds.values())
     assert Score.from_dict(json.loads((root / "score.json").read_text())) == score
     words = json.loads((root / "lyrics.json").read_text())["words"]
     assert [w["word"] for w in words] == [w.text for w in score.words]

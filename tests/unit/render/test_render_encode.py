@@ -58,3 +58,13 @@ def test_mp3_bitrate_and_determinism(tmp_path: Path) -> None:
 def test_mp3_rejects_many_channels() -> None:
     with pytest.raises(EncodeError):
         encode_mp3(np.zeros((100, 3), np.float32), SR)
+
+
+def test_pcm16_input_gives_the_same_files(tmp_path: Path) -> None:
+    audio = _audio()
+    pcm = to_pcm16(audio)
+    assert np.array_equal(to_pcm16(pcm), pcm)
+    assert encode_mp3(pcm, SR) == encode_mp3(audio, SR)
+    write_wav(tmp_path / "a.wav", audio, SR)
+    write_wav(tmp_path / "b.wav", pcm, SR)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()

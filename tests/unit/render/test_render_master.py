@@ -10,6 +10,8 @@ import pytest
 from scipy.signal import resample_poly
 
 from cadenza.compose.master import (
+    _FrameGain,
+    _TruePeaks,
     block_peaks,
     integrated_loudness,
     master_stems,
@@ -109,3 +111,68 @@ def test_master_leaves_silence_alone() -> None:
 def test_master_rejects_nothing() -> None:
     with pytest.raises(ValueError):
         master_stems({}, SR)
+
+
+def _reference_block_peaks(audio: np.ndarray, block: int = 64) -> np.ndarray:
+    level = np.max(
+        [np.abs(resample_poly(audio[:, c].astype(np.float64), 4, 1)) for c in range(2)], axis=0
+    )
+    blocks = -(-audio.shape[0] // block)
+    level = np.concatenate((level, np.zeros(blocks * block * 4 - level.size)))
+    return level.reshape(blocks, block * 4).max(axis=1)
+
+
+def _test_signals() -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    noise = (rng.standard_normal((3001, 2)) * 0.4).astype(np.float32)
+    clipped = np.clip(noise * 5, -1, 1)
+    square = np.sign(noise).astype(np.float32) * 0.9  # the largest overshoots
+    n = np.arange(4000)
+    nyquist = np.stack([np.sin(np.pi * 0.97 * n + 0.3)] * 2, axis=1).astype(np.float32) * 0.5
+    edges = np.zeros((500, 2), np.float32)
+    edges[0, 0], edges[-1, 1] = 0.9, -0.7  # the filter reaches past both ends
+    # Nearly constant: no curvature, the interpolator's own gain decides the peak.
+    slow = np.stack([0.6 + 0.01 * np.sin(n / 900.0)] * 2, axis=1).astype(np.float32)
+    return [noise, clipped, square, nyquist, edges, slow]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_fast_true_peak_equals_full_oversampling(index: int) -> None:
+    audio = _test_signals()[index]
+    reference = _reference_block_peaks(audio)
+    assert np.allclose(block_peaks(audio, SR), reference, rtol=1e-9, atol=1e-12)
+    expected = 20 * math.log10(reference.max())
+    assert true_peak_dbtp(audio, SR) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_peak_bound_holds_for_every_block(index: int) -> None:
+    audio = _test_signals()[index]
+    assert np.all(_TruePeaks(audio).bound >= _reference_block_peaks(audio))
+
+
+def test_smooth_music_needs_few_oversampled_blocks() -> None:
+    mix = sum(_stems().values())
+    peaks = _TruePeaks(mix)
+    peaks.peak()
+    assert peaks.exact.mean() < 0.05  # the bound rules out the rest
+
+
+def test_limiter_matches_one_with_every_peak_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = master_stems(_stems(), SR)
+    everything = _TruePeaks.above
+    monkeypatch.setattr(_TruePeaks, "above", lambda self, floor: everything(self, -1.0))
+    full, _ = master_stems(_stems(), SR)
+    assert np.array_equal(fast, full)
+
+
+def test_frame_gain_equals_a_broadcast_product() -> None:
+    rng = np.random.default_rng(5)
+    gain = rng.uniform(0.2, 1.0, 1000).astype(np.float32)
+    audio = rng.standard_normal((1000, 2)).astype(np.float32)
+    strided = np.asfortranarray(audio)  # not C-contiguous: the broadcast path
+    expected = audio * gain[:, None]
+    scale = _FrameGain(gain)
+    for target in (audio, strided):
+        scale(target)
+        assert np.array_equal(target, expected)

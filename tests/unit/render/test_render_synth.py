@@ -14,6 +14,7 @@ from cadenza.compose.synth import (
     DEFAULT_SOUNDFONT,
     SAMPLE_RATE,
     SynthError,
+    _lanes,
     instrument,
     render_rate,
     render_tracks,
@@ -76,15 +77,36 @@ def test_full_band_stems_render_at_the_song_rate() -> None:
 
 
 def test_reduced_rate_keeps_the_sound_below_16_khz() -> None:
-    score = _score([_piano(Note(69, 0, 2.0, 100))])
+    score = _score([_piano(Note(69, 0, 2.0, 100), Note(73, 0, 2.0, 90), Note(76, 0, 2.0, 90))])
     reduced = render_tracks(score)["Keyboard"]
     full = instrument().render(score.tracks, score.tempo_bpm, song_samples(score))
-    assert render_rate("Keyboard") < SAMPLE_RATE
+    assert render_rate("Keyboard", SAMPLE_RATE, score.tracks) < SAMPLE_RATE
     spectrum = [np.abs(np.fft.rfft(a[:, 0])) ** 2 for a in (reduced, full)]
     bands = np.fft.rfftfreq(reduced.shape[0], 1 / SAMPLE_RATE)
     low = bands < 4000  # same energy in the band that carries the note
     ratio = spectrum[0][low].sum() / spectrum[1][low].sum()
     assert 0.9 < ratio < 1.1
+
+
+def test_sparse_stems_render_at_the_song_rate() -> None:
+    # A bass line sounds one note at a time: resampling would cost more than it saves.
+    line = [Note(36 + i, i * 0.5, 0.5, 100) for i in range(8)]
+    bass = Track("Bass", "Bass", 33, notes=line)
+    score = _score([bass])
+    assert render_rate("Bass", SAMPLE_RATE, [bass]) == SAMPLE_RATE
+    assert render_rate("Bass") < SAMPLE_RATE  # without the notes: the stem's default
+    audio = render_tracks(score)["Bass"]
+    direct = instrument().render([bass], score.tempo_bpm, song_samples(score))
+    assert np.abs(audio).max() > 1e-3
+    assert np.array_equal(audio, direct)
+
+
+def test_lanes_balance_estimated_cost() -> None:
+    busy = _piano(*[Note(60 + i % 12, i * 0.25, 0.25) for i in range(64)])
+    light = [Track(name, name, 0, notes=[Note(60, 0, 1)]) for name in ("Strings", "Brass", "Synth")]
+    grouped = stems_of([busy, *light])
+    lanes = _lanes(grouped, 120.0)
+    assert lanes == [["Keyboard"], ["Strings", "Brass", "Synth"]]
 
 
 def test_same_score_same_samples() -> None:
@@ -95,12 +117,12 @@ def test_same_score_same_samples() -> None:
 
 
 def test_stems_rendered_apart_sum_to_one_pass() -> None:
-    a = _piano(Note(60, 0, 2, 100), Note(64, 1, 2, 90))
-    b = Track("Strings", "Strings", 48, notes=[Note(55, 0.5, 3, 80)], channel=1)
+    a = _piano(Note(60, 0, 2, 100), Note(64, 0, 2, 90), Note(67, 1, 2, 90))
+    b = Track("Strings", "Strings", 48, notes=[Note(55, 0.5, 3, 80), Note(62, 0.5, 3, 80)])
     score = _score([a, b])
     apart = render_tracks(score)
-    rate = render_rate("Keyboard")
-    assert render_rate("Strings") == rate
+    rate = render_rate("Keyboard", SAMPLE_RATE, [a])
+    assert render_rate("Strings", SAMPLE_RATE, [b]) == rate < SAMPLE_RATE
     together = soxr.resample(
         instrument(sample_rate=rate).render([a, b], score.tempo_bpm, song_samples(score, rate)),
         rate,
