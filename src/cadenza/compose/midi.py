@@ -29,7 +29,8 @@ def _events_to_track(
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     now = 0
     for tick, _order, msg in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(msg.copy(time=tick - now))
+        msg.time = tick - now  # each event's message is its own: no copy needed
+        track.append(msg)
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track

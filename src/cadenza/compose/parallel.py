@@ -19,6 +19,17 @@ T = TypeVar("T")
 #: Each thread holds a stem or two of working memory (~60 MB each for 3 minutes), and the
 #: engine usually renders a song per core already: two threads hide most of the waiting.
 MAX_THREADS = 2
+_budget: int | None = None
+
+
+def set_thread_budget(threads: int | None) -> None:
+    """Threads this process may use for one song (None: its cores, up to ``MAX_THREADS``).
+
+    A process rendering one clip beside others on the same cores sets 1: more threads
+    than cores only add switching and cache misses.
+    """
+    global _budget
+    _budget = None if threads is None else max(1, threads)
 
 
 def available_cores() -> int:
@@ -36,7 +47,7 @@ def run_all(
 ) -> list[T]:
     """Run ``jobs`` (each given a ``step`` callback to call as it progresses) and return
     their results in order. ``on_step`` is called in the caller's thread, once per step."""
-    count = min(len(jobs), threads or min(MAX_THREADS, available_cores()))
+    count = min(len(jobs), threads or min(MAX_THREADS, _budget or available_cores()))
 
     if count <= 1:
 

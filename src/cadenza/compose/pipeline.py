@@ -176,8 +176,15 @@ def _preview_span(score: Score, n: int) -> int:
     return max(0, min(n, max(end, 10 * SAMPLE_RATE), 45 * SAMPLE_RATE))
 
 
-def _write_json(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", "utf-8")
+def _write_json(path: Path, data: Any, *, compact: bool = False) -> Path:
+    # Indented JSON goes through the pure-Python encoder; the score (every note) is large
+    # enough for that to cost a tenth of a second, so it is written compact.
+    text = (
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if compact
+        else json.dumps(data, ensure_ascii=False, indent=2)
+    )
+    path.write_text(text + "\n", "utf-8")
     return path
 
 
@@ -281,7 +288,7 @@ def render_clip(
                 "words": word_timings(score),
             },
         )
-        files["score.json"] = _write_json(out_dir / "score.json", score.to_dict())
+        files["score.json"] = _write_json(out_dir / "score.json", score.to_dict(), compact=True)
         if mp3 is not None:
             stage("encode")  # waiting for the MP3 counts as encoding
             (out_dir / "song.mp3").write_bytes(mp3.result())
@@ -373,10 +380,14 @@ def _render_one(
 _CHILD_QUEUE: Any = None
 
 
-def _child_init(progress_queue: Any, soundfont: str) -> None:
-    """Pay a worker's start-up once: imports, and the SoundFont in FluidSynth's cache."""
+def _child_init(progress_queue: Any, soundfont: str, threads: int | None = None) -> None:
+    """Pay a worker's start-up once: imports, and the SoundFont in FluidSynth's cache;
+    ``threads`` is this worker's share of the cores."""
     global _CHILD_QUEUE
     _CHILD_QUEUE = progress_queue
+    from cadenza.compose.parallel import set_thread_budget
+
+    set_thread_budget(threads)
     import cadenza.compose.composer
     import cadenza.compose.voice  # noqa: F401
     from cadenza.compose.synth import REDUCED_RATE, SynthError, instrument
@@ -501,7 +512,12 @@ class ComposeEngine:
                 self.workers,
                 mp_context=context,
                 initializer=_child_init,
-                initargs=(self._queue, str(self.soundfont)),
+                # The clips share the cores: each worker gets its share of threads.
+                initargs=(
+                    self._queue,
+                    str(self.soundfont),
+                    max(1, available_cores() // self.workers),
+                ),
             )
         return self._pool
 

@@ -81,3 +81,12 @@ def test_stems_do_not_depend_on_the_number_of_threads(monkeypatch: pytest.Monkey
     mixed_alone = mix_stems(dict(alone), SR)
     assert list(mixed_alone) == list(mixed_threaded)
     assert all(np.array_equal(mixed_alone[k], mixed_threaded[k]) for k in mixed_alone)
+
+
+def test_a_thread_budget_of_one_runs_in_the_callers_thread() -> None:
+    parallel.set_thread_budget(1)
+    try:
+        results = run_all([_job(v, 1) for v in range(3)])
+    finally:
+        parallel.set_thread_budget(None)
+    assert {name for _, name in results} == {threading.current_thread().name}

@@ -142,3 +142,38 @@ def test_out_of_range_notes_are_skipped() -> None:
 def test_missing_soundfont_is_a_synth_error(tmp_path: Path) -> None:
     with pytest.raises(SynthError):
         render_tracks(_score([_piano(Note(60, 0, 1))]), soundfont=tmp_path / "none.sf2")
+
+
+def _guitar(*notes: Note) -> Track:
+    return Track("Acoustic Guitar", "Guitar", 25, notes=list(notes))
+
+
+def test_guitar_release_is_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cadenza.compose.synth as synth
+
+    score = _score([_guitar(Note(52, 0, 1.0, 110))], beats=12.0)  # off at 0.5 s, 6 s long
+
+    def tail_db() -> float:
+        audio = render_tracks(score)["Guitar"].astype(np.float64)
+        start = 3 * SAMPLE_RATE  # 2.5 s after the note-off
+        return float(10 * np.log10(np.mean(audio[start:] ** 2) / np.mean(audio[:start] ** 2)))
+
+    shortened = tail_db()
+    monkeypatch.setattr(synth, "GUITAR_RELEASE_TC", 0.0)
+    assert shortened < tail_db() - 6.0
+
+
+def test_a_reused_synth_carries_nothing_over_from_the_previous_stem() -> None:
+    pad = Track("Pad", "Synth", 89, notes=[Note(60, 0, 2.0), Note(64, 0, 2.0)])
+    guitar = _guitar(Note(52, 0, 1.0), Note(59, 0.5, 1.0))
+    rate = render_rate("Guitar")
+    n = song_samples(_score([guitar]), rate)
+    fresh_guitar = instrument(DEFAULT_SOUNDFONT, rate).render([guitar], 120.0, n)
+    fresh_pad = instrument(DEFAULT_SOUNDFONT, rate).render([pad], 120.0, n)
+    reused = instrument(DEFAULT_SOUNDFONT, rate)
+    reused.render([pad], 120.0, 5000)  # cut off while the pad still sounds
+    # Neither the pad's voices nor its settings (linear interpolation) reach the guitar.
+    assert np.array_equal(reused.render([guitar], 120.0, n), fresh_guitar)
+    reused.render([guitar], 120.0, 5000)
+    # Voice-pool state differs far below anything audible (-160 dB), never a sound.
+    assert np.abs(reused.render([pad], 120.0, n) - fresh_pad).max() < 1e-6
