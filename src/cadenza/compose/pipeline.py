@@ -386,7 +386,9 @@ def _child_init(progress_queue: Any, soundfont: str, threads: int | None = None)
     global _CHILD_QUEUE
     _CHILD_QUEUE = progress_queue
     from cadenza.compose.parallel import set_thread_budget
+    from cadenza.lifeline import exit_with_parent
 
+    exit_with_parent()
     set_thread_budget(threads)
     import cadenza.compose.composer
     import cadenza.compose.voice  # noqa: F401

@@ -16,6 +16,7 @@ from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, w
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from cadenza.lifeline import exit_with_parent
 from cadenza.queue import QueueError
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,9 @@ class InProcessQueue:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self._workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
         )
 
     def _dispatch(self) -> None:
