@@ -203,6 +203,32 @@ def render_clip(
 
     ``prior_seconds`` are stages done before (composing) to list in ``meta.json``.
     """
+    from cadenza.compose.heap import reuse_freed_memory
+
+    with reuse_freed_memory():
+        return _render_clip(
+            score,
+            out_dir,
+            progress,
+            model=model,
+            soundfont=soundfont,
+            on_preview=on_preview,
+            extra_meta=extra_meta,
+            prior_seconds=prior_seconds,
+        )
+
+
+def _render_clip(
+    score: Score,
+    out_dir: Path,
+    progress: ProgressFn | None,
+    *,
+    model: str,
+    soundfont: Path,
+    on_preview: PreviewFn | None,
+    extra_meta: dict[str, Any] | None,
+    prior_seconds: dict[str, float] | None,
+) -> ClipResult:
     from cadenza.compose.midi import write_midi
     from cadenza.compose.timings import word_timings
 
