@@ -229,10 +229,14 @@ class AudioToolsEngine:
         out_dir: Path,
         semitones: float = 0.0,
     ) -> dict[str, Path]:
-        """``lyrics.json`` and ``song.mid`` through the edit's time map, when every part
-        has them (a part without would leave a silent gap in the words or notes)."""
+        """``lyrics.json`` and ``song.mid`` through the edit's time map. MIDI only when every
+        part has it (a part without would leave a silent gap in the notes); words when any
+        part has them, a part with no lyrics file (an upload: nothing known to be sung)
+        adding none, so an upload extended with lyrics keeps the extension's words."""
         out: dict[str, Path] = {}
-        docs = self._fetch_all(parts, LYRICS_FILE, src_dir, _read_lyrics)
+        docs: list[dict[str, Any]] | None = None
+        if any(part.get(LYRICS_FILE) for part in parts):
+            docs = self._fetch_all(parts, LYRICS_FILE, src_dir, _read_lyrics, missing={"words": []})
         if docs is not None:
             lyrics = score_edit.edit_lyrics(list(zip(docs, maps, strict=True)))
             out[LYRICS_FILE] = out_dir / LYRICS_FILE
@@ -251,12 +255,16 @@ class AudioToolsEngine:
         name: str,
         src_dir: Path,
         read: Callable[[Path], T | None],
+        missing: T | None = None,
     ) -> list[T] | None:
-        """File ``name`` of every part, read; None when a part lacks it or it is unreadable
-        (the edited audio is still worth having without it)."""
+        """File ``name`` of every part, read; None when one is unreadable or a part lacks
+        it and no ``missing`` stands in (the edited audio is still worth having without)."""
         out: list[T] = []
         for index, part in enumerate(parts):
             key = part.get(name)
+            if not key and missing is not None:
+                out.append(missing)
+                continue
             found = read(self._fetch(key, src_dir / f"p{index}" / name)) if key else None
             if found is None:
                 return None

@@ -144,17 +144,23 @@ def test_concat_joins_stems_like_the_song(storage: LocalStorage, tmp_path: Path)
     assert _vocals(out) == [(0.5, 60, "w0"), (1.5, 61, "w1"), (2.7, 60, "w0"), (3.5, 61, "w1")]
 
 
-def test_concat_without_stems_or_lyrics_in_a_part_writes_none(
+def test_concat_of_a_part_without_stems_lyrics_or_midi(
     storage: LocalStorage, tmp_path: Path
 ) -> None:
-    first = _clip(storage, tmp_path, "a", {"Vocals": _tone(2.0, 220, 0.3)}, onsets=[0.5])
-    second = _clip(storage, tmp_path, "b", {"Vocals": _tone(2.0, 330, 0.3)})
+    """Like an upload (no lyrics file) extended with a sung part: the stems and the MIDI
+    need every part, the words come from the parts that have them."""
+    first = _clip(storage, tmp_path, "a", {"Vocals": _tone(2.0, 220, 0.3)})
+    second = _clip(storage, tmp_path, "b", {"Vocals": _tone(2.0, 330, 0.3)}, onsets=[0.5])
     for name in ("stems/Vocals.wav", "lyrics.json", "song.mid"):
-        second.pop(name, None)
+        first.pop(name, None)
     parts = [
         {"song_key": first["song.wav"], "cut_s": 1.0, "files": first},
         {"song_key": second["song.wav"], "cut_s": None, "files": second},
     ]
+    out = _run(storage, tmp_path, "CONCAT", {"parts": parts})
+    assert set(out) == {"song.wav", "song.mp3", "lyrics.json"}
+    assert _words(out) == [("b0", 1.5, 1.9)]
+    second.pop("lyrics.json")
     out = _run(storage, tmp_path, "CONCAT", {"parts": parts})
     assert set(out) == {"song.wav", "song.mp3"}
 
