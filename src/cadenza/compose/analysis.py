@@ -425,7 +425,8 @@ def analyse(
         a = first + bar * bpb
         v = beat_bass[a : a + bpb].sum(axis=0)
         bass.append(int(np.argmax(v)) if v.max() > 1e-6 else -1)
-        lo_f, hi_f = int(beats[a]), int(edges[a + bpb])
+        # The first beat may lie a hair before the audio (a negative frame).
+        lo_f, hi_f = max(0, int(beats[a])), int(edges[a + bpb])
         rms.append(float(np.sqrt(power[lo_f:hi_f].mean())) if hi_f > lo_f else 0.0)
     peak = max(rms, default=0.0)
     bar_energy = [round(r / peak, 3) if peak > 0 else 0.0 for r in rms]

@@ -72,7 +72,8 @@ def snap_to_bar(source: Score, continue_at: float | None) -> tuple[int, float]:
     start = source.seconds(offset)
     bar = last_bar if continue_at is None else round((continue_at - start) / bar_s)
     bar = max(1, min(last_bar, bar))
-    return bar, round(source.seconds(offset + bar * bpb), 3)
+    # Audio shorter than a bar has none inside it: the extension then starts at its end.
+    return bar, round(min(source.seconds(offset + bar * bpb), source.duration_s), 3)
 
 
 def _instruments_of(source: Score) -> list[Instrument]:

@@ -41,6 +41,10 @@ T = TypeVar("T")
 #: One edit applied to a track: its audio in every source part -> the result.
 Apply = Callable[[list[edit.Audio]], edit.Audio]
 
+#: How far past the WAV's end a crop may reach and still mean "to the end" (seconds): a
+#: clip's stated duration is rounded to the millisecond.
+END_SLACK_S = 0.01
+
 #: Longest concat chain followed (a guard against pathological data, not a product limit).
 MAX_CHAIN = 64
 
@@ -282,6 +286,9 @@ class AudioToolsEngine:
         sources: dict[str, str] = params.get("files") or {}
 
         songs, rate = self._songs([sources], src_dir)
+        length_s = len(songs[0]) / rate
+        if length_s < end <= length_s + END_SLACK_S:
+            end = length_s  # the clip's duration is rounded: its stated end is the WAV's end
 
         def apply(tracks: list[edit.Audio]) -> edit.Audio:
             try:
@@ -293,7 +300,6 @@ class AudioToolsEngine:
 
         progress(0.3, "editing")
         result, files = self._edit_tracks([sources], songs, rate, src_dir, out_dir, apply)
-        length_s = len(songs[0]) / rate
         pieces = (
             score_edit.crop_remove_map(start, end, length_s)
             if remove

@@ -132,3 +132,24 @@ def test_a_failed_upload_task_still_answers_its_id(
     finally:
         thread.join()
     assert task["status"] == "FAILURE" and task["fail_reason"]
+
+
+def test_a_database_error_while_waiting_still_answers_the_task_id(
+    client: TestClient, make_key: Any, queue: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadenza.api.sunocore import media_routes
+    from cadenza.domain.errors import UpstreamUnavailable
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise UpstreamUnavailable("database unavailable")
+
+    monkeypatch.setattr(media_routes, "wait_for_task", broken)
+    _, headers = make_key()
+    upload_id = _uploaded(client, headers, _wav(tmp_path))
+    response = client.post(
+        "/suno/uploads/audio-url", json={"upload_id": upload_id}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    task_id = response.json()["data"]
+    queue.drain()
+    assert _status(client, headers, task_id)["status"] == "SUCCESS"

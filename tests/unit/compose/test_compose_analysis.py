@@ -156,3 +156,24 @@ def test_analysis_score_is_tagged_tempo_correct_and_deterministic() -> None:
     tempo = next(m.tempo for m in midi.tracks[0] if m.type == "set_tempo")
     assert mido.tempo2bpm(tempo) == pytest.approx(100.0, rel=0.02)
     assert {"Bass", "Chords"} <= {t.name for t in midi.tracks}
+
+
+def test_bar_energy_when_the_first_bar_starts_a_hair_before_the_audio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first beat at a negative frame must not make the first bar's loudness NaN (which
+    zeroed every bar's energy)."""
+    from cadenza.compose import analysis
+
+    period = 60.0 * analysis.FPS / 120.0
+    monkeypatch.setattr(analysis, "_fine_grid", lambda env, p: (period, period - 2.0))
+    monkeypatch.setattr(analysis, "_meter", lambda chroma, low: (4, 0))
+    t = np.arange(8 * RATE) / RATE
+    loudness = np.where(t < 4.0, 0.05, 0.4)
+    audio = (loudness * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    found = analyse(audio, RATE, detect_voice=False)
+    assert found.beat_s < 0
+    energy = np.array(found.bar_energy)
+    assert np.isfinite(energy).all()
+    assert energy.max() == pytest.approx(1.0)
+    assert energy[0] < 0.5 * energy[-1]

@@ -102,3 +102,17 @@ def test_a_cover_of_analysed_audio_keeps_tempo_key_and_tune(analysed: Score) -> 
     sung = cover_score(analysed, MusicRequest(task="cover", tags="pop", lyrics=LYRICS), 8)
     assert not sung.instrumental and [w.text for w in sung.words][:3] == ["The", "night", "is"]
     assert sung.tempo_bpm == analysed.tempo_bpm and sung.key_root == analysed.key_root
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.0])
+def test_continue_at_of_audio_shorter_than_a_bar_stays_inside_it(seconds: float) -> None:
+    """The extension's ``continue_at`` must lie inside its source, or the chain could
+    never be joined (concat refuses a cut past the parent's end)."""
+    import numpy as np
+
+    t = np.arange(int(seconds * RATE)) / RATE
+    audio = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    short = analysis_score(analyse(audio, RATE, detect_voice=False), title="Short", seed=3)
+    for asked in (None, seconds, 0.2):
+        _, at = snap_to_bar(short, asked)
+        assert 0 < at <= seconds + 1e-3

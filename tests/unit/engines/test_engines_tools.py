@@ -106,6 +106,27 @@ def test_crop_remove_leaves_length_minus_window(storage: LocalStorage, tmp_path:
     assert abs(_frames(result["files"]["song.wav"]) / RATE - 4.5) <= 0.02
 
 
+@pytest.mark.parametrize("remove", [False, True])
+def test_crop_to_the_clips_rounded_duration_reaches_the_end(
+    storage: LocalStorage, tmp_path: Path, remove: bool
+) -> None:
+    """A clip's duration is rounded to the millisecond, so it may lie a few samples past
+    the WAV's end: a crop up to that duration is a crop to the end, not a failure."""
+    frames = RATE + 30  # 1.00068 s, stated as 1.001 s
+    files = _source(storage, tmp_path, frames / RATE)
+    assert _frames(str(Path(storage.root) / files["song.wav"])) == frames
+    stated = round(frames / RATE, 3)
+    result = _run(
+        storage,
+        tmp_path,
+        "CROP",
+        {"files": files, "crop_start_s": 0.5, "crop_end_s": stated, "is_crop_remove": remove},
+    )
+    left = round(0.5 * RATE) if remove else frames - round(0.5 * RATE)
+    assert _frames(result["files"]["song.wav"]) == left
+    assert _frames(result["files"]["stems/Vocals.wav"]) == left
+
+
 def test_speed_keep_pitch_shortens_and_keeps_pitch(storage: LocalStorage, tmp_path: Path) -> None:
     files = _source(storage, tmp_path, 5.0, freq=220.0)
     result = _run(

@@ -9,6 +9,7 @@ A music video is a task too, which the route waits for up to a bound.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import weakref
 from functools import partial
@@ -40,6 +41,7 @@ from cadenza.services import media
 from cadenza.services.waiting import wait_for_task
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 #: Requests that wait for a task (wait_audio, videos) block a thread each while they wait;
 #: they get threads of their own so that many of them never starve the other routes.
@@ -267,10 +269,14 @@ async def upload_audio_url(
         )
     )
     if body.wait_audio and not task.status.finished:
-        await anyio.to_thread.run_sync(
-            partial(wait_for_task, container.uow, task.id, container.settings.wait_audio_s),
-            limiter=_waiting_limiter(),
-        )
+        try:
+            await anyio.to_thread.run_sync(
+                partial(wait_for_task, container.uow, task.id, container.settings.wait_audio_s),
+                limiter=_waiting_limiter(),
+            )
+        except Exception:
+            # The task is submitted and charged: its id must reach the client, who polls.
+            log.warning("waiting for upload task %s failed", task.id, exc_info=True)
     return ok(task.id)
 
 
