@@ -22,6 +22,7 @@ from cadenza.services.ports import (
     TaskQueue,
     UnitOfWork,
     UnitOfWorkFactory,
+    Views,
 )
 from cadenza.services.worker import TaskRunner
 from cadenza.settings import Settings
@@ -36,12 +37,20 @@ class Container:
     storage: MediaStorage
     engines: EngineRegistry
     runner: TaskRunner
+    views: Views
 
 
 def build_uow(settings: Settings) -> UnitOfWorkFactory:
-    from cadenza.db import make_uow_factory
+    return build_database(settings)[0]
 
-    return make_uow_factory(settings.resolved_database_url())
+
+def build_database(settings: Settings) -> tuple[UnitOfWorkFactory, Views]:
+    """Units of work and the polling routes' task lookups, over one engine (one pool)."""
+    from cadenza.db import create_engine_for, uow_factory
+    from cadenza.db.views import SqlViews
+
+    engine = create_engine_for(settings.resolved_database_url())
+    return uow_factory(engine), SqlViews(engine)
 
 
 class _SerializedUnitOfWork:
@@ -204,7 +213,7 @@ def worker_route(settings: Settings) -> str:
 
 
 def build_container(settings: Settings) -> Container:
-    uow = build_uow(settings)
+    uow, views = build_database(settings)
     if is_sqlite(settings):
         uow = serialized(uow)
     storage = build_storage(settings)
@@ -217,6 +226,7 @@ def build_container(settings: Settings) -> Container:
         storage=storage,
         engines=engines,
         runner=build_runner(settings, uow, storage, engines),
+        views=views,
     )
 
 

@@ -25,6 +25,7 @@ from cadenza.domain.tasks import TaskStatus, utcnow
 from cadenza.services import billing, keys, tasks
 from cadenza.services.ports import ProgressCallback, UnitOfWorkFactory
 from cadenza.services.reaper import reap
+from cadenza.services.views import UowViews
 from cadenza.services.worker import TaskRunner
 
 
@@ -206,7 +207,7 @@ def test_refund_exactly_once_when_runner_and_reapers_race(
     for task in (first, second):
         refunds = [e for e in entries if e.task_id == task.id and e.entry_type is EntryType.REFUND]
         assert len(refunds) == 1
-        assert tasks.get(uow, key, task.id).task.status is TaskStatus.FAILURE
+        assert tasks.get(UowViews(uow), key, task.id).task.status is TaskStatus.FAILURE
     assert balance(uow, key) == Decimal(30)
     assert sum(e.change_amount for e in entries) == Decimal(30)
 
@@ -227,6 +228,6 @@ def test_reaper_fails_a_crashed_in_progress_task_after_its_deadline(
     assert reap(uow, NullQueue(), now=utcnow()).failed == 0
     report = reap(uow, NullQueue(), now=utcnow() + timedelta(seconds=31))
     assert report.failed >= 1
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.FAILURE and view.task.fail_reason == "timed out"
     assert balance(uow, key) == Decimal(10)

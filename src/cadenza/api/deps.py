@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,9 @@ from cadenza.domain.billing import ApiKey, hash_key
 from cadenza.domain.errors import RateLimited
 from cadenza.limits.memory import MemoryRateLimiter
 from cadenza.services import keys as key_service
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class AuthCache:
@@ -66,20 +70,34 @@ def read_secret(request: Request) -> str | None:
     return None
 
 
-async def get_container(request: Request) -> Container:
+async def look_up(inline: bool, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Runs a lookup of ``Views`` on the event loop where that is cheaper than a thread hop
+    (``Views.inline``, for a single key or task), else on the thread pool like any other
+    blocking call."""
+    if inline:
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
+async def get_container(request: Request) -> Container:
+    return container_of(request)
+
+
 async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:
     """Cache hits stay on the event loop; database reads go to the thread pool."""
-    container: Container = request.app.state.container
+    container = container_of(request)
     cache: AuthCache = request.app.state.auth_cache
     secret = read_secret(request)
     digest = hash_key(secret) if secret else None
     key = cache.get(digest) if digest and use_cache else None
     if key is None:
-        key = await run_in_threadpool(key_service.authenticate, container.uow, secret)
+        views = container.views
+        key = await look_up(views.inline, key_service.authenticate, views, secret)
         if digest:
             cache.put(digest, key)
     request.scope.setdefault("state", {})["key_id"] = key.id

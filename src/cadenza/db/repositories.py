@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ _INSERT_CLIP = insert(t.clips)
 _UPDATE_CLIP = update(t.clips).where(t.clips.c.id == bindparam("b_id"))
 
 
-def _key(row: RowMapping) -> ApiKey:
+def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],
@@ -75,12 +75,12 @@ class SqlKeyRepository:
         if for_update:
             query = query.with_for_update()
         row = self._conn.execute(query).mappings().first()
-        return _key(row) if row else None
+        return key_from_row(row) if row else None
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         query = select(t.api_keys).where(t.api_keys.c.key_hash == key_hash)
         row = self._conn.execute(query).mappings().first()
-        return _key(row) if row else None
+        return key_from_row(row) if row else None
 
     def lock_for_bootstrap(self) -> None:
         # SQLite transactions that write begin IMMEDIATE and so are serialised already.
@@ -89,7 +89,7 @@ class SqlKeyRepository:
 
     def list(self) -> list[ApiKey]:
         query = select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.id)
-        return [_key(row) for row in self._conn.execute(query).mappings()]
+        return [key_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def revoke(self, key_id: str) -> bool:
         result = self._conn.execute(
@@ -266,7 +266,7 @@ def _task_values(task: Task) -> dict[str, Any]:
     }
 
 
-def _task(row: RowMapping) -> Task:
+def task_from_row(row: Mapping[Any, Any]) -> Task:
     return Task(
         id=row["id"],
         key_id=row["key_id"],
@@ -302,13 +302,13 @@ class SqlTaskRepository:
         if for_update:
             query = query.with_for_update()
         row = self._conn.execute(query).mappings().first()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]:
         if not task_ids:
             return []
         query = select(t.tasks).where(t.tasks.c.id.in_(list(task_ids)), t.tasks.c.key_id == key_id)
-        return [_task(row) for row in self._conn.execute(query).mappings()]
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, task: Task) -> None:
         result = self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
@@ -326,7 +326,7 @@ class SqlTaskRepository:
             t.tasks.c.key_id == key_id, t.tasks.c.idempotency_key == idempotency_key
         )
         row = self._conn.execute(query).mappings().first()
-        return _task(row) if row else None
+        return task_from_row(row) if row else None
 
     def find_expired(self, now: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
         query = (
@@ -339,7 +339,7 @@ class SqlTaskRepository:
             .order_by(t.tasks.c.deadline)
             .limit(limit)
         )
-        return [_task(row) for row in self._conn.execute(query).mappings()]
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def beat(self, task_id: str, now: datetime) -> bool:
         result = self._conn.execute(
@@ -360,7 +360,7 @@ class SqlTaskRepository:
             .order_by(last_sign)
             .limit(limit)
         )
-        return [_task(row) for row in self._conn.execute(query).mappings()]
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def find_undispatched(self, older_than: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
         query = (
@@ -373,7 +373,7 @@ class SqlTaskRepository:
             .order_by(t.tasks.c.submit_time)
             .limit(limit)
         )
-        return [_task(row) for row in self._conn.execute(query).mappings()]
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
 
 def _clip_values(clip: Clip) -> dict[str, Any]:
@@ -401,7 +401,7 @@ def _clip_values(clip: Clip) -> dict[str, Any]:
     }
 
 
-def _clip(row: RowMapping) -> Clip:
+def clip_from_row(row: Mapping[Any, Any]) -> Clip:
     return Clip(
         id=row["id"],
         task_id=row["task_id"],
@@ -437,13 +437,13 @@ class SqlClipRepository:
     def get(self, clip_id: str) -> Clip | None:
         query = select(t.clips).where(t.clips.c.id == clip_id)
         row = self._conn.execute(query).mappings().first()
-        return _clip(row) if row else None
+        return clip_from_row(row) if row else None
 
     def list_for_tasks(self, task_ids: Sequence[str]) -> list[Clip]:
         if not task_ids:
             return []
         query = select(t.clips).where(t.clips.c.task_id.in_(list(task_ids))).order_by(t.clips.c.seq)
-        return [_clip(row) for row in self._conn.execute(query).mappings()]
+        return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, clip: Clip) -> None:
         result = self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})

@@ -137,3 +137,11 @@ class Clip:
     metadata: dict[str, Any] = field(default_factory=dict)
     error_message: str = ""
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class TaskView:
+    """A task with its clips, as a poll answers it."""
+
+    task: Task
+    clips: list[Clip]

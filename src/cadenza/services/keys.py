@@ -8,18 +8,17 @@ from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry, hash_key, new
 from cadenza.domain.errors import InvalidInput, NotFound, Unauthorized
 from cadenza.domain.tasks import new_id
 from cadenza.services.billing import parse_amount
-from cadenza.services.ports import UnitOfWork, UnitOfWorkFactory
+from cadenza.services.ports import UnitOfWork, UnitOfWorkFactory, Views
 
 #: One message for every failure, so a caller cannot tell unknown keys from revoked ones.
 UNAUTHORIZED = "invalid or missing API key"
 MAX_SECRET_LENGTH = 512
 
 
-def authenticate(uow: UnitOfWorkFactory, secret: str | None) -> ApiKey:
+def authenticate(views: Views, secret: str | None) -> ApiKey:
     if not secret or len(secret) > MAX_SECRET_LENGTH:
         raise Unauthorized(UNAUTHORIZED)
-    with uow(read_only=True) as u:
-        key = u.keys.get_by_hash(hash_key(secret.strip()))
+    key = views.key_by_hash(hash_key(secret.strip()))
     if key is None or key.revoked:
         raise Unauthorized(UNAUTHORIZED)
     return key

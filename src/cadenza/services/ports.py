@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
 from cadenza.domain.library import Persona, Playlist
-from cadenza.domain.tasks import Clip, Task
+from cadenza.domain.tasks import Clip, Task, TaskView
 from cadenza.domain.uploads import Upload, UploadStatus
 
 
@@ -137,6 +137,22 @@ class UnitOfWorkFactory(Protocol):
     writers (WAL readers) instead of queueing them for the write lock."""
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class Views(Protocol):
+    """Read-only lookups on the API's hottest paths: the key of a request, task polls.
+
+    ``inline`` says a lookup does no network I/O and costs less than a hop to a worker
+    thread, so an async route may make it on the event loop.
+    """
+
+    inline: bool
+
+    def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def tasks(self, task_ids: Sequence[str], key_id: str) -> list[TaskView]:
+        """The tasks of ``key_id`` among ``task_ids``, in the order asked, each once."""
+        ...
 
 
 class TaskQueue(Protocol):

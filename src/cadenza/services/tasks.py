@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +23,17 @@ from cadenza.domain.errors import (
     Unauthorized,
 )
 from cadenza.domain.music import build_music_request
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.domain.tasks import (
+    Clip,
+    ClipStatus,
+    Task,
+    TaskStatus,
+    TaskView,
+    new_id,
+    utcnow,
+)
 from cadenza.services.billing import charge, refund
-from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory
+from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +46,6 @@ MAX_FAIL_REASON = 500
 CLIP_PRESETS = frozenset(
     f.name for f in fields(Clip) if f.name not in ("id", "task_id", "key_id", "status")
 )
-
-
-@dataclass
-class TaskView:
-    task: Task
-    clips: list[Clip]
 
 
 def request_hash(action: str, params: dict[str, Any]) -> str:
@@ -257,28 +259,22 @@ def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:
     return True
 
 
-def fetch(uow: UnitOfWorkFactory, key: ApiKey, task_ids: Sequence[str]) -> list[TaskView]:
+def fetch(views: Views, key: ApiKey, task_ids: Sequence[str]) -> list[TaskView]:
     """The key's tasks among ``task_ids``, in the order asked; others are left out."""
     wanted = list(dict.fromkeys(str(i) for i in task_ids if i))
     if len(wanted) > MAX_FETCH_IDS:
         raise InvalidInput(f"at most {MAX_FETCH_IDS} task ids per fetch")
     if not wanted:
         return []
-    with uow(read_only=True) as u:
-        found = {t.id: t for t in u.tasks.get_many(wanted, key.id)}
-        clips = u.clips.list_for_tasks(list(found))
-    by_task: dict[str, list[Clip]] = {}
-    for clip in clips:
-        by_task.setdefault(clip.task_id, []).append(clip)
-    return [TaskView(found[i], by_task.get(i, [])) for i in wanted if i in found]
+    return views.tasks(wanted, key.id)
 
 
-def get(uow: UnitOfWorkFactory, key: ApiKey, task_id: str) -> TaskView:
-    with uow(read_only=True) as u:
-        task = u.tasks.get(task_id)
-        if task is None or task.key_id != key.id:
-            raise NotFound("task not found")
-        return TaskView(task, u.clips.list_for_tasks([task.id]))
+def get(views: Views, key: ApiKey, task_id: str) -> TaskView:
+    """Another key's task is the same 404 as a missing one."""
+    found = views.tasks([task_id], key.id)
+    if not found:
+        raise NotFound("task not found")
+    return found[0]
 
 
 def get_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:

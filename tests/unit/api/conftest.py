@@ -15,6 +15,7 @@ from cadenza.api.app import create_app
 from cadenza.api.observability import configure_logging
 from cadenza.bootstrap import (
     Container,
+    build_database,
     build_limiter,
     build_runner,
     build_storage,
@@ -140,7 +141,7 @@ def container(
         limits="memory",
         queue="inprocess",
     )
-    uow = build_uow(settings)
+    uow, views = build_database(settings)
     storage = build_storage(settings)
     engines = EngineRegistry({"MUSIC": engine})
     runner = build_runner(settings, uow, storage, engines)
@@ -153,6 +154,7 @@ def container(
         storage=storage,
         engines=engines,
         runner=runner,
+        views=views,
     )
     prepare(built)  # idempotent on the copy: no new migrations, prices kept, admin exists
     return built

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from cadenza.bootstrap import build_uow
 from cadenza.cli import app
 from cadenza.services import keys
+from cadenza.services.views import UowViews
 from cadenza.settings import Settings
 
 
@@ -45,7 +46,7 @@ def test_keys_create_prints_the_secret_last_and_list_hides_it(data_dir: Path) ->
     )
     secret = out.strip().splitlines()[-1].split()[-1]
     assert secret.startswith("sk_")
-    key = keys.authenticate(build_uow(Settings(data_dir=data_dir)), secret)
+    key = keys.authenticate(UowViews(build_uow(Settings(data_dir=data_dir))), secret)
     assert key.name == "alice" and key.rate_limit_per_minute == 30
     assert key.concurrency_limit == 2 and key.credits_balance == Decimal(25)
     listing = _run("keys", "list", "--data-dir", str(data_dir))
@@ -62,7 +63,7 @@ def test_credits_grant_and_revoke_by_prefix(data_dir: Path) -> None:
     from cadenza.domain.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
-        keys.authenticate(build_uow(Settings(data_dir=data_dir)), secret)
+        keys.authenticate(UowViews(build_uow(Settings(data_dir=data_dir))), secret)
 
 
 def test_prices_set_and_list(data_dir: Path) -> None:

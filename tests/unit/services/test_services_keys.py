@@ -8,12 +8,13 @@ from cadenza.domain.billing import EntryType
 from cadenza.domain.errors import InvalidInput, NotFound, Unauthorized
 from cadenza.services import billing, keys
 from cadenza.services.ports import UnitOfWorkFactory
+from cadenza.services.views import UowViews
 
 
 def test_created_key_authenticates_and_secret_is_not_stored(uow: UnitOfWorkFactory) -> None:
     key, secret = keys.create_key(uow, name="alice", credits=Decimal("12.5"))
     assert secret.startswith("sk_")
-    found = keys.authenticate(uow, secret)
+    found = keys.authenticate(UowViews(uow), secret)
     assert found.id == key.id
     assert found.credits_balance == Decimal("12.5000")
     assert secret not in found.key_hash
@@ -33,7 +34,7 @@ def test_bad_secrets_are_unauthorized_with_one_message(
     uow: UnitOfWorkFactory, secret: str | None
 ) -> None:
     with pytest.raises(Unauthorized) as err:
-        keys.authenticate(uow, secret)
+        keys.authenticate(UowViews(uow), secret)
     assert err.value.message == "invalid or missing API key"
 
 
@@ -42,11 +43,11 @@ def test_revoked_key_stops_at_once_by_id_or_prefix(uow: UnitOfWorkFactory) -> No
     other, other_secret = keys.create_key(uow, name="b")
     assert keys.revoke_key(uow, key.id).revoked
     with pytest.raises(Unauthorized) as err:
-        keys.authenticate(uow, secret)
+        keys.authenticate(UowViews(uow), secret)
     assert err.value.message == "invalid or missing API key"
     keys.revoke_key(uow, other.key_prefix)
     with pytest.raises(Unauthorized):
-        keys.authenticate(uow, other_secret)
+        keys.authenticate(UowViews(uow), other_secret)
     with pytest.raises(NotFound):
         keys.revoke_key(uow, "nope")
 
@@ -80,8 +81,8 @@ def test_create_key_validates(uow: UnitOfWorkFactory) -> None:
 def test_ensure_admin_key_only_once(uow: UnitOfWorkFactory) -> None:
     secret = keys.ensure_admin_key(uow)
     assert secret is not None
-    assert keys.authenticate(uow, secret).is_admin
+    assert keys.authenticate(UowViews(uow), secret).is_admin
     assert keys.ensure_admin_key(uow) is None
-    keys.revoke_key(uow, keys.authenticate(uow, secret).id)
+    keys.revoke_key(uow, keys.authenticate(UowViews(uow), secret).id)
     assert keys.ensure_admin_key(uow) is not None
     assert sum(k.is_admin for k in keys.list_keys(uow)) == 2

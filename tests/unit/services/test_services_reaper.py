@@ -10,6 +10,7 @@ from cadenza.domain.tasks import TaskStatus, utcnow
 from cadenza.services import billing, tasks
 from cadenza.services.ports import UnitOfWorkFactory
 from cadenza.services.reaper import ReapReport, reap
+from cadenza.services.views import UowViews
 
 
 def test_expired_task_fails_and_is_refunded_once(
@@ -21,10 +22,10 @@ def test_expired_task_fails_and_is_refunded_once(
     later = utcnow() + timedelta(seconds=120)
     assert reap(uow, queue, now=later) == ReapReport(failed=1, redispatched=0)
     assert reap(uow, queue, now=later) == ReapReport(failed=0, redispatched=0)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.FAILURE
     assert view.task.fail_reason == "timed out"
-    assert tasks.get(uow, key, fresh.id).task.status is TaskStatus.QUEUED
+    assert tasks.get(UowViews(uow), key, fresh.id).task.status is TaskStatus.QUEUED
     entries = billing.transactions(uow, key)
     assert [e.entry_type for e in entries if e.task_id == task.id] == [
         EntryType.REFUND,
@@ -45,7 +46,7 @@ def test_undispatched_task_is_enqueued_again(
     later = utcnow() + timedelta(seconds=31)
     assert reap(uow, queue, now=later, undispatched_after_s=30) == ReapReport(0, 1)
     assert queue.enqueued == [(task.id, "box-2")]
-    assert tasks.get(uow, key, task.id).task.dispatched
+    assert tasks.get(UowViews(uow), key, task.id).task.dispatched
     assert reap(uow, queue, now=later, undispatched_after_s=30) == ReapReport(0, 0)
 
 
@@ -57,7 +58,7 @@ def test_broker_still_down_keeps_task_for_next_pass(
     task = tasks.submit(uow, queue, key, "CROP", {})
     later = utcnow() + timedelta(seconds=60)
     assert reap(uow, queue, now=later) == ReapReport(0, 0)
-    assert not tasks.get(uow, key, task.id).task.dispatched
+    assert not tasks.get(UowViews(uow), key, task.id).task.dispatched
     queue.fail = False
     assert reap(uow, queue, now=later) == ReapReport(0, 1)
 
@@ -85,7 +86,7 @@ def test_settling_a_task_refunded_elsewhere_does_not_refund_twice(
         u.keys.credit(key.id, Decimal("2"))
         u.commit()
     assert tasks.settle_failure(uow, task.id, "boom")
-    assert tasks.get(uow, key, task.id).task.status is TaskStatus.FAILURE
+    assert tasks.get(UowViews(uow), key, task.id).task.status is TaskStatus.FAILURE
     assert balance(key.id) == Decimal("10")
     kinds = [e.entry_type for e in billing.transactions(uow, key) if e.task_id == task.id]
     assert kinds.count(EntryType.REFUND) == 1
@@ -118,5 +119,5 @@ def test_task_whose_worker_stopped_beating_is_handed_out_again(
     assert reap(uow, queue, now=now + timedelta(seconds=60), stalled_after_s=120).revived == 0
     later = now + timedelta(seconds=121)
     assert reap(uow, queue, now=later, stalled_after_s=120).revived == 2
-    view = tasks.get(uow, key, silent.id)
+    view = tasks.get(UowViews(uow), key, silent.id)
     assert view.task.status is TaskStatus.IN_PROGRESS and view.task.attempts == 1

@@ -20,6 +20,7 @@ from cadenza.domain.errors import (
 from cadenza.domain.tasks import ClipStatus, TaskStatus
 from cadenza.services import billing, keys, tasks
 from cadenza.services.ports import UnitOfWorkFactory
+from cadenza.services.views import UowViews
 
 MUSIC = {"prompt": "[Verse]\nhello world\nsing along", "tags": "pop", "mv": "chirp-v4"}
 
@@ -34,7 +35,7 @@ def test_submit_charges_records_and_enqueues(
     assert task.dispatched
     assert queue.enqueued == [(task.id, "w1")]
     assert balance(key.id) == Decimal("23")
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.dispatched and view.task.route == "w1"
     assert view.task.deadline is not None and view.task.deadline > view.task.submit_time
     assert [c.status for c in view.clips] == [ClipStatus.QUEUED]
@@ -116,19 +117,19 @@ def test_bola_other_keys_task_and_clip_are_not_found(
     alice, bob = make_key(), make_key()
     task = tasks.submit_music(uow, queue, alice, MUSIC)
     clip_id = task.params["clip_ids"][0]
-    assert tasks.get(uow, alice, task.id).task.id == task.id
+    assert tasks.get(UowViews(uow), alice, task.id).task.id == task.id
     assert tasks.get_clip(uow, alice, clip_id).task_id == task.id
     with pytest.raises(NotFound) as theirs:
-        tasks.get(uow, bob, task.id)
+        tasks.get(UowViews(uow), bob, task.id)
     with pytest.raises(NotFound) as missing:
-        tasks.get(uow, bob, "no-such-task")
+        tasks.get(UowViews(uow), bob, "no-such-task")
     assert theirs.value.message == missing.value.message
     with pytest.raises(NotFound) as clip_theirs:
         tasks.get_clip(uow, bob, clip_id)
     with pytest.raises(NotFound) as clip_missing:
         tasks.get_clip(uow, bob, "no-such-clip")
     assert clip_theirs.value.message == clip_missing.value.message
-    assert tasks.fetch(uow, bob, [task.id]) == []
+    assert tasks.fetch(UowViews(uow), bob, [task.id]) == []
 
 
 def test_fetch_keeps_order_and_omits_unknown(
@@ -137,12 +138,12 @@ def test_fetch_keeps_order_and_omits_unknown(
     key = make_key("100")
     a = tasks.submit_music(uow, queue, key, MUSIC)
     b = tasks.submit(uow, queue, key, "CROP", {})
-    views = tasks.fetch(uow, key, [b.id, "missing", a.id, b.id])
+    views = tasks.fetch(UowViews(uow), key, [b.id, "missing", a.id, b.id])
     assert [v.task.id for v in views] == [b.id, a.id]
     assert [c.id for c in views[1].clips] == a.params["clip_ids"]
     assert views[0].clips == []
     with pytest.raises(InvalidInput):
-        tasks.fetch(uow, key, [str(i) for i in range(1001)])
+        tasks.fetch(UowViews(uow), key, [str(i) for i in range(1001)])
 
 
 def test_submit_music_stores_request_and_two_clips(
@@ -153,7 +154,7 @@ def test_submit_music_stores_request_and_two_clips(
     assert task.action == "MUSIC"
     assert task.params["request"]["seed"] == 7
     assert task.params["request"]["model"] == "chirp-v4"
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert [c.id for c in view.clips] == task.params["clip_ids"]
     assert {c.title for c in view.clips} == {"Hi"}
     assert {c.model_name for c in view.clips} == {"chirp-v4"}
@@ -221,7 +222,7 @@ def test_enqueue_failure_leaves_task_for_the_reaper(
     queue.fail = True
     task = tasks.submit(uow, queue, key, "CROP", {})
     assert not task.dispatched
-    assert tasks.get(uow, key, task.id).task.status is TaskStatus.QUEUED
+    assert tasks.get(UowViews(uow), key, task.id).task.status is TaskStatus.QUEUED
     with uow() as u:
         stored = u.tasks.get(task.id)
         assert stored is not None and not stored.dispatched

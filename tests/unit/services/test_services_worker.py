@@ -14,6 +14,7 @@ from cadenza.domain.errors import EngineError
 from cadenza.domain.tasks import ClipStatus, TaskStatus, utcnow
 from cadenza.services import billing, tasks
 from cadenza.services.ports import Engine, UnitOfWorkFactory
+from cadenza.services.views import UowViews
 from cadenza.services.worker import TaskRunner
 
 MUSIC = {"prompt": "a calm song about rain", "tags": "ambient"}
@@ -42,7 +43,7 @@ def test_success_uploads_files_and_fills_clips(
     engine = FakeEngine()
     runner = runner_for(uow, storage, engine, tmp_path, worker_name="w9")
     runner.run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS
     assert view.task.progress == 100
     assert view.task.attempts == 1 and view.task.worker == "w9"
@@ -78,7 +79,7 @@ def test_engine_failure_refunds_once(
     runner = runner_for(uow, storage, FakeEngine(fail="out of tune"), tmp_path)
     runner.run(task.id)
     runner.run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.FAILURE
     assert view.task.fail_reason == "out of tune"
     assert [c.status for c in view.clips] == [ClipStatus.ERROR] * 2
@@ -121,10 +122,10 @@ def test_unexpected_errors_fail_with_a_short_reason(
     key = make_key()
     first = tasks.submit_music(uow, queue, key, MUSIC)
     runner_for(uow, storage, Broken(), tmp_path).run(first.id)
-    assert tasks.get(uow, key, first.id).task.fail_reason == "internal error (KeyError)"
+    assert tasks.get(UowViews(uow), key, first.id).task.fail_reason == "internal error (KeyError)"
     second = tasks.submit_music(uow, queue, key, MUSIC)
     TaskRunner(uow, storage, unknown, work_root=tmp_path).run(second.id)
-    assert tasks.get(uow, key, second.id).task.fail_reason == "no engine for MUSIC"
+    assert tasks.get(UowViews(uow), key, second.id).task.fail_reason == "no engine for MUSIC"
     assert refunds(uow, key) == [Decimal("10"), Decimal("10")]
 
 
@@ -153,7 +154,7 @@ def test_poison_task_fails_after_max_attempts_with_one_refund(
     runner = runner_for(uow, storage, engine, tmp_path, max_attempts=2)
     runner.run(task.id)
     runner.run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert engine.calls == []
     assert view.task.status is TaskStatus.FAILURE
     assert "2 attempts" in view.task.fail_reason
@@ -178,7 +179,7 @@ def test_retry_of_in_progress_task_below_max_attempts_runs(
         u.tasks.update(stored)
         u.commit()
     runner_for(uow, storage, FakeEngine(), tmp_path, max_attempts=3).run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS
     assert view.task.attempts == 2
 
@@ -198,7 +199,7 @@ def test_progress_is_persisted_and_throttled(
         def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
             for fraction in (0.1, 0.2, 0.3, 1.5):
                 progress(fraction, "step")
-                seen.append(tasks.get(uow, key, task.id).task.progress)
+                seen.append(tasks.get(UowViews(uow), key, task.id).task.progress)
             raise EngineError("stop")
 
     runner_for(uow, storage, Watching(), tmp_path).run(task.id)
@@ -223,7 +224,7 @@ def test_task_timed_out_while_rendering_is_not_resurrected(
             return FakeEngine().run(action, params, workdir, lambda f, m: None)
 
     runner_for(uow, storage, Slow(), tmp_path).run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.FAILURE
     assert view.task.fail_reason == "timed out"
     assert refunds(uow, key) == [Decimal("10")]
@@ -248,7 +249,7 @@ def test_expired_task_is_failed_without_running(
     engine = FakeEngine()
     runner_for(uow, storage, engine, tmp_path).run(task.id)
     assert engine.calls == []
-    assert tasks.get(uow, key, task.id).task.fail_reason == "timed out"
+    assert tasks.get(UowViews(uow), key, task.id).task.fail_reason == "timed out"
 
 
 def test_bad_output_names_fail_the_task(
@@ -266,7 +267,7 @@ def test_bad_output_names_fail_the_task(
     key = make_key()
     task = tasks.submit_music(uow, queue, key, MUSIC)
     runner_for(uow, storage, Escaping(), tmp_path).run(task.id)
-    assert tasks.get(uow, key, task.id).task.status is TaskStatus.FAILURE
+    assert tasks.get(UowViews(uow), key, task.id).task.status is TaskStatus.FAILURE
     assert storage.objects == {}
 
 
@@ -298,7 +299,7 @@ def test_file_names_with_spaces_are_stored_under_safe_keys(
     key = make_key()
     task = tasks.submit_music(uow, queue, key, MUSIC)
     TaskRunner(uow, storage, lambda action: Stems(), work_root=tmp_path / "work").run(task.id)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS
     for clip in view.clips:
         stored = clip.files["stems/Backing Vocals.wav"]
@@ -349,5 +350,5 @@ def test_a_running_task_beats_without_progress_and_a_revived_one_runs_again(
     beats = [b for b in engine.beats if b is not None]
     assert len(set(beats)) >= 3  # claimed (one beat), then beating on its own
     assert beats == sorted(beats)
-    view = tasks.get(uow, key, task.id)
+    view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS and view.task.attempts == 2

@@ -23,7 +23,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
-from cadenza.api.deps import ContainerDep, CurrentKey, read_secret
+from cadenza.api.deps import ContainerDep, CurrentKey, look_up, read_secret
 from cadenza.api.sunocore.media_schemas import (
     AudioUrlBody,
     ConcatBody,
@@ -239,7 +239,8 @@ async def _uploader_key_id(request: Request, container: Container) -> str | None
     secret = read_secret(request)
     if not secret:
         return None
-    key = await run_in_threadpool(key_service.authenticate, container.uow, secret)
+    views = container.views
+    key = await look_up(views.inline, key_service.authenticate, views, secret)
     return key.id
 
 

@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
-from cadenza.domain.tasks import Clip, ClipStatus, Task
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskView
 from cadenza.services.ports import MediaStorage
-from cadenza.services.tasks import TaskView
 
 
 class MusicMetadata(BaseModel):

@@ -1,0 +1,224 @@
+"""One contract suite for every ``Views``: the fast SQL lookups and the ones through a
+unit of work, each on SQLite and on PostgreSQL. Both must answer exactly what the
+repositories hold."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, bindparam, select
+
+from cadenza.db import create_engine_for, migrate, uow_factory
+from cadenza.db import tables as t
+from cadenza.db.compiled import CompiledSelect
+from cadenza.db.views import SqlViews
+from cadenza.domain.billing import ApiKey, new_api_key
+from cadenza.domain.errors import UpstreamUnavailable
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, TaskView, new_id
+from cadenza.services.ports import UnitOfWorkFactory, Views
+from cadenza.services.views import UowViews
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def db_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_database: Callable[[str], AbstractContextManager[str]],
+) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('views-contract') / 'cadenza.db'}"
+        migrate(url)
+        engine = create_engine_for(url)
+        yield engine
+        engine.dispose()
+        return
+    with postgres_database("cadenza_v") as url:
+        migrate(url)
+        engine = create_engine_for(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def uow(db_engine: Engine) -> UnitOfWorkFactory:
+    return uow_factory(db_engine)
+
+
+@pytest.fixture(params=["sql", "uow"])
+def views(request: pytest.FixtureRequest, db_engine: Engine, uow: UnitOfWorkFactory) -> Views:
+    if request.param == "sql":
+        return SqlViews(db_engine)
+    return UowViews(uow)
+
+
+def stored_key(uow: UnitOfWorkFactory) -> ApiKey:
+    key, _ = new_api_key("views", credits=Decimal("0"))
+    with uow() as u:
+        u.keys.add(key)
+        u.commit()
+    return key
+
+
+def stored_task(uow: UnitOfWorkFactory, key: ApiKey, clips: int = 2) -> Task:
+    moment = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    task = Task(
+        id=new_id(),
+        key_id=key.id,
+        action="MUSIC",
+        params={"prompt": "über «nuit» 夜", "nested": {"n": [1, 2.5, None]}},
+        price=Decimal("12.3456"),
+        status=TaskStatus.IN_PROGRESS,
+        progress=42,
+        submit_time=moment,
+        start_time=moment + timedelta(seconds=1),
+        deadline=moment + timedelta(minutes=15),
+    )
+    with uow() as u:
+        u.tasks.add(task)
+        for n in range(clips):
+            u.clips.add(
+                Clip(
+                    id=new_id(),
+                    task_id=task.id,
+                    key_id=key.id,
+                    title=f"Song {n} — ♪",
+                    tags="pop, 流行",
+                    lyrics="[Verse]\nla la",
+                    status=ClipStatus.STREAMING,
+                    duration=171.25 + n,
+                    audio_key=f"clips/{n}/song.mp3",
+                    files={"song.wav": f"clips/{n}/song.wav"},
+                    metadata={"seed": n, "ok": True},
+                    created_at=moment + timedelta(milliseconds=n),
+                )
+            )
+        u.commit()
+    return task
+
+
+def stored_view(uow: UnitOfWorkFactory, task_id: str) -> TaskView:
+    with uow(read_only=True) as u:
+        task = u.tasks.get(task_id)
+        assert task is not None
+        return TaskView(task, u.clips.list_for_tasks([task_id]))
+
+
+def test_a_task_reads_back_exactly_as_stored(views: Views, uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    task = stored_task(uow, key)
+    [view] = views.tasks([task.id], key.id)
+    assert view == stored_view(uow, task.id)
+    assert view.task.params == task.params
+    assert view.task.price == Decimal("12.3456")
+    assert view.task.submit_time == task.submit_time
+    assert view.task.submit_time.tzinfo is not None
+    assert [c.duration for c in view.clips] == [171.25, 172.25]
+    assert view.clips[0].files == {"song.wav": "clips/0/song.wav"}
+    assert view.clips[1].metadata == {"seed": 1, "ok": True}
+    assert view.clips[0].title == "Song 0 — ♪"
+
+
+def test_only_the_keys_own_tasks_in_the_order_asked(views: Views, uow: UnitOfWorkFactory) -> None:
+    alice, bob = stored_key(uow), stored_key(uow)
+    first, second = stored_task(uow, alice), stored_task(uow, alice, clips=0)
+    theirs = stored_task(uow, bob)
+    found = views.tasks([second.id, "missing", theirs.id, first.id, second.id], alice.id)
+    assert [v.task.id for v in found] == [second.id, first.id]
+    assert found[0].clips == []
+    assert views.tasks([first.id], bob.id) == []
+    assert views.tasks([], alice.id) == []
+
+
+def test_a_committed_change_is_seen_by_the_next_lookup(
+    views: Views, uow: UnitOfWorkFactory
+) -> None:
+    key = stored_key(uow)
+    task = stored_task(uow, key)
+    assert views.tasks([task.id], key.id)[0].task.progress == 42
+    with uow() as u:
+        current = u.tasks.get(task.id, for_update=True)
+        assert current is not None
+        current.progress = 77
+        u.tasks.update(current)
+        u.commit()
+    assert views.tasks([task.id], key.id)[0].task.progress == 77
+
+
+def test_lookups_from_many_threads(views: Views, uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    ids = [stored_task(uow, key).id for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            for n in range(25):
+                assert [v.task.id for v in views.tasks(ids, key.id)] == ids
+                assert [v.task.id for v in views.tasks([ids[n % 4]], key.id)] == [ids[n % 4]]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_only_sqlite_lookups_run_inline(db_engine: Engine, uow: UnitOfWorkFactory) -> None:
+    assert SqlViews(db_engine).inline is (db_engine.dialect.name == "sqlite")
+    assert UowViews(uow).inline is False
+
+
+def test_a_database_error_is_a_domain_error(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated
+    try:
+        for views in (SqlViews(engine), UowViews(uow_factory(engine))):
+            with pytest.raises(UpstreamUnavailable):
+                views.tasks(["x"], "k")
+    finally:
+        engine.dispose()
+
+
+def test_compiled_select_refuses_what_it_cannot_run_exactly(db_engine: Engine) -> None:
+    expanding = select(t.tasks).where(t.tasks.c.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="ids"):
+        CompiledSelect(expanding, db_engine.dialect)
+    query = CompiledSelect(
+        select(t.tasks).where(t.tasks.c.id == bindparam("task_id")), db_engine.dialect
+    )
+    with pytest.raises(KeyError, match="task_id"):
+        query.parameters({})
+
+
+def test_a_key_reads_back_exactly_as_stored(views: Views, uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    with uow() as u:
+        u.keys.credit(key.id, Decimal("7.5"))
+        u.commit()
+    with uow(read_only=True) as u:
+        stored = u.keys.get_by_hash(key.key_hash)
+    found = views.key_by_hash(key.key_hash)
+    assert found == stored
+    assert found is not None and found.credits_balance == Decimal("7.5")
+    assert found.created_at.tzinfo is not None
+    assert views.key_by_hash("0" * 64) is None
+
+
+def test_a_revoked_key_is_found_as_revoked(views: Views, uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    with uow() as u:
+        u.keys.revoke(key.id)
+        u.commit()
+    found = views.key_by_hash(key.key_hash)
+    assert found is not None and found.revoked
