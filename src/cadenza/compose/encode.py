@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import lameenc
 import numpy as np
@@ -49,19 +50,60 @@ def _write_float_wav(path: Path, audio: AudioArray, sample_rate: int) -> None:
     which would make identical audio give different bytes.
     """
     frames = np.ascontiguousarray(audio if audio.ndim == 2 else audio[:, None], dtype="<f4")
+    fact = b"fact" + struct.pack("<II", 4, frames.shape[0])
+    _write_riff_wav(path, frames, sample_rate, format_tag=3, extra=fact)
+
+
+def _write_pcm16_wav(path: Path, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+    """A 16-bit PCM WAV with the canonical 44-byte header (the bytes libsndfile writes)."""
+    frames = np.ascontiguousarray(pcm if pcm.ndim == 2 else pcm[:, None], dtype="<i2")
+    _write_riff_wav(path, frames, sample_rate, format_tag=1, extra=b"")
+
+
+def _write_riff_wav(
+    path: Path,
+    frames: npt.NDArray[np.generic],
+    sample_rate: int,
+    *,
+    format_tag: int,
+    extra: bytes,
+) -> None:
+    """RIFF/WAVE with a ``fmt `` chunk, the ``extra`` chunks, then ``frames`` as data."""
     channels = frames.shape[1]
+    width = frames.dtype.itemsize
     size = frames.nbytes
     fmt = struct.pack(
-        "<HHIIHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32
+        "<HHIIHH",
+        format_tag,
+        channels,
+        sample_rate,
+        sample_rate * channels * width,
+        channels * width,
+        8 * width,
     )
-    chunks = (
-        b"fmt " + struct.pack("<I", len(fmt)) + fmt
-        + b"fact" + struct.pack("<II", 4, frames.shape[0])
-        + b"data" + struct.pack("<I", size)
-    )  # fmt: skip
-    with path.open("wb") as handle:
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    chunks += b"data" + struct.pack("<I", size)
+    with path.open("wb", buffering=0) as handle:
         handle.write(b"RIFF" + struct.pack("<I", 4 + len(chunks) + size) + b"WAVE" + chunks)
-        frames.tofile(handle)
+        _write_frames(handle, frames)
+
+
+#: Bytes per ``write`` call of a long WAV. Measured on the stems of a 3-minute song
+#: (7 x 60 MB): written whole, each in one call, they cost the kernel 0.5-0.6 s of CPU;
+#: in 256 KB calls, 0.13-0.15 s.
+WRITE_CHUNK_BYTES = 1 << 18
+
+
+def _write_frames(handle: BinaryIO, frames: npt.NDArray[np.generic]) -> None:
+    """Write a C-contiguous array's bytes in ``WRITE_CHUNK_BYTES`` pieces (no copies)."""
+    data = frames.reshape(-1).view(np.uint8).data
+    for start in range(0, len(data), WRITE_CHUNK_BYTES):
+        piece = data[start : start + WRITE_CHUNK_BYTES]
+        while piece:  # a short write leaves the rest to write
+            written = handle.write(piece)
+            if not written:
+                raise OSError("the file took no more bytes")
+            piece = piece[written:]
 
 
 def write_wav(
@@ -77,9 +119,10 @@ def write_wav(
     try:
         if subtype == "FLOAT":
             _write_float_wav(path, np.asarray(audio, dtype=np.float32), sample_rate)
+        elif subtype == "PCM_16":
+            _write_pcm16_wav(path, to_pcm16(audio), sample_rate)
         else:
-            data: npt.NDArray[np.generic] = to_pcm16(audio) if subtype == "PCM_16" else audio
-            sf.write(str(path), data, sample_rate, subtype=subtype, format="WAV")
+            sf.write(str(path), audio, sample_rate, subtype=subtype, format="WAV")
     except (sf.LibsndfileError, OSError, RuntimeError, TypeError, ValueError) as exc:
         raise EncodeError(f"could not write {path.name}: {exc}") from exc
     return path

@@ -156,18 +156,59 @@ def process_stem(name: str, audio: AudioArray, sample_rate: int) -> AudioArray:
     level = np.float32(10.0 ** (chain.level_db / 20.0))
     if len(board) == 0:
         return np.asarray(audio * level if chain.level_db else audio, dtype=np.float32)
+    run = _mono_chain(board) if is_dual_mono(audio) else board
     spans = sounding_spans(audio, sample_rate)
     if len(spans) == 1 and spans[0] == (0, audio.shape[0]):
-        # pedalboard takes (samples, channels) as it is and answers in the same layout.
-        out = np.asarray(board(audio, sample_rate, reset=True), dtype=np.float32)
+        out = np.asarray(run(audio, sample_rate, reset=True), dtype=np.float32)
     else:
         out = np.zeros(audio.shape, dtype=np.float32)
         for start, stop in spans:
             piece = np.ascontiguousarray(audio[start:stop])
-            out[start:stop] = board(piece, sample_rate, reset=True)
+            out[start:stop] = run(piece, sample_rate, reset=True)
     if chain.level_db:
         out *= level
     return out
+
+
+_MONO_CHECK = 1 << 16
+
+
+def is_dual_mono(audio: AudioArray) -> bool:
+    """Whether both channels of ``(n, 2)`` audio hold the same samples (a centred mono
+    part: the lead vocal, a bass); checked in chunks so a stereo stem stops early."""
+    if audio.ndim != 2 or audio.shape[1] != 2:
+        return False
+    for start in range(0, audio.shape[0], _MONO_CHECK):
+        chunk = audio[start : start + _MONO_CHECK]
+        if not np.array_equal(chunk[:, 0], chunk[:, 1]):
+            return False
+    return True
+
+
+def _mono_chain(board: Pedalboard) -> Callable[..., AudioArray]:
+    """``board`` for dual-mono audio: its per-channel effects (filters, compressor) on one
+    channel, copied to both, then the reverb (which mixes the channels) in stereo.
+
+    The filters and JUCE's compressor treat each channel alone with the same settings, so
+    the copy gives the very samples the stereo chain would, at half the cost.
+    """
+    plugins = list(board)
+    split = next((i for i, p in enumerate(plugins) if isinstance(p, pb.Reverb)), len(plugins))
+    per_channel, shared = Pedalboard(plugins[:split]), Pedalboard(plugins[split:])
+
+    def run(audio: AudioArray, sample_rate: int, reset: bool = True) -> AudioArray:
+        # pedalboard takes (samples, channels) as it is and answers in the same layout.
+        mono = np.ascontiguousarray(audio[:, 0])
+        if len(per_channel):
+            mono = np.asarray(per_channel(mono, sample_rate, reset=reset), dtype=np.float32)
+        out = np.empty(audio.shape, dtype=np.float32)
+        out[:, 0] = mono
+        out[:, 1] = mono
+        if len(shared):
+            out = np.asarray(shared(out, sample_rate, reset=reset), dtype=np.float32)
+        return out
+
+    return run
 
 
 def mix_stems(stems: dict[str, AudioArray], sample_rate: int) -> dict[str, AudioArray]:

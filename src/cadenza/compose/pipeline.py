@@ -407,8 +407,8 @@ _CHILD_QUEUE: Any = None
 
 
 def _child_init(progress_queue: Any, soundfont: str, threads: int | None = None) -> None:
-    """Pay a worker's start-up once: imports, and the SoundFont in FluidSynth's cache;
-    ``threads`` is this worker's share of the cores."""
+    """Pay a worker's start-up once: imports (every module a render uses), the SoundFont
+    loaded for FluidSynth; ``threads`` is this worker's share of the cores."""
     global _CHILD_QUEUE
     _CHILD_QUEUE = progress_queue
     from cadenza.compose.parallel import set_thread_budget
@@ -417,12 +417,18 @@ def _child_init(progress_queue: Any, soundfont: str, threads: int | None = None)
     exit_with_parent()
     set_thread_budget(threads)
     import cadenza.compose.composer
+    import cadenza.compose.cover
+    import cadenza.compose.heap
+    import cadenza.compose.midi
+    import cadenza.compose.timings
     import cadenza.compose.voice  # noqa: F401
-    from cadenza.compose.synth import REDUCED_RATE, SynthError, instrument
+    from cadenza.compose.synth import SynthError, preload
 
     with contextlib.suppress(SynthError):  # the render reports it, with its task
-        for rate in (SAMPLE_RATE, REDUCED_RATE):
-            instrument(Path(soundfont), rate).close()
+        preload(Path(soundfont))
+    from PIL import Image
+
+    Image.preinit()  # the PNG writer, else loaded by the first cover
 
 
 def _child_ready() -> int:

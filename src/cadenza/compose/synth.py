@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -80,60 +80,140 @@ class _Event:
     velocity: int
 
 
-class _Instrument:
-    """One FluidSynth instance with one loaded SoundFont."""
+class _Font:
+    """A loaded SoundFont, kept by a synth of its own that never plays.
 
-    def __init__(self, soundfont: Path, sample_rate: int, gain: float) -> None:
-        try:
-            import fluidsynth
-        except (ImportError, OSError) as exc:  # the shared library may be missing
-            raise SynthError(f"FluidSynth is not available: {exc}") from exc
-        if not soundfont.is_file():
-            raise SynthError(f"SoundFont not found: {soundfont}")
-        self.sample_rate = sample_rate
-        self._fs = fluidsynth.Synth(
-            gain=gain,
-            samplerate=float(sample_rate),
-            channels=16,
-            **{
-                "synth.reverb.active": 0,
-                "synth.chorus.active": 0,
-                "synth.polyphony": POLYPHONY,
-                "synth.cpu-cores": 1,
-            },
-        )
-        self._sfid = int(self._fs.sfload(str(soundfont)))
-        if self._sfid < 0:
+    Parsing FluidR3's presets costs a fresh synth ~40 ms to load and as much to free, even
+    with the samples cached; a fresh synth borrows a loaded one instead. Presets and samples
+    are only read while voices play, so a borrowed font sounds exactly like a loaded one.
+    """
+
+    def __init__(self, soundfont: Path) -> None:
+        self.soundfont = soundfont
+        self.holder = _new_synth(SAMPLE_RATE, 0.2)
+        sfid = int(self.holder.sfload(str(soundfont)))
+        if sfid < 0:
+            self.holder.delete()
             raise SynthError(f"FluidSynth could not load {soundfont}")
-        write = fluidsynth._fl.fluid_synth_write_float
-        write.argtypes = [
+        pointer = _lib().get_sfont_by_id(self.holder.synth, sfid)
+        if not pointer:
+            self.holder.delete()
+            raise SynthError(f"FluidSynth could not load {soundfont}")
+        self.pointer = int(pointer)
+
+
+class _Library:
+    """The few FluidSynth calls pyfluidsynth does not wrap, typed once."""
+
+    def __init__(self, fl: Any) -> None:
+        self.write = _typed(
+            fl.fluid_synth_write_float,
+            ctypes.c_int,
+            [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2,
+        )
+        self.set_interp = _typed(
+            fl.fluid_synth_set_interp_method,
+            ctypes.c_int,
+            [ctypes.c_void_p, ctypes.c_int, ctypes.c_int],
+        )
+        self.set_gen = _typed(
+            fl.fluid_synth_set_gen,
+            ctypes.c_int,
+            [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_float],
+        )
+        self.get_sfont_by_id = _typed(
+            fl.fluid_synth_get_sfont_by_id, ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_int]
+        )
+        self.add_sfont = _typed(
+            fl.fluid_synth_add_sfont, ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]
+        )
+        self.remove_sfont = _typed(
+            fl.fluid_synth_remove_sfont, ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]
+        )
+        self.set_log_function = _typed(
+            fl.fluid_set_log_function,
             ctypes.c_void_p,
-            ctypes.c_int,
-            ctypes.c_void_p,
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_void_p,
-            ctypes.c_int,
-            ctypes.c_int,
-        ]
-        write.restype = ctypes.c_int
-        self._write: Callable[..., int] = write
-        interp = fluidsynth._fl.fluid_synth_set_interp_method
-        interp.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        interp.restype = ctypes.c_int
-        self._set_interp: Callable[..., int] = interp
-        set_gen = fluidsynth._fl.fluid_synth_set_gen
-        set_gen.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_float]
-        set_gen.restype = ctypes.c_int
-        self._set_gen: Callable[..., int] = set_gen
+            [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p],
+        )
+
+
+def _typed(function: Any, restype: Any, argtypes: list[Any]) -> Callable[..., Any]:
+    function.argtypes = argtypes
+    function.restype = restype
+    return cast(Callable[..., Any], function)
+
+
+_LIBRARY: list[_Library] = []
+#: FluidSynth's warning level; its log functions are process-wide.
+_FLUID_WARN = 2
+_LOG_LOCK = threading.Lock()
+
+
+def _fluidsynth() -> Any:
+    try:
+        import fluidsynth
+    except (ImportError, OSError) as exc:  # the shared library may be missing
+        raise SynthError(f"FluidSynth is not available: {exc}") from exc
+    return fluidsynth
+
+
+def _lib() -> _Library:
+    if not _LIBRARY:
+        _LIBRARY.append(_Library(_fluidsynth()._fl))
+    return _LIBRARY[0]
+
+
+def _new_synth(sample_rate: int, gain: float) -> Any:
+    return _fluidsynth().Synth(
+        gain=gain,
+        samplerate=float(sample_rate),
+        channels=16,
+        **{
+            "synth.reverb.active": 0,
+            "synth.chorus.active": 0,
+            "synth.polyphony": POLYPHONY,
+            "synth.cpu-cores": 1,
+        },
+    )
+
+
+class _Instrument:
+    """One fresh FluidSynth instance playing a borrowed, loaded SoundFont."""
+
+    def __init__(self, font: _Font, sample_rate: int, gain: float) -> None:
+        self.sample_rate = sample_rate
+        self._font: _Font | None = font
+        self._fs = _new_synth(sample_rate, gain)
+        lib = _lib()
+        self._sfid = int(lib.add_sfont(self._fs.synth, font.pointer))
+        if self._sfid < 0:
+            self._fs.delete()
+            _return_font(font)
+            raise SynthError(f"FluidSynth could not use {font.soundfont}")
+        self._write: Callable[..., int] = lib.write
+        self._set_interp: Callable[..., int] = lib.set_interp
+        self._set_gen: Callable[..., int] = lib.set_gen
         self._lock = threading.Lock()
         self._written = 0  # samples rendered since creation
 
     def close(self) -> None:
-        """Free the synth (the SoundFont stays cached while another synth holds it)."""
+        """Free the synth and hand its SoundFont back for the next synth."""
         with self._lock:
+            font, self._font = self._font, None
+            if font is None:
+                return
             fs: Any = self._fs
+            lib = _lib()
+            # Removing the font re-selects every channel's program, which finds none and
+            # warns per channel: expected here, so FluidSynth's warnings pause meanwhile.
+            with _LOG_LOCK:
+                previous = lib.set_log_function(_FLUID_WARN, None, None)
+                try:
+                    lib.remove_sfont(fs.synth, font.pointer)
+                finally:
+                    lib.set_log_function(_FLUID_WARN, previous, None)
             fs.delete()
+            _return_font(font)
 
     def _reset(self) -> None:
         fs: Any = self._fs
@@ -226,25 +306,47 @@ def _track_events(track: Track, channel: int, tempo_bpm: float, sample_rate: int
     return events
 
 
-_ANCHORS: dict[tuple[str, int, float], _Instrument] = {}
-_ANCHORS_LOCK = threading.Lock()
+_FREE_FONTS: dict[str, list[_Font]] = {}
+_FONTS_LOCK = threading.Lock()
+
+
+def _lease_font(soundfont: Path) -> _Font:
+    """A loaded SoundFont no open synth is using (loaded now if every one is in use)."""
+    if not soundfont.is_file():
+        raise SynthError(f"SoundFont not found: {soundfont}")
+    key = str(soundfont.resolve())
+    with _FONTS_LOCK:
+        free = _FREE_FONTS.setdefault(key, [])
+        if free:
+            return free.pop()
+    return _Font(Path(key))
+
+
+def _return_font(font: _Font) -> None:
+    with _FONTS_LOCK:
+        _FREE_FONTS.setdefault(str(font.soundfont), []).append(font)
+
+
+def preload(soundfont: Path = DEFAULT_SOUNDFONT, synths: int | None = None) -> None:
+    """Load the SoundFont for ``synths`` synths open at once (by default as many as a
+    render opens: one per lane and rate), so that no render pays for loading it."""
+    count = 2 * RENDER_LANES if synths is None else synths
+    fonts = [_lease_font(Path(soundfont)) for _ in range(count)]
+    for font in fonts:
+        _return_font(font)
 
 
 def instrument(
     soundfont: Path = DEFAULT_SOUNDFONT, sample_rate: int = SAMPLE_RATE, gain: float = 0.2
 ) -> _Instrument:
-    """A fresh synth for one song, with the SoundFont's samples loaded once per process.
+    """A fresh synth for one song, playing a SoundFont loaded once per process.
 
     FluidSynth voices keep a little state from their previous note (the amplitude ramp
     starts where the last one ended), so a synth reused across songs would make a song's
-    samples depend on what was rendered before. A process-wide anchor synth keeps the
-    SoundFont in FluidSynth's sample cache, so each fresh synth loads in ~0.2 s, not ~1 s.
+    samples depend on what was rendered before. The loaded SoundFont holds no such state:
+    each fresh synth borrows one (see ``_Font``) and ``close`` hands it back.
     """
-    key = (str(Path(soundfont).resolve()), sample_rate, gain)
-    with _ANCHORS_LOCK:
-        if key not in _ANCHORS:
-            _ANCHORS[key] = _Instrument(Path(soundfont), sample_rate, gain)
-    return _Instrument(Path(soundfont), sample_rate, gain)
+    return _Instrument(_lease_font(Path(soundfont)), sample_rate, gain)
 
 
 def song_samples(score: Score, sample_rate: int = SAMPLE_RATE) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import colorsys
+import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from cadenza.compose.cover import draw_cover, palette_for, write_covers
+from cadenza.compose.cover import _gradient, draw_cover, palette_for, write_covers
 
 
 def _mean_hsv(img: Image.Image) -> tuple[float, float, float]:
@@ -46,3 +48,18 @@ def test_writes_large_and_small(tmp_path: Path) -> None:
     with Image.open(small) as s, Image.open(large) as big:
         assert s.size == (512, 512) and big.size == (1024, 1024)
         assert s.format == "PNG"
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.7, math.pi / 4, math.pi, 4.2])
+def test_gradient_is_the_blend_of_its_colours(angle: float) -> None:
+    colours = [(10, 200, 30), (250, 3, 90), (0, 0, 255)]
+    size = 97
+    axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    x, y = np.meshgrid(axis, axis)
+    t = (x * math.cos(angle) + y * math.sin(angle)) / math.sqrt(2.0) * 0.5 + 0.5
+    t = np.clip(t, 0.0, 1.0) * (len(colours) - 1)
+    index = np.minimum(t.astype(np.int32), len(colours) - 2)
+    frac = (t - index)[..., None]
+    stops = np.array(colours, dtype=np.float32)
+    expected = (stops[index] * (1.0 - frac) + stops[index + 1] * frac).astype(np.uint8)
+    assert np.array_equal(np.asarray(_gradient(size, colours, angle)), expected)

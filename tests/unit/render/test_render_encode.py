@@ -68,3 +68,29 @@ def test_pcm16_input_gives_the_same_files(tmp_path: Path) -> None:
     write_wav(tmp_path / "a.wav", audio, SR)
     write_wav(tmp_path / "b.wav", pcm, SR)
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pcm16_wav_has_the_bytes_libsndfile_writes(tmp_path: Path, channels: int) -> None:
+    audio = _audio()[:, :channels]
+    data = audio[:, 0] if channels == 1 else audio
+    write_wav(tmp_path / "ours.wav", data, SR)
+    sf.write(str(tmp_path / "theirs.wav"), to_pcm16(data), SR, subtype="PCM_16", format="WAV")
+    assert (tmp_path / "ours.wav").read_bytes() == (tmp_path / "theirs.wav").read_bytes()
+
+
+def test_long_wavs_are_written_in_pieces_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cadenza.compose.encode as encode
+
+    audio = _audio(1.0)
+    write_wav(tmp_path / "whole.wav", audio, SR, subtype="FLOAT")
+    write_wav(tmp_path / "whole16.wav", audio, SR)
+    monkeypatch.setattr(encode, "WRITE_CHUNK_BYTES", 1000)  # not a multiple of a frame
+    write_wav(tmp_path / "pieces.wav", audio, SR, subtype="FLOAT")
+    write_wav(tmp_path / "pieces16.wav", audio, SR)
+    assert (tmp_path / "pieces.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
+    assert (tmp_path / "pieces16.wav").read_bytes() == (tmp_path / "whole16.wav").read_bytes()
+    back, _ = sf.read(str(tmp_path / "pieces.wav"), dtype="float32")
+    assert np.array_equal(back, audio)

@@ -9,6 +9,7 @@ from cadenza.compose.mix import (
     CHAINS,
     TAIL_S,
     _board,
+    is_dual_mono,
     mix_stems,
     pan_mono,
     process_stem,
@@ -94,3 +95,28 @@ def test_processing_spans_matches_one_pass_and_keeps_silence_silent() -> None:
     assert 10 * np.log10(residual) < -60
     assert not np.any(out[10 * SR : 14 * SR])  # between the spans: exact zeros
     assert np.abs(out[3 * SR : 4 * SR]).max() > 1e-4  # the reverb tail is kept
+
+
+def test_dual_mono_is_told_from_stereo_even_late_in_the_stem() -> None:
+    centred = pan_mono(np.linspace(-0.5, 0.5, 3 * SR, dtype=np.float32), 0.0)
+    assert is_dual_mono(centred)
+    wide = centred.copy()
+    wide[-1, 1] += np.float32(1e-3)  # past the first chunks the check reads
+    assert not is_dual_mono(wide)
+    assert not is_dual_mono(centred[:, :1])
+
+
+@pytest.mark.parametrize("name", ["Vocals", "Bass"])
+def test_dual_mono_stems_get_the_samples_of_the_stereo_chain(name: str) -> None:
+    rng = np.random.default_rng(5)
+    mono = (0.3 * rng.standard_normal(2 * SR)).astype(np.float32)
+    mono[SR // 2 : SR] = 0.0  # a short gap: one span, the effects run through it
+    centred = pan_mono(mono, 0.0)
+    assert is_dual_mono(centred)
+    chain = CHAINS[name]
+    expected = np.asarray(_board(chain)(centred, SR, reset=True), dtype=np.float32)
+    expected *= np.float32(10.0 ** (chain.level_db / 20.0))
+    out = process_stem(name, centred, SR)
+    assert np.array_equal(out, expected)
+    if chain.reverb_wet:  # the reverb still runs in stereo: its channels differ
+        assert not is_dual_mono(out)

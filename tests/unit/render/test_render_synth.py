@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
+import cadenza.compose.synth as synth
 from cadenza.compose.score import Note, Score, Section, Track
 from cadenza.compose.synth import (
     DEFAULT_SOUNDFONT,
@@ -16,6 +17,7 @@ from cadenza.compose.synth import (
     SynthError,
     _lanes,
     instrument,
+    preload,
     render_rate,
     render_tracks,
     song_samples,
@@ -149,8 +151,6 @@ def _guitar(*notes: Note) -> Track:
 
 
 def test_guitar_release_is_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cadenza.compose.synth as synth
-
     score = _score([_guitar(Note(52, 0, 1.0, 110))], beats=12.0)  # off at 0.5 s, 6 s long
 
     def tail_db() -> float:
@@ -177,3 +177,37 @@ def test_a_reused_synth_carries_nothing_over_from_the_previous_stem() -> None:
     reused.render([guitar], 120.0, 5000)
     # Voice-pool state differs far below anything audible (-160 dB), never a sound.
     assert np.abs(reused.render([pad], 120.0, n) - fresh_pad).max() < 1e-6
+
+
+def test_synths_borrow_a_loaded_soundfont_and_sound_as_if_they_loaded_it() -> None:
+    piano = _piano(Note(60, 0, 1.0), Note(64, 0.5, 1.0), Note(67, 1.0, 1.0))
+    rate = render_rate("Keyboard")
+    n = song_samples(_score([piano]), rate)
+    first = instrument(DEFAULT_SOUNDFONT, rate)
+    second = instrument(DEFAULT_SOUNDFONT, rate)
+    assert first._font is not None and second._font is not None
+    # Synths open at once never share a font; each font was loaded on its own, and
+    # either gives the same samples.
+    assert first._font is not second._font
+    font = second._font
+    expected = first.render([piano], 120.0, n)
+    assert np.array_equal(second.render([piano], 120.0, n), expected)
+    second.close()
+    second.close()  # closing twice is harmless
+    third = instrument(DEFAULT_SOUNDFONT, rate)
+    assert third._font is font  # handed back, and borrowed again
+    assert np.array_equal(third.render([piano], 120.0, n), expected)
+    for open_synth in (first, third):
+        open_synth.close()
+
+
+def test_preload_keeps_fonts_ready_for_a_render() -> None:
+    preload(DEFAULT_SOUNDFONT, 3)
+    free = synth._FREE_FONTS[str(DEFAULT_SOUNDFONT.resolve())]
+    assert len(free) >= 3
+    before = len(free)
+    opened = [instrument(DEFAULT_SOUNDFONT) for _ in range(3)]
+    assert len(free) == before - 3  # borrowed, none loaded
+    for open_synth in opened:
+        open_synth.close()
+    assert len(free) == before
