@@ -86,13 +86,13 @@ def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[N
             proc.wait()
 
 
-def prepare_data(data_dir: Path) -> tuple[str, str]:
+def prepare_data(data_dir: Path, database_url: str = "") -> tuple[str, str]:
     """A key with generous limits and one task to fetch (never dispatched)."""
     from cadenza.bootstrap import build_uow, migrate
     from cadenza.services import billing, keys, tasks
     from cadenza.settings import Settings
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate(settings)
     uow = build_uow(settings)
     billing.seed_prices(uow)
@@ -183,11 +183,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="load processes")
     parser.add_argument("--submit-clients", type=int, default=100)
     parser.add_argument("--submits-per-client", type=int, default=3)
+    parser.add_argument(
+        "--database-url", default="", help="an empty PostgreSQL database; SQLite if not given"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cadenza-bench-") as tmp:
         data_dir = Path(tmp)
-        secret, task_id = prepare_data(data_dir)
+        secret, task_id = prepare_data(data_dir, args.database_url)
         headers = {"X-API-Key": secret}
         python = sys.executable
         with contextlib.ExitStack() as servers:
@@ -208,6 +211,7 @@ def main() -> None:
                     "CADENZA_AUTH_CACHE_TTL_S": ttl,
                     "CADENZA_WORKERS": "1",
                     "CADENZA_COMPOSE_WORKERS": "1",
+                    "CADENZA_DATABASE_URL": args.database_url,
                 }
                 cmd = [
                     python, "-m", "cadenza.cli", "serve", "--port", str(port),
@@ -262,8 +266,9 @@ def main() -> None:
     print(f"{'-' * width}  {'-' * 40}")
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")
+    database = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"\ncpu cores: {os.cpu_count()}, load processes: {args.clients}, "
+        f"\n{database}, cpu cores: {os.cpu_count()}, load processes: {args.clients}, "
         f"{args.rounds} rounds of {args.seconds:.0f} s each, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
