@@ -83,6 +83,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    #: FastAPI's own OpenTelemetry spans, metrics and logs, for a process where an
+    #: OpenTelemetry SDK is configured. Off, FastAPI skips its per-request checks.
+    opentelemetry: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

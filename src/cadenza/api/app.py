@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cadenza import __version__
@@ -19,6 +20,7 @@ from cadenza.api.observability import Metrics, RequestContextMiddleware
 from cadenza.api.sunocore.errors import install_error_handlers
 from cadenza.api.sunocore.library_routes import router as sunocore_library_router
 from cadenza.api.sunocore.media_routes import router as sunocore_media_router
+from cadenza.api.sunocore.polling import polling_routes
 from cadenza.api.sunocore.remaster_routes import router as sunocore_remaster_router
 from cadenza.api.sunocore.routes import router as sunocore_router
 from cadenza.bootstrap import Container
@@ -51,6 +53,15 @@ async def _reaper_loop(container: Container, interval_s: float) -> None:
             log.warning("reaper_failed", error=type(exc).__name__, detail=str(exc)[:200])
 
 
+#: FastAPI's native OpenTelemetry hooks, all off (``CADENZA_OPENTELEMETRY`` turns them on).
+_NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+
+
 def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     """Build the app; with ``manage_queue`` its lifespan starts/stops the queue and reaper."""
 
@@ -78,11 +89,13 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
         version=__version__,
         description="Self-hostable, Suno-compatible music generation API",
         lifespan=lifespan,
+        telemetry=None if container.settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.container = container
     app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
     metrics = Metrics()
     install_error_handlers(app)
+    app.router.routes.extend(polling_routes())  # ahead of the FastAPI routers
     app.include_router(sunocore_router)
     app.include_router(sunocore_library_router)
     app.include_router(sunocore_media_router)

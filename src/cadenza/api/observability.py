@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+import pydantic_core
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         return
     _configured = True
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_json_line)
+        if json
+        else structlog.dev.ConsoleRenderer()
+    )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -55,6 +60,12 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(numeric)
     # Migration chatter on every start says nothing an operator needs.
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
+
+
+def _json_line(event: dict[str, Any], **_: Any) -> str:
+    """One log line by pydantic-core (a request is logged on every poll); values JSON has
+    no type for are written as ``str`` of them."""
+    return pydantic_core.to_json(event, fallback=str, inf_nan_mode="null").decode()
 
 
 class Metrics:
