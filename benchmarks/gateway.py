@@ -9,7 +9,7 @@ path costs relative to the framework floor. The submit latency uses 100 concurre
 async clients while one render worker is busy with the songs they ask for, as a real
 server would be.
 
-    .venv/bin/python benchmarks/gateway.py [--seconds 4] [--rounds 3] [--clients 4]
+    .venv/bin/python benchmarks/gateway.py [--seconds 3] [--rounds 5] [--clients 4]
 
 Goal: fetch/bare >= 0.5. The load generator shares the CPU with the servers, so absolute
 figures understate what a dedicated client would see; compare ratios within one run.
@@ -178,8 +178,8 @@ def percentile(values: list[float], pct: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--clients", type=int, default=4, help="load processes")
     parser.add_argument("--submit-clients", type=int, default=100)
     parser.add_argument("--submits-per-client", type=int, default=3)

@@ -95,7 +95,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
     metrics = Metrics()
     install_error_handlers(app)
-    app.router.routes.extend(polling_routes())  # ahead of the FastAPI routers
+    app.router.routes[:0] = polling_routes()  # the first routes matched
     app.include_router(sunocore_router)
     app.include_router(sunocore_library_router)
     app.include_router(sunocore_media_router)
