@@ -23,29 +23,14 @@ from cadenza.domain.errors import DuplicateLedgerEntry, InvalidInput, NotFound, 
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
 from cadenza.services.ports import UnitOfWork, UnitOfWorkFactory
 
+#: The ``migrated_engine`` fixture of ``conftest``.
+MigratedEngine = Callable[..., AbstractContextManager[Engine]]
 
-@pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def db_engine(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('repo-contract') / 'cadenza.db'}"
-        migrate(url)
-        engine = create_engine_for(url)
+
+@pytest.fixture(scope="module")
+def db_engine(database_kind: str, migrated_engine: MigratedEngine) -> Iterator[Engine]:
+    with migrated_engine(database_kind, "cadenza_t", pool_size=12) as engine:
         yield engine
-        engine.dispose()
-        return
-    with postgres_database("cadenza_t") as url:
-        migrate(url)
-        engine = create_engine_for(url, pool_size=12)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture

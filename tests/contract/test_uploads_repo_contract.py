@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from cadenza.db import create_engine_for, migrate, uow_factory
+from cadenza.db import uow_factory
 from cadenza.db.schema import current_revision
 from cadenza.db.tables import metadata
 from cadenza.domain.billing import new_api_key
@@ -20,29 +20,14 @@ from cadenza.domain.tasks import new_id, utcnow
 from cadenza.domain.uploads import Upload, UploadStatus, hash_token
 from cadenza.services.ports import UnitOfWorkFactory
 
+#: The ``migrated_engine`` fixture of ``conftest``.
+MigratedEngine = Callable[..., AbstractContextManager[Engine]]
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def upload_db(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('uploads-contract') / 'cadenza.db'}"
-        migrate(url)
-        engine = create_engine_for(url)
+
+@pytest.fixture(scope="module")
+def upload_db(database_kind: str, migrated_engine: MigratedEngine) -> Iterator[Engine]:
+    with migrated_engine(database_kind, "cadenza_up") as engine:
         yield engine
-        engine.dispose()
-        return
-    with postgres_database("cadenza_up") as url:
-        migrate(url)
-        engine = create_engine_for(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture

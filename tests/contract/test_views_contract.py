@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, bindparam, select
 
-from cadenza.db import create_engine_for, migrate, uow_factory
+from cadenza.db import create_engine_for, uow_factory
 from cadenza.db import tables as t
 from cadenza.db.compiled import CompiledSelect
 from cadenza.db.views import SqlViews
@@ -24,29 +24,14 @@ from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, TaskView, n
 from cadenza.services.ports import UnitOfWorkFactory, Views
 from cadenza.services.views import UowViews
 
+#: The ``migrated_engine`` fixture of ``conftest``.
+MigratedEngine = Callable[..., AbstractContextManager[Engine]]
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def db_engine(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_database: Callable[[str], AbstractContextManager[str]],
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('views-contract') / 'cadenza.db'}"
-        migrate(url)
-        engine = create_engine_for(url)
+
+@pytest.fixture(scope="module")
+def db_engine(database_kind: str, migrated_engine: MigratedEngine) -> Iterator[Engine]:
+    with migrated_engine(database_kind, "cadenza_v") as engine:
         yield engine
-        engine.dispose()
-        return
-    with postgres_database("cadenza_v") as url:
-        migrate(url)
-        engine = create_engine_for(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture

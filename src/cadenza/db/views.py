@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.exc import DBAPIError
 
 from cadenza.db import tables as t
 from cadenza.db.compiled import CompiledSelect
@@ -39,7 +40,8 @@ class SqlViews:
         self._engine = engine
         self._sqlite = dialect.name == "sqlite"
         self.inline = self._sqlite
-        self._errors: type[Exception] = dialect.loaded_dbapi.Error
+        # The driver's own errors, and SQLAlchemy's wrapping of them (pool checkouts).
+        self._errors: tuple[type[Exception], ...] = (dialect.loaded_dbapi.Error, DBAPIError)
         self._key = CompiledSelect(
             select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash")), dialect
         )
