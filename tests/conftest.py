@@ -10,6 +10,15 @@ from contextlib import AbstractContextManager, contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
+# librosa's numba kernels are cached on disk, and processes filling one cold cache at once can
+# load each other's half-written entries and crash (numba/numba#10128): one cache per worker.
+# Set, not defaulted: workers inherit the controller's environment.
+os.environ["NUMBA_CACHE_DIR"] = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ".numba-cache",
+    os.environ.get("PYTEST_XDIST_WORKER", "main"),
+)
+
 PG_ADMIN_URL = os.environ.get(
     "CADENZA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
