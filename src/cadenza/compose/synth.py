@@ -63,6 +63,16 @@ LINEAR_PROGRAMS = frozenset(range(32, 40)) | frozenset(range(88, 96))  # basses,
 GUITAR_RELEASE_TC = -1200.0
 GUITAR_PROGRAMS = frozenset(range(24, 32))
 _GEN_VOLENVRELEASE = 38
+#: A string sounds one note at a time: striking it again stops what it still rang. Each
+#: string of a guitar track plays on a MIDI channel of its own whose voices share an
+#: exclusive class, so FluidSynth damps a string's previous note (a 0.9 s release) when the
+#: string's next note starts, instead of letting every earlier strum ring on for seconds
+#: under the new chord. A strummed 3-minute part then sounds ~9 voices at a time instead of
+#: running into the polyphony cap, and renders in ~40 % of the time.
+GUITAR_STRINGS = 6
+_GEN_EXCLUSIVECLASS = 57
+_STRING_CLASS = 1.0
+_MELODIC_CHANNELS = tuple(c for c in range(16) if c != 9)
 
 AudioArray = npt.NDArray[np.float32]
 
@@ -78,6 +88,27 @@ class _Event:
     channel: int
     key: int
     velocity: int
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A note as FluidSynth plays it: key, velocity and its exact sample span."""
+
+    start: int
+    end: int
+    key: int
+    velocity: int
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A track laid out on channels: its spans and the channel each one plays on."""
+
+    track: Track
+    channels: tuple[int, ...]
+    spans: list[_Span]
+    lanes: list[int]  # index into ``channels`` per span
+    damped: bool  # the channels' voices share an exclusive class (strings)
 
 
 class _Font:
@@ -246,24 +277,14 @@ class _Instrument:
             self._reset()
             fs: Any = self._fs
             events: list[_Event] = []
-            melodic = [c for c in range(16) if c != 9]
-            for index, track in enumerate(tracks):
-                channel = 9 if track.is_drum else melodic[index % len(melodic)]
-                if track.is_drum:
-                    fs.program_select(channel, self._sfid, 128, track.program)
-                else:
-                    fs.program_select(channel, self._sfid, 0, track.program)
-                # Set after the reset (system_reset restores the defaults) on every channel
-                # used, so a synth reused for another stem never keeps a previous setting.
-                linear = track.is_drum or track.program in LINEAR_PROGRAMS
-                self._set_interp(fs.synth, channel, INTERP_LINEAR if linear else INTERP_4TH_ORDER)
-                guitar = not track.is_drum and track.program in GUITAR_PROGRAMS
-                self._set_gen(
-                    fs.synth, channel, _GEN_VOLENVRELEASE, GUITAR_RELEASE_TC if guitar else 0.0
-                )
-                fs.cc(channel, 7, _clamp_midi(round(track.volume * 127)))
-                fs.cc(channel, 10, _clamp_midi(round(64 + track.pan * 63)))
-                events.extend(_track_events(track, channel, tempo_bpm, self.sample_rate))
+            for part in _layout(tracks, tempo_bpm, self.sample_rate):
+                track = part.track
+                for channel in part.channels:
+                    self._configure(channel, track, part.damped)
+                for span, lane in zip(part.spans, part.lanes, strict=True):
+                    channel = part.channels[lane]
+                    events.append(_Event(span.start, 1, channel, span.key, span.velocity))
+                    events.append(_Event(span.end, 0, channel, span.key, 0))
             events.sort(key=lambda e: (e.sample, e.order, e.channel, e.key))
             out = np.zeros((n_samples, 2), dtype=np.float32)
             cursor = 0
@@ -278,32 +299,118 @@ class _Instrument:
             self._render_into(out, cursor, n_samples)
             return out
 
+    def _configure(self, channel: int, track: Track, damped: bool) -> None:
+        """Program and settings of a channel, set after the reset (which restores the
+        defaults) on every channel used, so a synth reused for another stem never keeps a
+        previous setting."""
+        fs: Any = self._fs
+        if track.is_drum:
+            fs.program_select(channel, self._sfid, 128, track.program)
+        else:
+            fs.program_select(channel, self._sfid, 0, track.program)
+        linear = track.is_drum or track.program in LINEAR_PROGRAMS
+        self._set_interp(fs.synth, channel, INTERP_LINEAR if linear else INTERP_4TH_ORDER)
+        guitar = not track.is_drum and track.program in GUITAR_PROGRAMS
+        self._set_gen(fs.synth, channel, _GEN_VOLENVRELEASE, GUITAR_RELEASE_TC if guitar else 0.0)
+        self._set_gen(fs.synth, channel, _GEN_EXCLUSIVECLASS, _STRING_CLASS if damped else 0.0)
+        fs.cc(channel, 7, _clamp_midi(round(track.volume * 127)))
+        fs.cc(channel, 10, _clamp_midi(round(64 + track.pan * 63)))
+
+
+def _layout(tracks: list[Track], tempo_bpm: float, sample_rate: int) -> list[_Part]:
+    """Every track on its channel; a guitar on one channel per string it needs, if the 15
+    melodic channels hold every track that way (else each track keeps one, undamped)."""
+    spans = [_note_spans(t, tempo_bpm, sample_rate) for t in tracks]
+    strings = [
+        min(GUITAR_STRINGS, _most_at_once(s))
+        if not t.is_drum and t.program in GUITAR_PROGRAMS
+        else 1
+        for t, s in zip(tracks, spans, strict=True)
+    ]
+    damp = sum(k for t, k in zip(tracks, strings, strict=True) if not t.is_drum) <= len(
+        _MELODIC_CHANNELS
+    )
+    parts: list[_Part] = []
+    used = 0
+    for index, (track, track_spans, count) in enumerate(zip(tracks, spans, strings, strict=True)):
+        if track.is_drum:
+            parts.append(_Part(track, (9,), track_spans, [0] * len(track_spans), False))
+            continue
+        guitar = track.program in GUITAR_PROGRAMS
+        if not damp:
+            channel = _MELODIC_CHANNELS[index % len(_MELODIC_CHANNELS)]
+            parts.append(_Part(track, (channel,), track_spans, [0] * len(track_spans), False))
+            continue
+        channels = tuple(_MELODIC_CHANNELS[used + i] for i in range(max(1, count)))
+        used += len(channels)
+        lanes = _strings(track_spans, len(channels)) if guitar else [0] * len(track_spans)
+        parts.append(_Part(track, channels, track_spans, lanes, guitar))
+    return parts
+
+
+def _most_at_once(spans: list[_Span]) -> int:
+    """The most spans sounding at one sample (a span ending where another starts is not)."""
+    edges = sorted([(s.start, 1) for s in spans] + [(s.end, -1) for s in spans])
+    most = sounding = 0
+    for _, step in edges:
+        sounding += step
+        most = max(most, sounding)
+    return most
+
+
+def _strings(spans: list[_Span], count: int) -> list[int]:
+    """The string (0..count-1) each span is played on, for spans in start order.
+
+    A note takes a string whose previous note has ended, preferring the one that last
+    played the same key (a chord struck again), then the nearest key (the hand moves
+    little), then the lowest string, so held notes are never stopped while ``count``
+    covers the most notes held at once; past it, the string freed soonest is taken.
+    """
+    free_at = [0] * count
+    last_key: list[int | None] = [None] * count
+    lanes: list[int] = []
+    for span in spans:
+        free = [i for i in range(count) if free_at[i] <= span.start]
+        if not free:
+            free = [min(range(count), key=lambda i: (free_at[i], i))]
+
+        def preference(i: int, key: int = span.key) -> tuple[int, int, int]:
+            previous = last_key[i]
+            distance = 128 if previous is None else abs(previous - key)
+            return (distance != 0, distance, i)
+
+        string = min(free, key=preference)
+        free_at[string], last_key[string] = span.end, span.key
+        lanes.append(string)
+    return lanes
+
 
 def _clamp_midi(value: int) -> int:
     return max(0, min(127, value))
 
 
-def _track_events(track: Track, channel: int, tempo_bpm: float, sample_rate: int) -> list[_Event]:
-    """Note events at exact sample positions; a repeated key ends where the next one starts."""
+def _note_spans(track: Track, tempo_bpm: float, sample_rate: int) -> list[_Span]:
+    """Notes at exact sample positions, in start order; a repeated key ends where the next
+    one starts."""
     per_beat = 60.0 * sample_rate / tempo_bpm
-    spans: dict[int, list[tuple[int, int, int]]] = {}
+    by_key: dict[int, list[tuple[int, int, int]]] = {}
     for note in track.notes:
         if not 0 <= note.pitch <= 127 or note.duration <= 0:
             continue
         start = round(note.start * per_beat)
         end = max(start + 1, round((note.start + note.duration) * per_beat))
-        spans.setdefault(note.pitch, []).append((start, end, _clamp_midi(note.velocity)))
-    events: list[_Event] = []
-    for key, notes in spans.items():
+        by_key.setdefault(note.pitch, []).append((start, end, _clamp_midi(note.velocity)))
+    spans: list[_Span] = []
+    for key, notes in by_key.items():
         notes.sort()
         for i, (start, end, velocity) in enumerate(notes):
             if i + 1 < len(notes):
                 end = min(end, notes[i + 1][0])
             if velocity <= 0:
                 continue
-            events.append(_Event(start, 1, channel, key, velocity))
-            events.append(_Event(max(end, start + 1), 0, channel, key, 0))
-    return events
+            spans.append(_Span(start, max(end, start + 1), key, velocity))
+    spans.sort(key=lambda s: (s.start, s.key))
+    return spans
 
 
 _FREE_FONTS: dict[str, list[_Font]] = {}

@@ -211,3 +211,57 @@ def test_preload_keeps_fonts_ready_for_a_render() -> None:
     for open_synth in opened:
         open_synth.close()
     assert len(free) == before
+
+
+def _guitar_stem(*notes: Note, seconds: float = 5.0) -> np.ndarray:
+    """A guitar track rendered at the guitar's own rate (which sparse parts would change)."""
+    rate = render_rate("Guitar")
+    audio = instrument(DEFAULT_SOUNDFONT, rate).render(
+        [_guitar(*notes)], 120.0, round(seconds * rate)
+    )
+    return audio.astype(np.float64)
+
+
+def test_a_string_struck_again_stops_its_previous_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One string: 52 is released at 0.25 s and rings; 59 on the same string at 1 s damps it.
+    first, second = Note(52, 0, 0.5, 110), Note(59, 2.0, 6.0, 100)
+    after = render_rate("Guitar") * 2  # 1 s after the second note starts
+
+    def leftover_db() -> float:
+        alone = _guitar_stem(second)[after:]
+        left = _guitar_stem(first, second)[after:] - alone
+        return float(10 * np.log10((np.mean(left**2) + 1e-30) / np.mean(alone**2)))
+
+    damped = leftover_db()
+    monkeypatch.setattr(synth, "_STRING_CLASS", 0.0)  # every string rings on
+    assert damped < -90.0
+    assert leftover_db() > -40.0
+
+
+def test_guitar_notes_held_together_ring_together() -> None:
+    notes = [Note(40, 0, 4.0, 100), Note(47, 0.5, 3.5, 100), Note(52, 1.0, 3.0, 100)]
+    together = _guitar_stem(*notes)
+    apart = sum(_guitar_stem(n) for n in notes)
+    residual = 10 * np.log10(np.mean((together - apart) ** 2) / np.mean(apart**2))
+    assert residual < -50
+
+
+def test_strings_take_a_chord_struck_again_on_the_same_strings() -> None:
+    chord = [synth._Span(0, 100, k, 90) for k in (52, 56, 59)]
+    again = [synth._Span(100 + i, 200, k, 90) for i, k in enumerate((59, 52, 56))]
+    lanes = synth._strings(chord + again, 3)
+    assert lanes[:3] == [0, 1, 2]
+    assert lanes[3:] == [2, 0, 1]
+    # A held note keeps its string: the new note takes a free one, however near in pitch.
+    held = [synth._Span(0, 500, 60, 90), synth._Span(0, 100, 64, 90), synth._Span(150, 300, 61, 90)]
+    assert synth._strings(held, 2) == [0, 1, 1]
+
+
+def test_guitars_fall_back_to_one_channel_each_when_channels_run_out() -> None:
+    chords = [Note(k, b, 1.0) for b in range(4) for k in (40, 45, 50, 55, 59, 64)]
+    guitars = [_guitar(*chords) for _ in range(3)]  # 18 strings, 15 melodic channels
+    parts = synth._layout(guitars, 120.0, SAMPLE_RATE)
+    assert [len(p.channels) for p in parts] == [1, 1, 1] and not any(p.damped for p in parts)
+    parts = synth._layout(guitars[:2], 120.0, SAMPLE_RATE)
+    assert [len(p.channels) for p in parts] == [6, 6] and all(p.damped for p in parts)
+    assert len({c for p in parts for c in p.channels}) == 12 and 9 not in parts[0].channels
