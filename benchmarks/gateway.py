@@ -211,6 +211,9 @@ def main() -> None:
                     "CADENZA_AUTH_CACHE_TTL_S": ttl,
                     "CADENZA_WORKERS": "1",
                     "CADENZA_COMPOSE_WORKERS": "1",
+                    # Started on the first submit, as before: a warm-up at start would load
+                    # the engine while the first rounds are measured.
+                    "CADENZA_WARM_START": "0",
                     "CADENZA_DATABASE_URL": args.database_url,
                 }
                 cmd = [

@@ -182,7 +182,11 @@ def build_queue(settings: Settings) -> TaskQueue:
         return CeleryQueue(settings.broker_url, default_queue=settings.queue_name)
     from cadenza.queue.inprocess import InProcessQueue
 
-    return InProcessQueue(run_task, workers=settings.resolved_workers())
+    return InProcessQueue(
+        run_task,
+        workers=settings.resolved_workers(),
+        warm=warm_worker if settings.warm_start else None,
+    )
 
 
 def build_runner(
@@ -260,3 +264,13 @@ def _process_runner() -> TaskRunner:
 def run_task(task_id: str) -> None:
     """Worker entry point (picklable): builds its container from the environment once."""
     _process_runner().run(task_id)
+
+
+def warm_worker() -> None:
+    """Worker start-up (picklable), paid before the first task instead of by it: the
+    runner, and the render processes of the music engine with their SoundFont."""
+    runner = _process_runner()
+    engine = runner.engine_for(Action.MUSIC.value)
+    warm = getattr(engine, "warm", None)
+    if callable(warm):
+        warm()

@@ -91,7 +91,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data_dir: DataDir = None,
     workers: Annotated[
-        int | None, typer.Option(help="In-process render workers (default: CPU cores).")
+        int | None,
+        typer.Option(help="Tasks run at once (default: half the CPU cores, at least 2)."),
     ] = None,
 ) -> None:
     """Run the API server with its worker pool (embedded default: SQLite, local media)."""

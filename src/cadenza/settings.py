@@ -55,11 +55,16 @@ class Settings(BaseSettings):
     limits: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
-    #: In-process worker processes; 0 means one per CPU core.
+    #: Tasks run at once: in-process worker processes, or Celery's concurrency. 0 means
+    #: half the CPU cores and at least 2 in process (see ``resolved_workers``), one per core
+    #: with Celery.
     workers: int = 0
-    #: Clips of one task rendered in parallel by the built-in engine; 0 means the cores
-    #: left per worker (at least 1).
+    #: Clips of one task rendered in parallel by the built-in engine; 0 means both clips at
+    #: once wherever there are two cores.
     compose_workers: int = 0
+    #: Start the in-process workers and the engine's render processes with the server, so
+    #: the first task does not wait seconds for imports and the SoundFont.
+    warm_start: bool = True
     task_timeout_s: int = 900
     max_attempts: int = 3
     reaper_interval_s: float = 15.0
@@ -102,9 +107,16 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     def resolved_workers(self) -> int:
-        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+        """In process, a music task renders its two clips on two cores, so half as many
+        tasks as cores keep every core busy; at least two, so a quick tool task (a crop,
+        a concat) never waits behind a render. Celery's prefork workers render clips one
+        by one, so there it is one task per core."""
+        if self.workers > 0:
+            return self.workers
+        cores = max(1, os.cpu_count() or 1)
+        return cores if self.queue == "celery" else max(2, cores // 2)
 
     def resolved_compose_workers(self) -> int:
         if self.compose_workers > 0:
             return self.compose_workers
-        return max(1, (os.cpu_count() or 1) // self.resolved_workers())
+        return min(2, max(1, os.cpu_count() or 1))

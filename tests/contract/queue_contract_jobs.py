@@ -41,3 +41,14 @@ def write_marker(task_id: str) -> None:
         raise RuntimeError(f"task {task_id} failed on purpose")
     with (directory / f"{task_id}.runs").open("a") as fh:
         fh.write(f"{os.getpid()}\n")
+
+
+def warm_marker() -> None:
+    """A worker's start-up: records its pid after a moment's work (as an engine's warm-up
+    takes seconds, the pool starts a process of its own for each call)."""
+    time.sleep(0.3)
+    (_dir() / f"warm-{os.getpid()}").write_text("")
+
+
+def failing_warm() -> None:
+    raise RuntimeError("start-up failed on purpose")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from queue_contract_jobs import MARKER_ENV, write_marker
+from queue_contract_jobs import MARKER_ENV, failing_warm, warm_marker, write_marker
 
 from cadenza.queue import QueueError
 from cadenza.queue.celery import CeleryQueue
@@ -330,6 +330,36 @@ def test_inprocess_restarts_after_stop(markers: Path) -> None:
         (task_id,) = _ids("t-", 1)
         queue.enqueue(task_id)
         wait_until(lambda: runs(markers, task_id) == 1, "a task after restart")
+    finally:
+        queue.stop()
+
+
+def test_inprocess_warm_start_readies_every_worker_before_the_first_task(markers: Path) -> None:
+    queue = InProcessQueue(write_marker, workers=2, stop_timeout_s=1, warm=warm_marker)
+    queue.start()
+    try:
+
+        def warmed() -> set[str]:
+            return {p.name.removeprefix("warm-") for p in markers.glob("warm-*")}
+
+        wait_until(lambda: len(warmed()) == 2, "both workers to start")
+        ids = _ids("t-", 4)
+        for task_id in ids:
+            queue.enqueue(task_id)
+        wait_until(lambda: all(runs(markers, t) == 1 for t in ids), "the tasks")
+        pids = {(markers / f"{t}.runs").read_text().strip() for t in ids}
+        assert pids <= warmed()  # the warmed processes ran them: none was started late
+    finally:
+        queue.stop()
+
+
+def test_inprocess_a_failed_warm_start_still_runs_tasks(markers: Path) -> None:
+    queue = InProcessQueue(write_marker, workers=1, stop_timeout_s=1, warm=failing_warm)
+    queue.start()
+    try:
+        (task_id,) = _ids("t-", 1)
+        queue.enqueue(task_id)
+        wait_until(lambda: runs(markers, task_id) == 1, "a task after a failed warm-up")
     finally:
         queue.stop()
 

@@ -82,6 +82,16 @@ def test_file_round_trip_and_fetch_to(storage: MediaStorage, tmp_path: Path) -> 
     assert [p.name for p in dest.parent.iterdir()] == ["copy.mp3"], "no temp file left behind"
 
 
+def test_a_stored_file_outlives_its_source(storage: MediaStorage, tmp_path: Path) -> None:
+    source = tmp_path / "work" / "song.wav"
+    source.parent.mkdir()
+    source.write_bytes(b"RIFF stems")
+    storage.put_file("clips/c3-tok/song.wav", source, "audio/wav")
+    source.unlink()  # the worker removes its work directory
+    source.parent.rmdir()
+    assert storage.get_bytes("clips/c3-tok/song.wav") == b"RIFF stems"
+
+
 def test_overwrite_replaces_content(storage: MediaStorage) -> None:
     storage.put_bytes("a/b.txt", b"first, longer content", "text/plain")
     storage.put_bytes("a/b.txt", b"second", "text/plain")
@@ -182,6 +192,26 @@ def test_local_writes_leave_no_temp_files(tmp_path: Path) -> None:
     for i in range(5):
         storage.put_bytes("a/b.bin", bytes([i]) * 10, "application/octet-stream")
     assert sorted(p.name for p in (tmp_path / "m" / "a").iterdir()) == ["b.bin"]
+
+
+def test_local_files_are_linked_not_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = LocalStorage(tmp_path / "m", "http://h")
+    source = tmp_path / "stem.wav"
+    source.write_bytes(b"\x00" * 4096)
+    storage.put_file("clips/x-t/stems/Bass.wav", source, "audio/wav")
+    stored = storage.path_for("clips/x-t/stems/Bass.wav")
+    assert stored.stat().st_ino == source.stat().st_ino  # one file, no copy made
+    assert stored.stat().st_mode & 0o777 == 0o644
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("cadenza.storage.local.os.link", no_links)
+    storage.put_file("clips/x-t/stems/Drums.wav", source, "audio/wav")  # another file system
+    copied = storage.path_for("clips/x-t/stems/Drums.wav")
+    assert copied.stat().st_ino != source.stat().st_ino
+    assert copied.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in copied.parent.iterdir()) == ["Bass.wav", "Drums.wav"]
 
 
 def test_local_delete_prefix_prunes_empty_dirs(tmp_path: Path) -> None:

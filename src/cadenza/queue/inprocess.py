@@ -54,10 +54,12 @@ class InProcessQueue:
         workers: int,
         max_redeliveries: int = 2,
         stop_timeout_s: float = 5.0,
+        warm: Callable[[], None] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._run = run
+        self._warm = warm
         self._workers = workers
         self._max_redeliveries = max_redeliveries
         self._stop_timeout_s = stop_timeout_s
@@ -95,6 +97,9 @@ class InProcessQueue:
                 target=self._dispatch, name="cadenza-dispatcher", daemon=True
             )
             self._thread.start()
+            executor = self._executor
+        if self._warm is not None:
+            self._start_workers(executor)
 
     def stop(self) -> None:
         """Stops taking work, gives running tasks ``stop_timeout_s``, then kills them.
@@ -138,6 +143,17 @@ class InProcessQueue:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=exit_with_parent,
         )
+
+    def _start_workers(self, executor: ProcessPoolExecutor) -> None:
+        """Starts every worker now and runs ``warm`` in each (the pool starts a process per
+        call while none is idle); a task submitted meanwhile runs once one is ready."""
+        assert self._warm is not None
+        for _ in range(self._workers):
+            try:
+                executor.submit(self._warm).add_done_callback(_log_warm_failure)
+            except (BrokenProcessPool, OSError, RuntimeError):
+                log.warning("worker start-up could not be requested", exc_info=True)
+                return
 
     def _dispatch(self) -> None:
         ids, slots = self._ids, self._slots
@@ -267,6 +283,15 @@ class InProcessQueue:
         with self._lock:
             self._known.discard(task_id)
             self._redeliveries.pop(task_id, None)
+
+
+def _log_warm_failure(future: Future[None]) -> None:
+    """A worker that failed to warm up still takes tasks: they report what is wrong."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        log.warning("worker start-up failed: %r", error)
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:

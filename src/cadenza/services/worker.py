@@ -98,6 +98,10 @@ class TaskRunner:
         self._max_attempts = max(1, max_attempts)
         self._worker_name = worker_name
 
+    def engine_for(self, action: str) -> Engine:
+        """The engine that runs ``action`` (an EngineError if none does)."""
+        return self._engine_for(action)
+
     def run(self, task_id: str) -> None:
         start = self._begin(task_id)
         if start is None:

@@ -64,9 +64,17 @@ class LocalStorage:
             tmp.unlink(missing_ok=True)
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """Copies ``path`` (the source stays); the content type is implied by the extension."""
+        """Stores ``path`` (the source stays); the content type is implied by the extension.
+
+        On the same file system the file is hard-linked, not copied: a render hands over
+        ~400 MB of stems per clip, finished and never written again. Elsewhere it is copied.
+        """
         with self._atomic_target(key) as tmp:
-            shutil.copyfile(path, tmp)
+            try:
+                tmp.unlink()
+                os.link(path, tmp)
+            except OSError:
+                shutil.copyfile(path, tmp)
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         with self._atomic_target(key) as tmp:

@@ -32,6 +32,19 @@ def test_embedded_default(tmp_path: Path) -> None:
     assert worker_route(settings) == settings.worker_name
 
 
+@pytest.mark.parametrize(
+    ("cores", "queue", "workers", "compose"),
+    [(1, "inprocess", 2, 1), (2, "inprocess", 2, 2), (8, "inprocess", 4, 2), (8, "celery", 8, 2)],
+)
+def test_default_workers_keep_every_core_busy(
+    monkeypatch: pytest.MonkeyPatch, cores: int, queue: str, workers: int, compose: int
+) -> None:
+    # In process, a music task renders its two clips at once: half as many tasks as cores.
+    monkeypatch.setattr("cadenza.settings.os.cpu_count", lambda: cores)
+    settings = Settings(queue=queue)  # type: ignore[arg-type]
+    assert (settings.resolved_workers(), settings.resolved_compose_workers()) == (workers, compose)
+
+
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CADENZA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CADENZA_QUEUE", "celery")
