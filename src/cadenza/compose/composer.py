@@ -28,6 +28,7 @@ from cadenza.compose.lyrics import (
     ParsedSection,
     Word,
     detect_language,
+    is_han,
     parse_lyrics,
 )
 from cadenza.compose.score import (
@@ -194,7 +195,7 @@ def compose(request: MusicRequest, seed: int, *, style: Style | None = None) -> 
         instrumental = True
     language = detect_language(parsed) if not instrumental else "en"
     if not title:
-        title = _title_from(parsed) or style.label
+        title = _title_from(parsed, language) or style.label
 
     bpb = style.beats_per_bar
     bar_s = 60.0 / style.tempo_bpm * bpb
@@ -340,13 +341,56 @@ def _merge_tags(tags: str, extra: str) -> str:
     return ", ".join(seen)
 
 
-def _title_from(parsed: list[ParsedSection]) -> str:
-    for kind in ("chorus", "verse", "intro", "bridge", "outro", "prechorus"):
-        for s in parsed:
-            if s.kind == kind and s.lines:
-                words = s.lines[0].text.strip(" ,.!?;:").split()
-                return " ".join(words[:6])[:80]
+#: Words a title neither ends on when cut short nor capitalises inside (English).
+# fmt: off
+_TITLE_SMALL = frozenset({
+    "a", "an", "the", "and", "or", "nor", "but", "so", "of", "in", "on", "at", "to", "for",
+    "by", "with", "from", "into", "onto", "as",
+})
+_TITLE_DANGLING = _TITLE_SMALL | {
+    "my", "your", "our", "their", "his", "her", "its", "is", "are", "was", "when", "while",
+    "where", "if", "that", "who", "which",
+}
+# fmt: on
+_TITLE_WORDS = 7
+
+
+def _title_from(parsed: list[ParsedSection], language: str = "en") -> str:
+    """The hook as a title: the chorus line sung most often (else the first line of the
+    first section there is), cut at a word that can end a phrase; English is title-cased,
+    other languages capitalise the first word only."""
+    for kind in ("chorus", "hook", "verse", "intro", "bridge", "outro", "prechorus"):
+        lines = [line.text for s in parsed if s.kind == kind for line in s.lines]
+        if lines:
+            counts = {text: lines.count(text) for text in lines}
+            hook = max(lines, key=lambda text: counts[text])  # the first of the most sung
+            return _as_title(hook, language)
     return ""
+
+
+def _as_title(line: str, language: str = "en") -> str:
+    text = line.strip(" ,.!?;:-\"'")
+    if any(is_han(ch) for ch in text):
+        return text[:16]
+    words = text.split()
+    if len(words) > _TITLE_WORDS:
+        cut = words[:_TITLE_WORDS]
+        while len(cut) > 2 and cut[-1].lower().strip(",;:") in _TITLE_DANGLING:
+            cut.pop()
+        words = cut
+    if not words:
+        return ""
+    words[-1] = words[-1].rstrip(",;:")
+    english = language == "en"
+    titled = [
+        w
+        if any(c.isupper() for c in w)
+        or (i > 0 and not english)
+        or (0 < i < len(words) - 1 and w.lower() in _TITLE_SMALL)
+        else w[:1].upper() + w[1:]
+        for i, w in enumerate(words)
+    ]
+    return " ".join(titled)[:80]
 
 
 # ---------------------------------------------------------------- form

@@ -201,6 +201,21 @@ def test_description_mode_writes_lyrics_and_title() -> None:
     assert titled.title == "My Title"
 
 
+def test_untitled_lyrics_are_named_after_their_hook() -> None:
+    lyrics = (
+        "[Verse]\nI walked along the river when the morning light was new\n"
+        "[Chorus]\nhold me now\nwe are the fire in the night and the spark of it all\n"
+        "we are the fire in the night and the spark of it all\n"
+    )
+    # The chorus line sung most, cut where a phrase can end, in title case.
+    assert compose(_request(lyrics=lyrics, title=""), 3).title == "We Are the Fire in the Night"
+    verse_only = "[Verse]\nI walked along the river when the morning light was new"
+    assert compose(_request(lyrics=verse_only, title=""), 3).title == "I Walked Along the River"
+    spanish = "[Chorus]\nuna noche en la ciudad"
+    assert compose(_request(lyrics=spanish, title=""), 3).title == "Una noche en la ciudad"
+    assert compose(_request(lyrics=verse_only, title="  Own Title "), 3).title == "Own Title"
+
+
 def test_instrumental_has_form_and_no_vocals() -> None:
     score = compose(_request(lyrics=None, instrumental=True, tags="lofi"), 3)
     assert score.instrumental and not score.vocals and not score.words
