@@ -43,11 +43,18 @@ from cadenza.compose.score import (
     VocalPart,
     VoiceSettings,
 )
-from cadenza.compose.style import DRUM_KEYS, Instrument, Style, resolve_style
+from cadenza.compose.style import (
+    DRUM_KEYS,
+    EIGHTH_HATS,
+    DrumPattern,
+    Instrument,
+    Style,
+    resolve_style,
+)
 from cadenza.compose.writer import write_lyrics
 from cadenza.domain.music import MusicRequest
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 VOICE_RANGES: dict[str, tuple[int, int]] = {"male": (45, 64), "female": (55, 72)}
 
@@ -109,6 +116,10 @@ _BASS: dict[str, tuple[tuple[float, float, str], ...]] = {
         (2.75, 0.25, "b7"),
         (3.5, 0.5, "8"),
     ),
+    # other takes of the patterns above (``style.BASS_TAKES``)
+    "pop_push": ((0, 1.5, "R"), (1.5, 1, "R"), (2.5, 1, "5"), (3.5, 0.5, "A")),
+    "eighths_332": ((0, 1.5, "R"), (1.5, 1.5, "R"), (3, 1, "8")),
+    "roots_push": ((0, 1.5, "R"), (1.5, 2.5, "5")),
 }
 
 # comp rhythms: (beat offset, duration)
@@ -124,8 +135,29 @@ _COMP: dict[str, tuple[tuple[float, float], ...]] = {
     "shuffle": ((0, 1), (1, 1), (2, 1), (3, 1)),
     "skank": ((1, 0.3), (3, 0.3)),
     "montuno": ((0, 0.5), (1, 0.5), (1.5, 0.5), (2.5, 0.5), (3, 0.5), (3.5, 0.5)),
+    # other takes of the patterns above (``style.COMP_TAKES``)
+    "strum_eighths": tuple((i * 0.5, 0.5) for i in range(8)),
+    "strum_332": ((0, 1.5), (1.5, 1), (2.5, 0.5), (3, 1)),
+    "power_332": ((0, 1.45), (1.5, 1.45), (3, 0.95)),
+    "block_push": ((0, 1.5), (1.5, 2.5)),
+    "comp_charleston": ((0, 0.75), (1.5, 1)),
+    "stabs_offbeat": ((0.5, 0.25), (1.5, 0.25), (2.5, 0.25), (3.5, 0.25)),
 }
-_SOFT_COMPS = ("power", "chug", "stabs", "strum", "skank", "montuno", "shuffle", "comp")
+_SOFT_COMPS = (
+    "power",
+    "power_332",
+    "chug",
+    "stabs",
+    "stabs_offbeat",
+    "strum",
+    "strum_eighths",
+    "strum_332",
+    "skank",
+    "montuno",
+    "shuffle",
+    "comp",
+    "comp_charleston",
+)
 
 
 @dataclass
@@ -1026,7 +1058,7 @@ def _arrange(
                     voicing = voice_chord(pcs, low, high, previous)
                     previous = voicing
                     comp = style.comp_pattern
-                    if ins is not first_chords and comp != "comp":
+                    if ins is not first_chords and not comp.startswith("comp"):
                         comp = "block" if ins.role == "chords" else comp
                     if ins.role == "arp" or comp in ("arpeggio", "fingerpick"):
                         _arpeggio(track, ins, voicing, bar_start, bpb, e, vel, slow=e < 0.6)
@@ -1042,7 +1074,7 @@ def _arrange(
                             notes = [root, root + 7 if i % 2 == 0 else root + 9]
                         accent = 8 if off == int(off) else 0
                         for m, p in enumerate(notes):
-                            strum = 0.015 * m if comp == "strum" else 0.0
+                            strum = 0.015 * m if comp.startswith("strum") else 0.0
                             _add(
                                 track,
                                 p,
@@ -1214,7 +1246,7 @@ def _drums(blocks: list[_Block], style: Style, seed: int, final_beat: float) -> 
                     _add(track, DRUM_KEYS["hat"], bar_start + s * step_beats, 0.2, 45 + 20 * e, kit)
                 continue
             fill = k == b.bars - 1 and not last_block
-            for sound, hits in pattern.hits.items():
+            for sound, hits in _take_hits(pattern, style.hat_take, b.kind, steps).items():
                 if sound == "crash":
                     continue
                 if sound == "open" and e < 0.6:
@@ -1255,6 +1287,23 @@ def _drums(blocks: list[_Block], style: Style, seed: int, final_beat: float) -> 
         _add(track, DRUM_KEYS["snare"], final_beat, 0.5, 105, kit)
     track.notes.sort(key=lambda x: (x.start, x.pitch))
     return track
+
+
+def _take_hits(
+    pattern: DrumPattern, take: str, kind: str, steps: int
+) -> dict[str, tuple[int, ...]]:
+    """The pattern's hits in this clip's take: a chorus may drive its straight-eighth hats
+    as sixteenths or move them to the ride; other sections and grooves play as written."""
+    hits = pattern.hits
+    if kind != "chorus" or steps != 16 or hits.get("hat") != EIGHTH_HATS or take == "plain":
+        return hits
+    varied = dict(hits)
+    if take == "chorus_sixteenths":
+        varied["hat"] = tuple(range(16))
+    elif take == "chorus_ride":
+        del varied["hat"]
+        varied["ride"] = EIGHTH_HATS
+    return varied
 
 
 def _fill(

@@ -305,6 +305,8 @@ class Style:
     style_influence: float = 0.5
     bars_per_chord: int = 1
     descriptors: tuple[str, ...] = ()
+    #: How a chorus plays straight-eighth hats (``HAT_TAKES``).
+    hat_take: str = "plain"
 
 
 def _dp(name: str, hits: dict[str, tuple[int, ...]], steps: int = 16, **kw: bool) -> DrumPattern:
@@ -312,6 +314,8 @@ def _dp(name: str, hits: dict[str, tuple[int, ...]], steps: int = 16, **kw: bool
 
 
 _EIGHTHS = (0, 2, 4, 6, 8, 10, 12, 14)
+#: Straight-eighth hats, the groove the drum takes vary.
+EIGHTH_HATS = _EIGHTHS
 _SIXTEENTHS = tuple(range(16))
 _OFFBEATS = (2, 6, 10, 14)
 
@@ -1305,6 +1309,29 @@ def _moods(tags: str) -> list[str]:
     return [m for m in MOODS if _mentions(text, m)]
 
 
+#: Other takes of a genre's comp and bass patterns, and of straight-eighth hats in a
+#: chorus: each clip plays one, drawn by its seed, so the two clips of a song differ in
+#: feel as two takes by a band do. The genre's own pattern stays the likeliest; patterns
+#: that define a genre (a reggae skank, a house bass, a one-drop) have no other take.
+COMP_TAKES: dict[str, tuple[str, ...]] = {
+    "strum": ("strum", "strum", "strum_eighths", "strum_332"),
+    "power": ("power", "power", "power_332", "chug"),
+    "block": ("block", "block", "block_push"),
+    "comp": ("comp", "comp", "comp_charleston"),
+    "stabs": ("stabs", "stabs", "stabs_offbeat"),
+}
+BASS_TAKES: dict[str, tuple[str, ...]] = {
+    "pop": ("pop", "pop", "pop_push", "eighths"),
+    "eighths": ("eighths", "eighths", "eighths_332", "pulse"),
+    "roots": ("roots", "roots", "roots_push"),
+}
+HAT_TAKES: tuple[str, ...] = ("plain", "plain", "chorus_sixteenths", "chorus_ride")
+
+
+def _take(options: tuple[str, ...] | None, default: str, rng: random.Random) -> str:
+    return options[rng.randrange(len(options))] if options else default
+
+
 def resolve_style(
     tags: str,
     negative_tags: str = "",
@@ -1377,6 +1404,11 @@ def resolve_style(
         bass_pattern, comp_pattern = "waltz", "waltz"
         if drums is not None:
             drums = DrumPattern("waltz", 16, {"kick": (0,), "rim": (4, 8), "hat": (0, 4, 8)})
+    # Drawn apart from the rest, so the tempo, key and chords of a seed stay as they were.
+    takes = random.Random(seed * 104729 + 3)
+    comp_pattern = _take(COMP_TAKES.get(comp_pattern), comp_pattern, takes)
+    bass_pattern = _take(BASS_TAKES.get(bass_pattern), bass_pattern, takes)
+    hat_take = _take(HAT_TAKES, "plain", takes)
     if _negative_has(negative_tags, ("drums", "drum", "percussion", "beat", "beats", "鼓")):
         drums = None
 
@@ -1409,6 +1441,7 @@ def resolve_style(
         drums=drums,
         bass_pattern=bass_pattern,
         comp_pattern=comp_pattern,
+        hat_take=hat_take,
         instruments=instruments,
         energy=energy,
         swing=genre.swing,

@@ -1,4 +1,5 @@
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pretty_midi
@@ -8,6 +9,7 @@ from cadenza.compose.composer import VOICE_RANGES, compose
 from cadenza.compose.harmony import melody_chord_pcs
 from cadenza.compose.midi import write_midi
 from cadenza.compose.score import STEM_NAMES, Chord, Score
+from cadenza.compose.style import resolve_style
 from cadenza.compose.timings import word_timings
 from cadenza.domain.music import MusicRequest
 
@@ -154,6 +156,30 @@ def test_drums_have_fills_and_final_hit() -> None:
     final = [n for n in drums.notes if n.start == last]
     assert {36, 49} <= {n.pitch for n in final}
     assert score.total_beats - last >= bpb  # the last hit rings
+
+
+@pytest.mark.parametrize(("take", "key"), [("chorus_sixteenths", 42), ("chorus_ride", 51)])
+def test_a_chorus_take_changes_the_hats_and_leaves_verses_alone(take: str, key: int) -> None:
+    def score(hat_take: str) -> Score:
+        style = replace(resolve_style("pop", seed=5), hat_take=hat_take)
+        return compose(_request(tags="pop"), 5, style=style)
+
+    def hats(s: Score, kind: str) -> list[tuple[int, float]]:
+        drums = next(t for t in s.tracks if t.is_drum)
+        section = next(x for x in s.sections if x.kind == kind)
+        bar = (section.start_bar + 1) * s.beats_per_bar  # a bar inside, not the fill
+        return sorted(
+            (n.pitch, n.start - bar)
+            for n in drums.notes
+            if bar <= n.start < bar + 4 and n.pitch in (42, 51)
+        )
+
+    plain, varied = score("plain"), score(take)
+    assert hats(varied, "verse") == hats(plain, "verse")
+    assert [k for k, _ in hats(plain, "chorus")] == [42] * 8
+    played = hats(varied, "chorus")
+    assert {k for k, _ in played} == {key}
+    assert len(played) == (16 if take == "chorus_sixteenths" else 8)
 
 
 @pytest.mark.parametrize("tags", ["trap", "jazz", "latin", "metal", "reggae"])

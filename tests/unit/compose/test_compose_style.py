@@ -1,6 +1,13 @@
 import pytest
 
-from cadenza.compose.style import GENRES, expand_tags, genre_scores, resolve_style
+from cadenza.compose.style import (
+    BASS_TAKES,
+    COMP_TAKES,
+    GENRES,
+    expand_tags,
+    genre_scores,
+    resolve_style,
+)
 
 GENRE_TAGS = {
     "pop": "pop",
@@ -104,3 +111,28 @@ def test_expand_tags_is_richer_and_deterministic() -> None:
     assert text == expand_tags("synthwave, female vocals")
     assert "synthwave" in text and "bpm" in text and "female vocals" in text
     assert len(text) > len("synthwave, female vocals") * 2
+
+
+def test_seeds_play_other_takes_of_a_genre_groove() -> None:
+    styles = [resolve_style("pop", seed=seed) for seed in range(200)]
+    grooves = {(s.comp_pattern, s.bass_pattern, s.hat_take) for s in styles}
+    assert len(grooves) >= 6  # the two clips of a song are two takes, not one groove twice
+    comps = [s.comp_pattern for s in styles]
+    assert set(comps) == set(COMP_TAKES["strum"])
+    assert comps.count("strum") > max(comps.count(c) for c in set(comps) - {"strum"})
+    assert {s.bass_pattern for s in styles} == set(BASS_TAKES["pop"])
+    same = resolve_style("pop", seed=7)
+    assert (same.comp_pattern, same.bass_pattern, same.hat_take) == (
+        styles[7].comp_pattern,
+        styles[7].bass_pattern,
+        styles[7].hat_take,
+    )
+
+
+def test_grooves_that_define_a_genre_have_one_take() -> None:
+    for tags, comp, bass in (("reggae", "skank", "reggae"), ("house", None, "house")):
+        for seed in range(20):
+            style = resolve_style(tags, seed=seed)
+            assert style.bass_pattern == bass
+            if comp:
+                assert style.comp_pattern == comp
