@@ -69,6 +69,17 @@ def wait_up(url: str, timeout_s: float = 60.0) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
+def wait_ready(url: str, timeout_s: float = 120.0) -> None:
+    """Until the server's workers have warmed up (imports, SoundFont)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        workers = httpx.get(url, timeout=5.0).json().get("workers")
+        if not workers or workers["ready"] == workers["total"]:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"workers of {url} did not warm up")
+
+
 @contextmanager
 def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[None]:
     proc = subprocess.Popen(
@@ -152,19 +163,26 @@ async def submit_latency(base: str, secret: str, clients: int, per_client: int) 
     latencies: list[float] = []
     failures = 0
 
-    async def worker(n: int) -> None:
-        # One client (one connection) each: a shared pool's bookkeeping would be measured.
-        nonlocal failures
-        async with httpx.AsyncClient(base_url=base, timeout=60.0) as client:
-            for i in range(per_client):
-                body = {"tags": "pop", "prompt": f"bench song {n}-{i}", "make_instrumental": True}
-                started = time.perf_counter()
-                response = await client.post("/suno/submit/music", json=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    failures += 1
+    # One client (one connection) each: a shared pool's bookkeeping would be measured. They
+    # are made and connected before the clock starts: making 100 clients (an SSL context
+    # each, even for plain HTTP) costs the load generator seconds of the CPU it shares.
+    pool = [httpx.AsyncClient(base_url=base, timeout=60.0, verify=False) for _ in range(clients)]
+    await asyncio.gather(*(client.get("/healthz") for client in pool))
 
-    await asyncio.gather(*(worker(n) for n in range(clients)))
+    async def worker(n: int) -> None:
+        nonlocal failures
+        for i in range(per_client):
+            body = {"tags": "pop", "prompt": f"bench song {n}-{i}", "make_instrumental": True}
+            started = time.perf_counter()
+            response = await pool[n].post("/suno/submit/music", json=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                failures += 1
+
+    try:
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+    finally:
+        await asyncio.gather(*(client.aclose() for client in pool))
     if failures:
         print(f"  warning: {failures} submits failed", file=sys.stderr)
     return latencies
@@ -211,9 +229,6 @@ def main() -> None:
                     "CADENZA_AUTH_CACHE_TTL_S": ttl,
                     "CADENZA_WORKERS": "1",
                     "CADENZA_COMPOSE_WORKERS": "1",
-                    # Started on the first submit, as before: a warm-up at start would load
-                    # the engine while the first rounds are measured.
-                    "CADENZA_WARM_START": "0",
                     "CADENZA_DATABASE_URL": args.database_url,
                 }
                 cmd = [
@@ -224,6 +239,8 @@ def main() -> None:
                 servers.enter_context(process(cmd, env, f"{base}/healthz"))
                 targets[label] = (f"{base}/suno/fetch/{task_id}", headers)
                 bases[label] = base
+            for base in bases.values():  # start-up work must not overlap the measurements
+                wait_ready(f"{base}/healthz")
 
             # Rounds interleave the servers, so a burst of load from elsewhere on the
             # machine falls on all of them; the ratios are taken within each round.

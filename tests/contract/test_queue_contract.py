@@ -257,6 +257,7 @@ def test_kill_9_of_a_worker_child_mid_task(harness: Harness) -> None:
 
 def test_inprocess_dedupes_an_id_already_waiting_or_running(markers: Path) -> None:
     queue = InProcessQueue(write_marker, workers=1, stop_timeout_s=2)
+    assert queue.readiness() is None  # no warm start: workers start with the first task
     ids = _ids("slow-", 2)
     for _ in range(3):
         for task_id in ids:
@@ -336,13 +337,15 @@ def test_inprocess_restarts_after_stop(markers: Path) -> None:
 
 def test_inprocess_warm_start_readies_every_worker_before_the_first_task(markers: Path) -> None:
     queue = InProcessQueue(write_marker, workers=2, stop_timeout_s=1, warm=warm_marker)
+    assert queue.readiness() is None  # not started
     queue.start()
     try:
 
         def warmed() -> set[str]:
             return {p.name.removeprefix("warm-") for p in markers.glob("warm-*")}
 
-        wait_until(lambda: len(warmed()) == 2, "both workers to start")
+        wait_until(lambda: queue.readiness() == (2, 2), "both workers to be ready")
+        assert len(warmed()) == 2
         ids = _ids("t-", 4)
         for task_id in ids:
             queue.enqueue(task_id)
@@ -357,6 +360,7 @@ def test_inprocess_a_failed_warm_start_still_runs_tasks(markers: Path) -> None:
     queue = InProcessQueue(write_marker, workers=1, stop_timeout_s=1, warm=failing_warm)
     queue.start()
     try:
+        wait_until(lambda: queue.readiness() == (1, 1), "the warm-up to end")
         (task_id,) = _ids("t-", 1)
         queue.enqueue(task_id)
         wait_until(lambda: runs(markers, task_id) == 1, "a task after a failed warm-up")

@@ -117,6 +117,18 @@ def test_first_start_prints_the_admin_key_once(server: Server) -> None:
     assert "sk_" in output
 
 
+def test_workers_start_with_the_server(server: Server) -> None:
+    # Warm start: the worker and its render processes load before any task asks for them.
+    deadline = time.monotonic() + 90
+    while True:
+        health = httpx.get(f"{server.base}/healthz", timeout=5).json()
+        if health["workers"] == {"ready": 1, "total": 1}:
+            break
+        assert health["workers"]["total"] == 1
+        assert time.monotonic() < deadline, f"workers not ready: {health}"
+        time.sleep(0.3)
+
+
 def test_auth_and_billing_over_http(server: Server) -> None:
     missing = httpx.get(f"{server.base}/suno/billing/me")
     assert missing.status_code == 401

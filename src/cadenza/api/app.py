@@ -106,6 +106,12 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"status": "ok", "version": __version__}
+        readiness = getattr(container.queue, "readiness", None)
+        counts = readiness() if callable(readiness) else None
+        if counts is not None:
+            # Up and answering either way; "ready" once every worker has started and loaded
+            # the engine, so the next song starts rendering at once.
+            body["workers"] = {"ready": counts[0], "total": counts[1]}
         return JSONResponse(body)
 
     @app.get("/metrics", include_in_schema=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -27,6 +28,10 @@ _STOP = object()
 ORPHAN_GRACE_S = 5.0
 #: How often the idle dispatcher looks for a pool broken while no task was running.
 HEALTH_CHECK_S = 1.0
+#: Scheduling niceness of the worker processes (and the render processes they start).
+#: Renders keep every core busy for seconds; below the API's priority they yield to it, so
+#: polls and submits stay quick while songs render, and render as fast when it is idle.
+WORKER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class InProcessQueue:
             raise ValueError("workers must be at least 1")
         self._run = run
         self._warm = warm
+        self._warming: list[Future[None]] = []
         self._workers = workers
         self._max_redeliveries = max_redeliveries
         self._stop_timeout_s = stop_timeout_s
@@ -135,25 +141,37 @@ class InProcessQueue:
         with self._lock:
             return len(self._known)
 
+    def readiness(self) -> tuple[int, int] | None:
+        """(workers done warming up, workers) with a warm start, else None."""
+        with self._lock:
+            if self._warm is None or self._thread is None:
+                return None
+            return sum(f.done() for f in self._warming), self._workers
+
     # -- internals ------------------------------------------------------------------------
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=exit_with_parent,
+            initializer=_worker_init,
         )
 
     def _start_workers(self, executor: ProcessPoolExecutor) -> None:
         """Starts every worker now and runs ``warm`` in each (the pool starts a process per
         call while none is idle); a task submitted meanwhile runs once one is ready."""
         assert self._warm is not None
+        warming: list[Future[None]] = []
         for _ in range(self._workers):
             try:
-                executor.submit(self._warm).add_done_callback(_log_warm_failure)
+                future = executor.submit(self._warm)
             except (BrokenProcessPool, OSError, RuntimeError):
                 log.warning("worker start-up could not be requested", exc_info=True)
-                return
+                break
+            future.add_done_callback(_log_warm_failure)
+            warming.append(future)
+        with self._lock:
+            self._warming = warming
 
     def _dispatch(self) -> None:
         ids, slots = self._ids, self._slots
@@ -283,6 +301,13 @@ class InProcessQueue:
         with self._lock:
             self._known.discard(task_id)
             self._redeliveries.pop(task_id, None)
+
+
+def _worker_init() -> None:
+    """Runs first in every worker process."""
+    exit_with_parent()
+    with contextlib.suppress(OSError):  # a nice value already at the floor is fine
+        os.nice(WORKER_NICENESS)
 
 
 def _log_warm_failure(future: Future[None]) -> None:
