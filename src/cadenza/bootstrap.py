@@ -49,8 +49,13 @@ def build_database(settings: Settings) -> tuple[UnitOfWorkFactory, Views]:
     from cadenza.db import create_engine_for, uow_factory
     from cadenza.db.views import SqlViews
 
-    engine = create_engine_for(settings.resolved_database_url())
-    return uow_factory(engine), SqlViews(engine)
+    url = settings.resolved_database_url()
+    engine = create_engine_for(url)
+    if engine.dialect.name == "sqlite":
+        return uow_factory(engine), SqlViews(engine)
+    # Polls and key lookups: autocommit connections of their own, no pre-ping (SqlViews).
+    reads = create_engine_for(url, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+    return uow_factory(engine), SqlViews(engine, reads)
 
 
 class _SerializedUnitOfWork:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select, text
 
 from cadenza.db import create_engine_for, uow_factory
 from cadenza.db import tables as t
@@ -39,10 +39,25 @@ def uow(db_engine: Engine) -> UnitOfWorkFactory:
     return uow_factory(db_engine)
 
 
-@pytest.fixture(params=["sql", "uow"])
-def views(request: pytest.FixtureRequest, db_engine: Engine, uow: UnitOfWorkFactory) -> Views:
+@pytest.fixture(scope="module")
+def reads_engine(db_engine: Engine) -> Iterator[Engine]:
+    """What the server reads polls through on PostgreSQL: autocommit, no pre-ping."""
+    url = db_engine.url.render_as_string(hide_password=False)
+    engine = create_engine_for(url, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sql", "sql-reads", "uow"])
+def views(
+    request: pytest.FixtureRequest,
+    db_engine: Engine,
+    uow: UnitOfWorkFactory,
+) -> Views:
     if request.param == "sql":
         return SqlViews(db_engine)
+    if request.param == "sql-reads":  # on SQLite the reads engine goes unused: reads run inline
+        return SqlViews(db_engine, request.getfixturevalue("reads_engine"))
     return UowViews(uow)
 
 
@@ -207,3 +222,30 @@ def test_a_revoked_key_is_found_as_revoked(views: Views, uow: UnitOfWorkFactory)
         u.commit()
     found = views.key_by_hash(key.key_hash)
     assert found is not None and found.revoked
+
+
+def test_a_read_connection_the_server_dropped_is_replaced(
+    db_engine: Engine, reads_engine: Engine, uow: UnitOfWorkFactory
+) -> None:
+    if db_engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only: SQLite has no server to drop a connection")
+    views = SqlViews(db_engine, reads_engine)
+    key = stored_key(uow)
+    task = stored_task(uow, key)
+    threads = [threading.Thread(target=views.tasks, args=([task.id], key.id)) for _ in range(4)]
+    for thread in threads:  # several pooled connections now exist
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db_engine.connect() as admin:  # a restart or an idle timeout, as the server does it
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND application_name = ''"
+            )
+        )
+    # No pre-ping: the dead connection fails once, is dropped, and the read is retried.
+    [view] = views.tasks([task.id], key.id)
+    assert view == stored_view(uow, task.id)
+    assert views.key_by_hash(key.key_hash) is not None

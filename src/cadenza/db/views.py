@@ -1,12 +1,15 @@
 """Lookups for the hottest routes, on the cheapest path each database allows.
 
-A request's key is one indexed read; a poll is two (the task, then its clips) in one read
-transaction. They run as precompiled statements on a DBAPI connection (see ``compiled``).
-On SQLite the reads are local and take tens of microseconds, less than a hop to a worker
-thread, so they are marked ``inline`` and each thread keeps one connection of its own with
-a short busy timeout: under WAL a reader waits only in rare moments (a checkpoint
-resetting the log), and then never long. On PostgreSQL each lookup borrows a pooled
-connection and runs on a worker thread like any other network call.
+A request's key is one indexed read; a poll is one too (the task joined to its clips, a
+consistent snapshot by itself). They run as precompiled statements on a DBAPI connection
+(see ``compiled``). On SQLite the reads are local and take tens of microseconds, less than
+a hop to a worker thread, so they are marked ``inline`` and each thread keeps one
+connection of its own with a short busy timeout: under WAL a reader waits only in rare
+moments (a checkpoint resetting the log), and then never long. On PostgreSQL each lookup
+borrows a connection and runs on a worker thread like any other network call; given a
+``reads`` engine of autocommit connections without a pre-ping, a poll is one round trip
+instead of five (ping, BEGIN, two SELECTs, ROLLBACK), and a connection found dead is
+dropped and the read tried once more on a fresh one.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import Label
 
 from cadenza.db import tables as t
 from cadenza.db.compiled import CompiledSelect
@@ -32,12 +36,24 @@ from cadenza.services.views import UowViews
 INLINE_BUSY_TIMEOUT_MS = 200
 
 
-class SqlViews:
-    """``Views`` on SQLite or PostgreSQL."""
+_TASK, _CLIP = "task__", "clip__"
 
-    def __init__(self, engine: Engine) -> None:
+
+def _labelled(prefix: str, columns: Iterator[Any]) -> list[Label[Any]]:
+    return [column.label(prefix + column.key) for column in columns]
+
+
+def _split(record: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {name[len(prefix) :]: value for name, value in record.items() if name.startswith(prefix)}
+
+
+class SqlViews:
+    """``Views`` on SQLite or PostgreSQL; ``reads`` (PostgreSQL) serves the lookups."""
+
+    def __init__(self, engine: Engine, reads: Engine | None = None) -> None:
         dialect = engine.dialect
         self._engine = engine
+        self._reads = reads
         self._sqlite = dialect.name == "sqlite"
         self.inline = self._sqlite
         # The driver's own errors, and SQLAlchemy's wrapping of them (pool checkouts).
@@ -46,14 +62,9 @@ class SqlViews:
             select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash")), dialect
         )
         self._task = CompiledSelect(
-            select(t.tasks).where(
-                t.tasks.c.id == bindparam("task_id"), t.tasks.c.key_id == bindparam("key_id")
-            ),
-            dialect,
-        )
-        self._clips = CompiledSelect(
-            select(t.clips)
-            .where(t.clips.c.task_id == bindparam("task_id"))
+            select(*_labelled(_TASK, iter(t.tasks.c)), *_labelled(_CLIP, iter(t.clips.c)))
+            .select_from(t.tasks.outerjoin(t.clips, t.clips.c.task_id == t.tasks.c.id))
+            .where(t.tasks.c.id == bindparam("task_id"), t.tasks.c.key_id == bindparam("key_id"))
             .order_by(t.clips.c.seq),
             dialect,
         )
@@ -62,11 +73,7 @@ class SqlViews:
         self._batch = UowViews(uow_factory(engine))
 
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
-        try:
-            with self._cursor() as cursor:
-                rows = self._key.rows(cursor, key_hash=key_hash)
-        except self._errors as exc:
-            raise UpstreamUnavailable("database unavailable") from exc
+        rows = self._read(self._key, key_hash=key_hash)
         return key_from_row(rows[0]) if rows else None
 
     def tasks(self, task_ids: Sequence[str], key_id: str) -> list[TaskView]:
@@ -74,42 +81,57 @@ class SqlViews:
         if len(wanted) > 1:
             return self._batch.tasks(wanted, key_id)
         views: list[TaskView] = []
-        try:
-            with self._cursor() as cursor:
-                for task_id in wanted:
-                    rows = self._task.rows(cursor, task_id=task_id, key_id=key_id)
-                    if rows:
-                        clips = self._clips.rows(cursor, task_id=task_id)
-                        views.append(
-                            TaskView(task_from_row(rows[0]), [clip_from_row(c) for c in clips])
-                        )
-        except self._errors as exc:
-            raise UpstreamUnavailable("database unavailable") from exc
+        for task_id in wanted:
+            rows = self._read(self._task, task_id=task_id, key_id=key_id)
+            if rows:
+                task = task_from_row(_split(rows[0], _TASK))
+                clips = [_split(r, _CLIP) for r in rows if r[_CLIP + "id"] is not None]
+                views.append(TaskView(task, [clip_from_row(c) for c in clips]))
         return views
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        """A cursor inside one read transaction, ended (rolled back) afterwards."""
-        if not self._sqlite:
-            connection = self._engine.raw_connection()
-            try:
-                cursor = connection.cursor()
+    def _read(self, query: CompiledSelect, **values: Any) -> list[dict[str, Any]]:
+        """One statement, a consistent snapshot by itself, so no transaction around it."""
+        try:
+            if self._sqlite:
+                with self._sqlite_cursor() as cursor:
+                    return query.rows(cursor, **values)
+            if self._reads is None:
+                connection = self._engine.raw_connection()
                 try:
-                    yield cursor
+                    return _rows(connection, query, values)
                 finally:
-                    cursor.close()
-            finally:
-                connection.close()  # back to the pool, which rolls back
-            return
+                    connection.close()  # back to the pool, which rolls back
+            for attempt in range(2):
+                connection = self._reads.raw_connection()
+                try:
+                    return _rows(connection, query, values)
+                except self._errors as exc:
+                    # Without a pre-ping a connection the server dropped fails here. A server
+                    # that dropped one (a restart) dropped them all: the pool starts afresh
+                    # and the read runs once more.
+                    dropped = self._reads.dialect.is_disconnect(
+                        cast(Any, exc), connection.dbapi_connection, None
+                    )
+                    connection.invalidate()
+                    if attempt or not dropped:
+                        raise
+                    self._reads.dispose()
+                finally:
+                    connection.close()
+            raise AssertionError("unreachable")
+        except self._errors as exc:
+            raise UpstreamUnavailable("database unavailable") from exc
+
+    @contextmanager
+    def _sqlite_cursor(self) -> Iterator[Any]:
+        """A cursor on this thread's connection, which runs each statement on its own."""
         connection = self._sqlite_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute("BEGIN")
                 yield cursor
             finally:
                 cursor.close()
-                connection.rollback()
         except BaseException:
             self._local.connection = None  # a broken connection is not reused
             connection.close()
@@ -127,3 +149,11 @@ class SqlViews:
             cursor.close()
             self._local.connection = connection
         return connection
+
+
+def _rows(connection: Any, query: CompiledSelect, values: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = connection.cursor()
+    try:
+        return query.rows(cursor, **values)
+    finally:
+        cursor.close()
