@@ -322,7 +322,7 @@ def _layout(tracks: list[Track], tempo_bpm: float, sample_rate: int) -> list[_Pa
     melodic channels hold every track that way (else each track keeps one, undamped)."""
     spans = [_note_spans(t, tempo_bpm, sample_rate) for t in tracks]
     strings = [
-        min(GUITAR_STRINGS, _most_at_once(s))
+        max(1, min(GUITAR_STRINGS, _most_at_once(s)))
         if not t.is_drum and t.program in GUITAR_PROGRAMS
         else 1
         for t, s in zip(tracks, spans, strict=True)
@@ -341,7 +341,7 @@ def _layout(tracks: list[Track], tempo_bpm: float, sample_rate: int) -> list[_Pa
             channel = _MELODIC_CHANNELS[index % len(_MELODIC_CHANNELS)]
             parts.append(_Part(track, (channel,), track_spans, [0] * len(track_spans), False))
             continue
-        channels = tuple(_MELODIC_CHANNELS[used + i] for i in range(max(1, count)))
+        channels = tuple(_MELODIC_CHANNELS[used + i] for i in range(count))
         used += len(channels)
         lanes = _strings(track_spans, len(channels)) if guitar else [0] * len(track_spans)
         parts.append(_Part(track, channels, track_spans, lanes, guitar))

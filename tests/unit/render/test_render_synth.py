@@ -262,6 +262,8 @@ def test_guitars_fall_back_to_one_channel_each_when_channels_run_out() -> None:
     guitars = [_guitar(*chords) for _ in range(3)]  # 18 strings, 15 melodic channels
     parts = synth._layout(guitars, 120.0, SAMPLE_RATE)
     assert [len(p.channels) for p in parts] == [1, 1, 1] and not any(p.damped for p in parts)
+    silent = [_guitar() for _ in range(4)]  # a track with no notes still takes a channel
+    assert len(synth._layout([*guitars[:2], *silent], 120.0, SAMPLE_RATE)) == 6
     parts = synth._layout(guitars[:2], 120.0, SAMPLE_RATE)
     assert [len(p.channels) for p in parts] == [6, 6] and all(p.damped for p in parts)
     assert len({c for p in parts for c in p.channels}) == 12 and 9 not in parts[0].channels
