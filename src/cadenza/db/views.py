@@ -15,7 +15,7 @@ dropped and the read tried once more on a fresh one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -39,7 +39,7 @@ INLINE_BUSY_TIMEOUT_MS = 200
 _TASK, _CLIP = "task__", "clip__"
 
 
-def _labelled(prefix: str, columns: Iterator[Any]) -> list[Label[Any]]:
+def _labelled(prefix: str, columns: Iterable[Any]) -> list[Label[Any]]:
     return [column.label(prefix + column.key) for column in columns]
 
 
@@ -62,7 +62,7 @@ class SqlViews:
             select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash")), dialect
         )
         self._task = CompiledSelect(
-            select(*_labelled(_TASK, iter(t.tasks.c)), *_labelled(_CLIP, iter(t.clips.c)))
+            select(*_labelled(_TASK, t.tasks.c), *_labelled(_CLIP, t.clips.c))
             .select_from(t.tasks.outerjoin(t.clips, t.clips.c.task_id == t.tasks.c.id))
             .where(t.tasks.c.id == bindparam("task_id"), t.tasks.c.key_id == bindparam("key_id"))
             .order_by(t.clips.c.seq),
