@@ -7,108 +7,37 @@ sharing the embedded SQLite database.
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_serving import Server, cli, launch, new_key, stop
 
 ENGINE_PRESENT = importlib.util.find_spec("cadenza.compose.pipeline") is not None
 
 
-@dataclass
-class Server:
-    base: str
-    data_dir: Path
-    log: Path
-    env: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _new_key(server: Server, credits: str = "100") -> dict[str, str]:
+    return {"X-API-Key": new_key(server, credits)}
 
 
 def _cli(server: Server, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "cadenza.cli", *args, "--data-dir", str(server.data_dir)],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _new_key(server: Server, credits: str = "100") -> dict[str, str]:
-    out = _cli(server, "keys", "create", "--credits", credits, "--name", "e2e")
-    return {"X-API-Key": out.strip().splitlines()[-1].split()[-1]}
+    return cli(server, *args)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CADENZA_WORKERS": "1",
-        "CADENZA_COMPOSE_WORKERS": "2",
-        "CADENZA_LOG_LEVEL": "INFO",
-    }
-    env.pop("CADENZA_DATABASE_URL", None)
-    log = data_dir / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cadenza.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    running = launch(data_dir)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield Server(base, data_dir, log, env)
+        yield running
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("server did not shut down within 30 s of SIGTERM")
-        # uvicorn re-raises the signal after its graceful shutdown.
-        assert code in (0, -signal.SIGTERM), log.read_text()[-3000:]
-        assert "shutdown_complete" in log.read_text()
+        code = stop(running)
+    # uvicorn re-raises the signal after its graceful shutdown.
+    assert code in (0, -signal.SIGTERM), running.log.read_text()[-3000:]
+    assert "shutdown_complete" in running.log.read_text()
 
 
 def test_first_start_prints_the_admin_key_once(server: Server) -> None:
