@@ -263,6 +263,7 @@ def _task_values(task: Task) -> dict[str, Any]:
         "route": task.route,
         "idempotency_key": task.idempotency_key,
         "request_hash": task.request_hash,
+        "result": task.result,
     }
 
 
@@ -287,6 +288,7 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         route=row["route"],
         idempotency_key=row["idempotency_key"],
         request_hash=row["request_hash"],
+        result=row["result"],
     )
 
 

@@ -111,6 +111,7 @@ tasks = Table(
     Column("route", String(200), nullable=True),
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
+    Column("result", JSON, nullable=True),
     UniqueConstraint("key_id", "idempotency_key"),
     Index("ix_tasks_key_id_status", "key_id", "status"),
     Index("ix_tasks_status_dispatched", "status", "dispatched"),

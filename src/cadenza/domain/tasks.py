@@ -99,6 +99,8 @@ class Task:
     route: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    #: The answer of an action that makes data rather than clips (lyrics: title and text).
+    result: dict[str, Any] | None = None
 
     def move_to(self, new: TaskStatus, now: datetime | None = None) -> None:
         check_transition(self.status, new)
