@@ -39,6 +39,13 @@ class Container:
     runner: TaskRunner
     views: Views
 
+    @functools.cached_property
+    def inline_queue(self) -> TaskQueue:
+        """Runs quick tasks (lyrics) in the API process itself, not behind renders."""
+        from cadenza.queue.inline import InlineQueue
+
+        return InlineQueue(self.runner.run)
+
 
 def build_uow(settings: Settings) -> UnitOfWorkFactory:
     return build_database(settings)[0]
@@ -159,6 +166,12 @@ def _tools_engine(storage: MediaStorage) -> Engine:
     return AudioToolsEngine(storage)
 
 
+def _lyrics_engine() -> Engine:
+    from cadenza.engines.lyrics import LyricsEngine
+
+    return LyricsEngine()
+
+
 def _video_engine(storage: MediaStorage) -> Engine:
     from cadenza.engines.video import VideoEngine
 
@@ -172,6 +185,7 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         factories[Action.MUSIC.value] = functools.partial(_compose_engine, workers, storage)
         # Remasters re-render one stored score: no worker pool needed.
         factories[Action.UPSAMPLE.value] = functools.partial(_compose_engine, 1, storage)
+    factories[Action.LYRICS.value] = _lyrics_engine
     if storage is not None:
         tools = functools.partial(_tools_engine, storage)
         for action in (Action.CROP, Action.SPEED_ADJUST, Action.CONCAT, Action.UPLOAD):

@@ -127,6 +127,8 @@ def serve(
         port=settings.port,
         access_log=False,
         log_level="warning",
+        # Forwarded headers are read by the app itself, from CADENZA_FORWARDED_ALLOW_IPS.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
 

@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Base of media links handed to clients; empty means ``http://{host}:{port}``.
+    #: Base of every link handed to clients (``https://music.example.com``); empty means the
+    #: address each request reached, as forwarded by a trusted proxy (outside a request:
+    #: ``http://{host}:{port}``).
     public_url: str = ""
+    #: Peers whose ``X-Forwarded-Proto``/``X-Forwarded-Host``/``Forwarded`` headers are
+    #: believed: comma-separated addresses or networks, or ``*``.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     queue: Literal["inprocess", "celery"] = "inprocess"
     broker_url: str = "redis://127.0.0.1:6379/0"
@@ -85,6 +90,10 @@ class Settings(BaseSettings):
     #: Longest ``GET /suno/act/mp4`` waits for a video being rendered before answering
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
+
+    #: Largest JSON request body (bytes); bigger ones are refused with 413 unread. The
+    #: upload form has its own cap (``upload_max_bytes``).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -15,9 +15,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cadenza import __version__
 from cadenza.api.deps import AuthCache
+from cadenza.api.forwarding import PublicURL, TrustedProxies
+from cadenza.api.guards import BodyLimit, SubmitPathCase
 from cadenza.api.media import media_router
 from cadenza.api.observability import Metrics, RequestContextMiddleware
-from cadenza.api.sunocore.errors import install_error_handlers
+from cadenza.api.sunocore.errors import (
+    error_response,
+    install_error_handlers,
+    unexpected_error_response,
+)
 from cadenza.api.sunocore.library_routes import router as sunocore_library_router
 from cadenza.api.sunocore.media_routes import router as sunocore_media_router
 from cadenza.api.sunocore.polling import polling_routes
@@ -118,5 +124,24 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(SubmitPathCase)
+    app.add_middleware(
+        PublicURL,
+        fixed=container.settings.public_url,
+        trusted=TrustedProxies(container.settings.forwarded_allow_ips),
+    )
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=container.settings.max_body_bytes,
+        error=error_response,
+        streams_own_body=_streams_own_body,
+    )
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, on_error=unexpected_error_response
+    )
     return app
+
+
+def _streams_own_body(path: str) -> bool:
+    """The presigned upload form streams its file to disk under the upload size cap."""
+    return path.startswith("/suno/uploads/") and path != "/suno/uploads/audio-url"

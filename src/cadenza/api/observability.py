@@ -11,11 +11,13 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _configured = False
@@ -99,12 +101,22 @@ class Metrics:
         children[1].observe(seconds)
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (``X-Request-ID``), logs it and records metrics."""
+#: Answers a request whose route raised: (scope, exception) -> the dialect's 500.
+UnexpectedErrorResponder = Callable[[Scope, Exception], Response]
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+
+class RequestContextMiddleware:
+    """Gives every request an id (``X-Request-ID``), logs it and records metrics.
+
+    It also answers a route's unexpected exception itself, so the 500 carries the request
+    id like every other answer and the client's keep-alive connection survives (Starlette's
+    outermost error middleware would re-raise to the server, which drops the connection).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, on_error: UnexpectedErrorResponder) -> None:
         self.app = app
         self.metrics = metrics
+        self.on_error = on_error
         self.log = structlog.get_logger("cadenza.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,10 +133,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
@@ -133,6 +147,17 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            self.log.error(
+                "unhandled_error",
+                request_id=request_id,
+                path=scope.get("path", ""),
+                error=type(exc).__name__,
+                exc_info=exc,
+            )
+            if response_started:  # too late for an answer of our own
+                raise
+            await self.on_error(scope, exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

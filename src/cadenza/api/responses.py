@@ -15,3 +15,23 @@ class FastJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return pydantic_core.to_json(content, inf_nan_mode="null")
+
+
+#: Longest message sent back; longer ones (an echoed input, say) are cut.
+MAX_MESSAGE = 500
+
+
+def safe_text(message: str) -> str:
+    """The message as a client may see it: characters that could forge log lines or break
+    a terminal (controls, lone surrogates, invisible format characters) are written as
+    escapes, so input echoed in a message never carries them."""
+    if message.isprintable() and len(message) <= MAX_MESSAGE:
+        return message
+    out = []
+    for ch in message[:MAX_MESSAGE]:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            point = ord(ch)
+            out.append(f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}")
+    return "".join(out)

@@ -22,6 +22,7 @@ class Action(enum.StrEnum):
     PLAYLIST = "PLAYLIST"
     UPSAMPLE_TAGS = "UPSAMPLE_TAGS"
     PROMPT_IMAGE = "PROMPT_IMAGE"
+    LYRICS = "LYRICS"
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,5 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.PLAYLIST, "Create playlist", Decimal("0")),
     Price(Action.UPSAMPLE_TAGS, "Upsample style tags", Decimal("0.5")),
     Price(Action.PROMPT_IMAGE, "Prompt image", Decimal("1")),
+    Price(Action.LYRICS, "Lyrics generation", Decimal("1")),
 )

@@ -18,6 +18,8 @@ class ModelSpec:
 
 
 MODELS: tuple[ModelSpec, ...] = (
+    # What the new-api gateway sends when its user names no model.
+    ModelSpec("chirp-v3-0", ("chirp-v3", "chirp-v3.0", "v3"), 3000, 200, 120, "v3"),
     ModelSpec("chirp-v3-5", ("chirp-v3.5", "v3.5"), 3000, 200, 120, "v3.5"),
     ModelSpec("chirp-v4", ("v4",), 3000, 200, 150, "v4"),
     ModelSpec("chirp-v4-5", ("chirp-auk", "chirp-v4.5", "v4.5"), 5000, 1000, 240, "v4.5"),

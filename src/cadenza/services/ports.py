@@ -196,7 +196,11 @@ class Engine(Protocol):
         workdir: Path,
         progress: ProgressCallback,
     ) -> list[dict[str, Any]]:
-        """Returns one dict per clip: ``{"id", "files": {name: path}, "meta": {...}}``."""
+        """Returns one dict per clip: ``{"id", "files": {name: path}, "meta": {...}}``.
+
+        An action whose answer is data rather than media returns ``{"result": {...}}``
+        instead (it becomes the task's ``result``), with or without clips beside it.
+        """
         ...
 
 

@@ -22,6 +22,7 @@ from cadenza.domain.errors import (
     NotFound,
     Unauthorized,
 )
+from cadenza.domain.lyrics import build_lyrics_request
 from cadenza.domain.music import build_music_request
 from cadenza.domain.tasks import (
     Clip,
@@ -38,7 +39,9 @@ from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Vie
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 255
-MAX_FETCH_IDS = 1000
+#: Ids one batch poll may ask for: a gateway polls a whole channel at once (new-api sends
+#: up to 1000), with room to spare.
+MAX_FETCH_IDS = 2000
 MAX_DEADLINE_S = 7 * 24 * 3600
 MAX_FAIL_REASON = 500
 
@@ -72,8 +75,13 @@ def submit(
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     route: str | None = None,
+    request: dict[str, Any] | None = None,
 ) -> Task:
-    """Charge for and record one task, then hand it to the queue."""
+    """Charge for and record one task, then hand it to the queue.
+
+    ``request`` is the body as the client sent it, when ``params`` holds values the server
+    drew (a random seed): an idempotent retry is recognised by what the client sent.
+    """
     if clip_count < 0:
         raise ValueError("clip_count must not be negative")
     return _submit(
@@ -85,7 +93,7 @@ def submit(
         clip_ids=[new_id() for _ in range(clip_count)],
         clip_fields=clip_fields or {},
         idempotency_key=idempotency_key,
-        fingerprint=request_hash(action, params),
+        fingerprint=request_hash(action, params if request is None else request),
         deadline_s=deadline_s,
         route=route,
     )
@@ -157,6 +165,29 @@ def submit_music(
         fingerprint=request_hash(Action.MUSIC.value, params),
         deadline_s=deadline_s,
         route=route,
+    )
+
+
+def submit_lyrics(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    params: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    deadline_s: int = 900,
+) -> Task:
+    """A lyrics task: a title and sectioned lyrics for a description, as its result."""
+    req = build_lyrics_request(params)
+    return submit(
+        uow,
+        queue,
+        key,
+        Action.LYRICS,
+        {"request": req.to_dict()},
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        request=params,
     )
 
 

@@ -70,6 +70,19 @@ def _storage_name(relative: str) -> str:
     return "/".join(_UNSAFE.sub("_", part).lstrip(".") or "_" for part in relative.split("/"))
 
 
+def _task_result(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the engine answered beside clips (``{"result": {...}}`` entries), merged."""
+    found = [r["result"] for r in results if "result" in r]
+    if not found:
+        return None
+    merged: dict[str, Any] = {}
+    for part in found:
+        if not isinstance(part, dict):
+            raise EngineError("the engine's task result is not an object")
+        merged.update(part)
+    return merged
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, EngineError | DomainError):
         return str(exc) or type(exc).__name__
@@ -116,8 +129,14 @@ class TaskRunner:
             workdir.mkdir(parents=True, exist_ok=True)
             with self._heartbeat(task.id):
                 results = engine.run(task.action, params, workdir, self._progress(task.id))
-            clips = self._store(task, start.clips, results, uploaded)
-            if not self._finish(task.id, clips):
+            outcome = _task_result(results)
+            clip_results = [r for r in results if "result" not in r]
+            clips = (
+                self._store(task, start.clips, clip_results, uploaded)
+                if clip_results or outcome is None
+                else []
+            )
+            if not self._finish(task.id, clips, outcome):
                 self._discard(uploaded)
         except TaskCancelled:
             log.info("task %s was finished elsewhere while running", task.id)
@@ -270,7 +289,9 @@ class TaskRunner:
             raise EngineError("the engine produced no result")
         return out
 
-    def _finish(self, task_id: str, clips: list[Clip]) -> bool:
+    def _finish(
+        self, task_id: str, clips: list[Clip], outcome: dict[str, Any] | None = None
+    ) -> bool:
         """Record the results and SUCCESS; False when the task was finished meanwhile."""
         with self._uow() as u:
             task = u.tasks.get(task_id, for_update=True)
@@ -288,6 +309,8 @@ class TaskRunner:
                     unused.status = ClipStatus.ERROR
                     unused.error_message = "the engine produced no result for this clip"
                     u.clips.update(unused)
+            if outcome is not None:
+                task.result = outcome
             task.move_to(TaskStatus.SUCCESS)
             u.tasks.update(task)
             u.commit()

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from cadenza.storage import MediaNotFound, StorageError, validate_key, validate_prefix
+from cadenza.storage import MediaNotFound, StorageError, public_base, validate_key, validate_prefix
 
 
 class LocalStorage:
@@ -114,7 +114,7 @@ class LocalStorage:
             return False
 
     def url(self, key: str) -> str:
-        return f"{self._base_url}/media/{validate_key(key)}"
+        return f"{public_base.resolve(self._base_url)}/media/{validate_key(key)}"
 
     def delete_prefix(self, prefix: str) -> None:
         """Deletes every key that starts with ``prefix`` (string prefix, as in S3)."""

@@ -23,6 +23,7 @@ from cadenza.bootstrap import (
     migrate,
     prepare,
 )
+from cadenza.engines.lyrics import LyricsEngine
 from cadenza.engines.registry import EngineRegistry
 from cadenza.services import keys
 from cadenza.services.ports import ProgressCallback
@@ -143,7 +144,7 @@ def container(
     )
     uow, views = build_database(settings)
     storage = build_storage(settings)
-    engines = EngineRegistry({"MUSIC": engine})
+    engines = EngineRegistry({"MUSIC": engine, "LYRICS": LyricsEngine()})
     runner = build_runner(settings, uow, storage, engines)
     queue.runner = runner
     built = Container(

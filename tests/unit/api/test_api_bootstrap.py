@@ -96,7 +96,7 @@ def test_registry_builds_each_engine_once_and_refuses_unknown_actions() -> None:
 )
 def test_builtin_engine_is_registered_for_music(tmp_path: Path) -> None:
     registry = build_engines(Settings(data_dir=tmp_path))
-    assert registry.actions() == ["MUSIC", "UPSAMPLE"]
+    assert registry.actions() == ["LYRICS", "MUSIC", "UPSAMPLE"]
 
 
 def test_sqlite_transactions_of_one_process_take_turns(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_fetch_keeps_order_and_omits_unknown(
     assert [c.id for c in views[1].clips] == a.params["clip_ids"]
     assert views[0].clips == []
     with pytest.raises(InvalidInput):
-        tasks.fetch(UowViews(uow), key, [str(i) for i in range(1001)])
+        tasks.fetch(UowViews(uow), key, [str(i) for i in range(tasks.MAX_FETCH_IDS + 1)])
 
 
 def test_submit_music_stores_request_and_two_clips(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
+from cadenza.api.responses import safe_text
 from cadenza.domain.errors import (
     ConcurrencyLimited,
     DomainError,
@@ -53,11 +54,9 @@ HTTP_CODES: dict[int, str] = {
     502: "upstream_unavailable",
 }
 
-log = structlog.get_logger("cadenza.api")
-
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "data": None}
+    return {"code": code, "message": safe_text(message), "data": None}
 
 
 def error_response(
@@ -82,7 +81,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        msg = str(err.get("msg", "invalid value"))
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             parts.append("request body is not valid JSON")
         else:
@@ -110,19 +109,14 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error(
-        "unhandled_error",
-        request_id=getattr(request.state, "request_id", None),
-        path=request.url.path,
-        error=type(exc).__name__,
-        exc_info=exc,
-    )
+def unexpected_error_response(scope: Scope, exc: Exception) -> JSONResponse:
+    """The 500 for a route that raised; the log has the details under the request id."""
     return error_response(500, "internal_error", "internal server error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Errors a route raises on purpose. Unexpected ones are answered by the request
+    middleware (``unexpected_error_response``), which keeps the request id on them."""
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from cadenza.api.bodies import RequestBody
 from cadenza.api.deps import ContainerDep, CurrentKey
 from cadenza.api.sunocore.schemas import iso, ok
 from cadenza.domain.library import (
@@ -31,9 +32,7 @@ router = APIRouter()
 _ID = 64
 
 
-class PersonaBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PersonaBody(RequestBody):
     root_clip_id: str | None = Field(default=None, max_length=_ID)
     clips: list[Annotated[str, Field(max_length=_ID)]] | None = Field(
         default=None, max_length=MAX_PERSONA_CLIPS
@@ -44,9 +43,7 @@ class PersonaBody(BaseModel):
     persona_type: str | None = Field(default=None, max_length=16)
 
 
-class VoxPersonaBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class VoxPersonaBody(RequestBody):
     task_id: str | None = Field(default=None, max_length=_ID)
     song_id: str = Field(max_length=_ID)
     duration: float | None = None
@@ -54,9 +51,7 @@ class VoxPersonaBody(BaseModel):
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
-class PlaylistBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PlaylistBody(RequestBody):
     task_id: str | None = Field(default=None, max_length=_ID)
     name: str = Field(max_length=MAX_NAME)
     clip_ids: list[Annotated[str, Field(max_length=_ID)]] = Field(
@@ -64,15 +59,11 @@ class PlaylistBody(BaseModel):
     )
 
 
-class UpsampleTagsBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class UpsampleTagsBody(RequestBody):
     original_tags: str = Field(max_length=library.MAX_TAGS)
 
 
-class PromptImageBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PromptImageBody(RequestBody):
     prompt: str = Field(max_length=library.MAX_PROMPT)
 
 

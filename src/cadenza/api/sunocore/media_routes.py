@@ -39,6 +39,7 @@ from cadenza.domain.uploads import Upload
 from cadenza.services import keys as key_service
 from cadenza.services import media
 from cadenza.services.waiting import wait_for_task
+from cadenza.storage import public_base
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def create_audio_upload(
     upload, token = media.create_upload(
         container.uow, key, body.extension, upload_policy(container)
     )
-    base = container.settings.resolved_public_url()
+    base = public_base.resolve(container.settings.resolved_public_url())
     return ok(
         {
             "upload_id": upload.id,

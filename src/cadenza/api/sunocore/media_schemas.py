@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from cadenza.api.bodies import RequestBody
 
 
-class CropBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class CropBody(RequestBody):
     task_id: str | None = None
     song_id: str = Field(min_length=1, max_length=64)
     crop_start_s: float
@@ -15,9 +15,7 @@ class CropBody(BaseModel):
     is_crop_remove: bool = False
 
 
-class SpeedBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SpeedBody(RequestBody):
     clip_id: str = Field(min_length=1, max_length=64)
     speed_multiplier: float
     keep_pitch: bool = True
@@ -25,22 +23,16 @@ class SpeedBody(BaseModel):
     task_id: str | None = None
 
 
-class ConcatBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ConcatBody(RequestBody):
     clip_id: str = Field(min_length=1, max_length=64)
     is_infill: bool = False
 
 
-class CreateUploadBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class CreateUploadBody(RequestBody):
     extension: str = Field(min_length=1, max_length=8)
 
 
-class AudioUrlBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class AudioUrlBody(RequestBody):
     upload_id: str = Field(min_length=1, max_length=64)
     upload_filename: str = Field(default="", max_length=1000)
     #: Accepted for compatibility; the answer is always the task id (poll /suno/fetch).

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from cadenza.api.bodies import RequestBody
 from cadenza.api.deps import ContainerDep, CurrentKey
 from cadenza.api.sunocore.routes import IdempotencyKey
 from cadenza.api.sunocore.schemas import ok
@@ -19,9 +20,7 @@ from cadenza.services import media
 router = APIRouter()
 
 
-class UpsampleBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class UpsampleBody(RequestBody):
     task_id: str | None = None
     clip_id: str = Field(min_length=1, max_length=64)
     model_name: str | None = Field(default=None, max_length=64)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Header, Query
 
 from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey
 from cadenza.api.sunocore.schemas import (
+    SubmitLyricsBody,
     SubmitMusicBody,
     me_object,
     ok,
@@ -36,6 +37,25 @@ def submit_music(
     task = tasks.submit_music(
         container.uow,
         container.queue,
+        key,
+        body.to_params(),
+        idempotency_key=idempotency_key,
+        deadline_s=container.settings.task_timeout_s,
+    )
+    return ok(task.id)
+
+
+@router.post("/suno/submit/lyrics")
+def submit_lyrics(
+    body: Annotated[SubmitLyricsBody, Body()],
+    key: CurrentKey,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Lyrics for a description; written at once, polled like any task (action LYRICS)."""
+    task = tasks.submit_lyrics(
+        container.uow,
+        container.inline_queue,
         key,
         body.to_params(),
         idempotency_key=idempotency_key,

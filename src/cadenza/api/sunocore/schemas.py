@@ -10,18 +10,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from cadenza.domain.actions import Price
+from cadenza.api.bodies import RequestBody
+from cadenza.domain.actions import Action, Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskView
+from cadenza.domain.tasks import CLIP_STATUS_FOR_TASK, Clip, ClipStatus, Task, TaskView
 from cadenza.services.ports import MediaStorage
+from cadenza.services.tasks import MAX_FETCH_IDS
 
 
-class MusicMetadata(BaseModel):
+class MusicMetadata(RequestBody):
     """Extended controls; unknown keys are accepted and ignored like upstream does."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     vocal_gender: str | None = None
     weirdness: float | None = None
@@ -32,15 +34,17 @@ class MusicMetadata(BaseModel):
     gpt_description_prompt: str | None = None
 
 
-class SubmitMusicBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SubmitMusicBody(RequestBody):
     title: str | None = None
     tags: str | None = None
     prompt: str | None = None
     negative_tags: str | None = None
     mv: str | None = None
+    #: What newer clients and gateways name ``mv``; ``mv`` wins when both are given.
+    model: str | None = None
     make_instrumental: bool | None = None
+    #: What newer clients name ``make_instrumental``; either one asks for no vocals.
+    instrumental: bool | None = None
     task: str | None = None
     task_id: str | None = None
     continue_clip_id: str | None = None
@@ -62,10 +66,30 @@ class SubmitMusicBody(BaseModel):
         return params
 
 
-class FetchBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class LyricsMetadata(RequestBody):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
-    ids: list[str] = Field(default_factory=list, max_length=500)
+    seed: int | None = None
+
+
+class SubmitLyricsBody(RequestBody):
+    """``prompt`` describes the song. Gateways send their music fields here too (``mv``,
+    ``make_instrumental``, ``callBackUrl`` …): they are accepted and have no effect."""
+
+    prompt: str | None = None
+    seed: int | None = None
+    metadata: LyricsMetadata | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        seed = self.seed
+        if seed is None and self.metadata is not None:
+            seed = self.metadata.seed
+        return {"prompt": self.prompt, **({"seed": seed} if seed is not None else {})}
+
+
+class FetchBody(RequestBody):
+    #: A gateway polls every unfinished task of a channel at once (new-api: up to 1000).
+    ids: list[str] = Field(default_factory=list, max_length=MAX_FETCH_IDS)
     action: str | None = None
 
 
@@ -136,8 +160,24 @@ def clip_object(clip: Clip, storage: MediaStorage) -> dict[str, Any]:
     }
 
 
+def lyrics_object(task: Task) -> dict[str, Any]:
+    """A lyrics task's data, as Suno's lyrics endpoint and the new-api gateway shape it."""
+    result = task.result or {}
+    return {
+        "id": task.id,
+        "status": CLIP_STATUS_FOR_TASK[task.status].value,
+        "title": str(result.get("title") or ""),
+        "text": str(result.get("text") or ""),
+    }
+
+
 def task_object(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
     task: Task = view.task
+    data: Any = (
+        lyrics_object(task)
+        if task.action == Action.LYRICS
+        else [clip_object(clip, storage) for clip in view.clips]
+    )
     return {
         "task_id": task.id,
         "action": task.action,
@@ -147,7 +187,7 @@ def task_object(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
         "start_time": unix(task.start_time),
         "finish_time": unix(task.finish_time),
         "progress": f"{max(0, min(100, int(task.progress)))}%",
-        "data": [clip_object(clip, storage) for clip in view.clips],
+        "data": data,
     }
 
 
