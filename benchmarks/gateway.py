@@ -1,27 +1,35 @@
-"""Gateway overhead: requests/s of an authenticated fetch vs a bare Starlette endpoint,
-and submit latency under 100 concurrent clients.
+"""The poll path against the framework floor, and submit latency while songs render,
+measured with wrk (a C load generator, so the client is never the bottleneck).
 
-The servers (bare; Cadenza with its 1 s auth cache; Cadenza reading the key from the
-database on every request) run as separate uvicorn processes (one worker each) on this
-machine, and are driven by the same load generator (keep-alive httpx clients in
-``--clients`` processes) in interleaved rounds, so the ratio is what the auth + database
-path costs relative to the framework floor. The submit latency uses 100 concurrent httpx
-async clients while one render worker is busy with the songs they ask for, as a real
-server would be.
+Two servers run side by side, one uvicorn process each: Cadenza (``cadenza serve``) and a
+bare Starlette app that answers the very bytes Cadenza answers (the same task JSON, read
+from Cadenza once) with no authentication, database or logging. wrk drives both in
+interleaved rounds:
 
-    .venv/bin/python benchmarks/gateway.py [--seconds 3] [--rounds 5] [--clients 4]
+- ``GET /suno/fetch/{id}`` of a finished task with two clips, against the bare GET;
+- ``POST /suno/fetch`` with that id, against the bare POST;
 
-Goal: fetch/bare >= 0.5. The load generator shares the CPU with the servers, so absolute
-figures understate what a dedicated client would see; compare ratios within one run.
+so each ratio is what authentication, rate limiting, the database read, serialisation,
+request logging and metrics cost relative to the floor. Then the submit latency: 100
+connections, each submitting a song and pausing a think time (``--think-ms``, uniform
+from half to one and a half times it), while the server's workers render the songs they
+asked for; wrk reports the latency percentiles.
+
+    .venv/bin/python benchmarks/gateway.py [--database-url postgresql://…/empty_db]
+        [--seconds 5] [--rounds 3] [--connections 32] [--submit-seconds 15]
+
+Goals: fetch/bare >= 0.5 on SQLite and PostgreSQL; submit p99 <= 50 ms. wrk is installed
+from Debian's packages when missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import multiprocessing
+import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -31,6 +39,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,17 +48,45 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+BYTES_ENV = "CADENZA_BENCH_BYTES_DIR"
 
 
 def bare_app() -> Any:
+    """The floor: the same answers as Cadenza, from memory, no work at all."""
     from starlette.applications import Starlette
-    from starlette.responses import JSONResponse
+    from starlette.requests import Request
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    async def hello(request: Any) -> JSONResponse:
-        return JSONResponse({"code": "success", "message": "", "data": {"ok": True}})
+    folder = Path(os.environ[BYTES_ENV])
+    one = (folder / "one.json").read_bytes()
+    many = (folder / "many.json").read_bytes()
 
-    return Starlette(routes=[Route("/bare", hello)])
+    async def get_one(request: Request) -> Response:
+        return Response(one, media_type="application/json")
+
+    async def post_many(request: Request) -> Response:
+        await request.body()
+        return Response(many, media_type="application/json")
+
+    return Starlette(
+        routes=[Route("/task", get_one), Route("/tasks", post_many, methods=["POST"])]
+    )
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (Debian package)…", file=sys.stderr)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and could not be installed")
+    return found
 
 
 def free_port() -> int:
@@ -57,7 +95,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_up(url: str, timeout_s: float = 60.0) -> None:
+def wait_up(url: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -91,15 +129,28 @@ def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[N
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
 
 
-def prepare_data(data_dir: Path, database_url: str = "") -> tuple[str, str]:
-    """A key with generous limits and one task to fetch (never dispatched)."""
+class NoQueue:
+    def enqueue(self, task_id: str, *, route: str | None = None) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def prepare_data(data_dir: Path, database_url: str) -> tuple[str, str]:
+    """A key with generous limits and one finished task with two complete clips, shaped
+    as a real song's (media keys, duration, metadata)."""
     from cadenza.bootstrap import build_uow, migrate
+    from cadenza.domain.tasks import ClipStatus, TaskStatus
     from cadenza.services import billing, keys, tasks
     from cadenza.settings import Settings
 
@@ -114,172 +165,221 @@ def prepare_data(data_dir: Path, database_url: str = "") -> tuple[str, str]:
         rate_limit_per_minute=10**9,
         concurrency_limit=10**6,
     )
-
-    class NoQueue:
-        def enqueue(self, task_id: str, *, route: str | None = None) -> None:
-            pass
-
-        def start(self) -> None:
-            pass
-
-        def stop(self) -> None:
-            pass
-
-    task = tasks.submit_music(uow, NoQueue(), key, {"tags": "pop", "prompt": "a bench song"})
+    lyrics = "[Verse]\nCity lights are calling\nWe drive into the night\n[Chorus]\nMidnight drive"
+    body = {"title": "Midnight Drive", "tags": "synthwave, neon", "prompt": lyrics}
+    task = tasks.submit_music(uow, NoQueue(), key, body)
+    with uow() as u:
+        stored = u.tasks.get(task.id, for_update=True)
+        assert stored is not None
+        stored.move_to(TaskStatus.IN_PROGRESS, stored.submit_time + timedelta(seconds=1))
+        stored.move_to(TaskStatus.SUCCESS, stored.submit_time + timedelta(seconds=9))
+        u.tasks.update(stored)
+        for n, clip in enumerate(u.clips.list_for_tasks([task.id])):
+            prefix = f"clips/{clip.id}-bench{n}"
+            clip.status = ClipStatus.COMPLETE
+            clip.duration = 171.4 + n
+            clip.audio_key = f"{prefix}/song.mp3"
+            clip.image_key = f"{prefix}/cover.png"
+            clip.image_large_key = f"{prefix}/cover_large.png"
+            clip.files = {"song.mp3": clip.audio_key, "song.wav": f"{prefix}/song.wav"}
+            clip.metadata = {"seed": 42 + n, "tempo": 118, "key": "A minor", "stems": 6}
+            u.clips.update(clip)
+        u.commit()
     return secret, task.id
 
 
-def _hammer(url: str, headers: dict[str, str], seconds: float) -> tuple[int, int]:
-    """One load process: a keep-alive client in a tight loop (httpx's async pool is slower
-    than the servers under test, so processes, not coroutines, generate the load)."""
-    ok = errors = 0
-    with httpx.Client(timeout=30.0) as client:
-        for _ in range(20):  # warm up the connection and the server's caches
-            client.get(url, headers=headers).raise_for_status()
-        stop_at = time.perf_counter() + seconds
-        while time.perf_counter() < stop_at:
-            if client.get(url, headers=headers).status_code == 200:
-                ok += 1
-            else:
-                errors += 1
-    return ok, errors
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    requests: int
 
 
-def throughput(url: str, headers: dict[str, str], seconds: float, clients: int) -> float:
-    context = multiprocessing.get_context("fork")
-    with context.Pool(clients) as pool:
-        started = time.perf_counter()
-        results = pool.starmap(_hammer, [(url, headers, seconds)] * clients)
-        elapsed = time.perf_counter() - started
-    errors = sum(e for _, e in results)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"unreadable wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(
+    wrk: str, url: str, *, seconds: float, connections: int, script: Path | None = None
+) -> WrkResult:
+    args = [wrk, "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
     if errors:
-        print(f"  warning: {errors} non-200 answers from {url}", file=sys.stderr)
-    # Each process warms up before its timed loop; count the timed loops only.
-    return sum(ok for ok, _ in results) / min(elapsed, seconds + 0.5)
+        print(f"  wrk {url}: {errors.group(0)}", file=sys.stderr)
+    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0, requests)
 
 
-async def submit_latency(base: str, secret: str, clients: int, per_client: int) -> list[float]:
-    headers = {"X-API-Key": secret}
-    latencies: list[float] = []
-    failures = 0
-
-    # One client (one connection) each: a shared pool's bookkeeping would be measured. They
-    # are made and connected before the clock starts: making 100 clients (an SSL context
-    # each, even for plain HTTP) costs the load generator seconds of the CPU it shares.
-    pool = [httpx.AsyncClient(base_url=base, timeout=60.0, verify=False) for _ in range(clients)]
-    await asyncio.gather(*(client.get("/healthz") for client in pool))
-
-    async def worker(n: int) -> None:
-        nonlocal failures
-        for i in range(per_client):
-            body = {"tags": "pop", "prompt": f"bench song {n}-{i}", "make_instrumental": True}
-            started = time.perf_counter()
-            response = await pool[n].post("/suno/submit/music", json=body, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                failures += 1
-
-    try:
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-    finally:
-        await asyncio.gather(*(client.aclose() for client in pool))
-    if failures:
-        print(f"  warning: {failures} submits failed", file=sys.stderr)
-    return latencies
+def lua_post(path: Path, body: str, headers: dict[str, str]) -> Path:
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    for name, value in {"Content-Type": "application/json", **headers}.items():
+        lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
+def lua_submits(path: Path, secret: str, think_ms: int) -> Path:
+    """Each connection submits a new song, then thinks for ``think_ms`` (0.5x-1.5x)."""
+    low, high = max(0, think_ms // 2), max(1, think_ms * 3 // 2)
+    path.write_text(
+        f"""
+local counter = 0
+local headers = {{["Content-Type"] = "application/json", ["X-API-Key"] = {json.dumps(secret)}}}
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{{"tags":"pop, piano","prompt":"a bench song number %d","make_instrumental":true}}',
+    counter)
+  return wrk.format("POST", "/suno/submit/music", headers, body)
+end
+delay = function()
+  return math.random({low}, {high})
+end
+"""
+    )
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--clients", type=int, default=4, help="load processes")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (polls)")
     parser.add_argument("--submit-clients", type=int, default=100)
-    parser.add_argument("--submits-per-client", type=int, default=3)
+    parser.add_argument("--submit-seconds", type=float, default=15.0)
+    parser.add_argument("--think-ms", type=int, default=1000, help="mean pause between submits")
+    parser.add_argument("--skip-submits", action="store_true")
     parser.add_argument(
         "--database-url", default="", help="an empty PostgreSQL database; SQLite if not given"
     )
     args = parser.parse_args()
+    wrk = ensure_wrk()
 
     with tempfile.TemporaryDirectory(prefix="cadenza-bench-") as tmp:
         data_dir = Path(tmp)
         secret, task_id = prepare_data(data_dir, args.database_url)
         headers = {"X-API-Key": secret}
         python = sys.executable
+        rows: list[tuple[str, str]] = []
         with contextlib.ExitStack() as servers:
+            port = free_port()
+            env = {
+                **os.environ,
+                "CADENZA_REAPER_INTERVAL_S": "0",
+                "CADENZA_WORKERS": "1",
+                "CADENZA_DATABASE_URL": args.database_url,
+                "CADENZA_LOG_LEVEL": "INFO",  # request logs stay on, as in production
+            }
+            cmd = [
+                python, "-m", "cadenza.cli", "serve", "--port", str(port),
+                "--data-dir", str(data_dir), "--workers", "1",
+            ]  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            servers.enter_context(process(cmd, env, f"{base}/healthz"))
+            wait_ready(f"{base}/healthz")  # start-up work must not overlap the measurements
+
+            # The bare server answers exactly Cadenza's bytes.
+            one = httpx.get(f"{base}/suno/fetch/{task_id}", headers=headers)
+            many = httpx.post(f"{base}/suno/fetch", json={"ids": [task_id]}, headers=headers)
+            assert one.status_code == many.status_code == 200
+            (data_dir / "one.json").write_bytes(one.content)
+            (data_dir / "many.json").write_bytes(many.content)
             bare_port = free_port()
             bare_cmd = [
                 python, "-m", "uvicorn", "--factory", "benchmarks.gateway:bare_app",
                 "--port", str(bare_port), "--log-level", "warning", "--no-access-log",
             ]  # fmt: skip
-            bare_url = f"http://127.0.0.1:{bare_port}/bare"
-            servers.enter_context(process(bare_cmd, dict(os.environ), bare_url))
-            targets: dict[str, tuple[str, dict[str, str]]] = {"bare": (bare_url, {})}
-            bases: dict[str, str] = {}
-            for label, ttl in (("auth cache 1 s", "1.0"), ("no auth cache", "0")):
-                port = free_port()
-                env = {
-                    **os.environ,
-                    "CADENZA_REAPER_INTERVAL_S": "0",
-                    "CADENZA_AUTH_CACHE_TTL_S": ttl,
-                    "CADENZA_WORKERS": "1",
-                    "CADENZA_COMPOSE_WORKERS": "1",
-                    "CADENZA_DATABASE_URL": args.database_url,
-                }
-                cmd = [
-                    python, "-m", "cadenza.cli", "serve", "--port", str(port),
-                    "--data-dir", str(data_dir), "--workers", "1",
-                ]  # fmt: skip
-                base = f"http://127.0.0.1:{port}"
-                servers.enter_context(process(cmd, env, f"{base}/healthz"))
-                targets[label] = (f"{base}/suno/fetch/{task_id}", headers)
-                bases[label] = base
-            for base in bases.values():  # start-up work must not overlap the measurements
-                wait_ready(f"{base}/healthz")
-
-            # Rounds interleave the servers, so a burst of load from elsewhere on the
-            # machine falls on all of them; the ratios are taken within each round.
-            rates: dict[str, list[float]] = {name: [] for name in targets}
+            bare = f"http://127.0.0.1:{bare_port}"
+            servers.enter_context(
+                process(bare_cmd, {**os.environ, BYTES_ENV: str(data_dir)}, f"{bare}/task")
+            )
+            post_body = json.dumps({"ids": [task_id]})
+            scripts = {
+                "cadenza POST": lua_post(data_dir / "post.lua", post_body, headers),
+                "bare POST": lua_post(data_dir / "bare_post.lua", post_body, {}),
+                "cadenza GET": lua_post(data_dir / "get.lua", "", headers),
+            }
+            # The GET script only adds the key header; its method stays GET.
+            scripts["cadenza GET"].write_text(
+                f'wrk.headers["X-API-Key"] = {json.dumps(secret)}\n'
+            )
+            targets: dict[str, tuple[str, Path | None]] = {
+                "bare GET": (f"{bare}/task", None),
+                "cadenza GET": (f"{base}/suno/fetch/{task_id}", scripts["cadenza GET"]),
+                "bare POST": (f"{bare}/tasks", scripts["bare POST"]),
+                "cadenza POST": (f"{base}/suno/fetch", scripts["cadenza POST"]),
+            }
+            for url, script in targets.values():  # warm every path once
+                run_wrk(wrk, url, seconds=1, connections=4, script=script)
+            results: dict[str, list[WrkResult]] = {name: [] for name in targets}
             for _ in range(args.rounds):
-                for name, (url, hdrs) in targets.items():
-                    rates[name].append(throughput(url, hdrs, args.seconds, args.clients))
-            rows: list[tuple[str, str]] = [
-                ("bare Starlette JSON endpoint", f"{statistics.median(rates['bare']):,.0f} req/s")
-            ]
-            for label in bases:
-                ratios = [r / b for r, b in zip(rates[label], rates["bare"], strict=True)]
+                for name, (url, script) in targets.items():
+                    results[name].append(
+                        run_wrk(
+                            wrk, url, seconds=args.seconds, connections=args.connections,
+                            script=script,
+                        )  # fmt: skip
+                    )
+            for name, found in results.items():
+                bad = sum(r.non_2xx for r in found)
                 rows.append(
                     (
-                        f"GET /suno/fetch/{{id}} ({label})",
-                        f"{statistics.median(rates[label]):,.0f} req/s",
+                        f"{name} ({len(one.content) if 'GET' in name else len(many.content)} B)",
+                        f"{statistics.median(r.rps for r in found):,.0f} req/s, "
+                        f"p99 {statistics.median(r.p99_ms for r in found):.1f} ms"
+                        + (f", {bad} non-2xx" if bad else ""),
                     )
                 )
+            for verb in ("GET", "POST"):
+                ratios = [
+                    c.rps / b.rps
+                    for c, b in zip(
+                        results[f"cadenza {verb}"], results[f"bare {verb}"], strict=True
+                    )
+                ]
                 rows.append(
                     (
-                        f"  ratio to bare ({label})",
+                        f"  ratio cadenza/bare {verb}",
                         f"{statistics.median(ratios):.2f} "
                         f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
                     )
                 )
-            lat = asyncio.run(
-                submit_latency(
-                    bases["auth cache 1 s"], secret, args.submit_clients, args.submits_per_client
+
+            if not args.skip_submits:
+                script = lua_submits(data_dir / "submit.lua", secret, args.think_ms)
+                result = run_wrk(
+                    wrk,
+                    f"{base}/suno/submit/music",
+                    seconds=args.submit_seconds,
+                    connections=args.submit_clients,
+                    script=script,
                 )
-            )
-            rows.append(
-                (
-                    f"POST /suno/submit/music, {args.submit_clients} clients "
-                    f"x {args.submits_per_client}",
-                    f"p50 {statistics.median(lat) * 1000:.0f} ms, "
-                    f"p99 {percentile(lat, 99) * 1000:.0f} ms, "
-                    f"max {max(lat) * 1000:.0f} ms",
+                health = httpx.get(f"{base}/healthz").json()
+                rows.append(
+                    (
+                        f"POST /suno/submit/music, {args.submit_clients} clients, "
+                        f"think {args.think_ms} ms",
+                        f"{result.rps:,.0f} submits/s, p50 {result.p50_ms:.1f} ms, "
+                        f"p99 {result.p99_ms:.1f} ms"
+                        + (f", {result.non_2xx} non-2xx" if result.non_2xx else ""),
+                    )
                 )
-            )
+                rows.append(("  workers during submits", json.dumps(health.get("workers"))))
 
     width = max(len(name) for name, _ in rows)
     print(f"\n{'measure'.ljust(width)}  value")
@@ -288,8 +388,8 @@ def main() -> None:
         print(f"{name.ljust(width)}  {value}")
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"\n{database}, cpu cores: {os.cpu_count()}, load processes: {args.clients}, "
-        f"{args.rounds} rounds of {args.seconds:.0f} s each, "
+        f"\n{database}, cpu cores: {os.cpu_count()}, wrk: 1 thread, {args.connections} "
+        f"connections, {args.rounds} rounds of {args.seconds:.0f} s, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
 

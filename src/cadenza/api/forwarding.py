@@ -28,6 +28,7 @@ class TrustedProxies:
     def __init__(self, spec: str) -> None:
         items = [item.strip() for item in spec.split(",") if item.strip()]
         self.everyone = "*" in items
+        self._seen: dict[str, bool] = {}
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for item in items:
             if item != "*":
@@ -38,11 +39,18 @@ class TrustedProxies:
             return True
         if not host:
             return False
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        known = self._seen.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                known = False
+            else:
+                known = any(address in network for network in self.networks)
+            if len(self._seen) >= 4096:  # peers are few; never grow without bound
+                self._seen.clear()
+            self._seen[host] = known
+        return known
 
 
 def _first(value: bytes) -> str:

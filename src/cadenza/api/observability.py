@@ -7,11 +7,13 @@ only the path, status and the key id that authentication stored in the scope.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pydantic_core
@@ -21,15 +23,20 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _configured = False
+#: Request lines are written straight to stderr (see ``RequestLines``) when logs are JSON.
+_request_lines_json = False
+_request_lines_enabled = True
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """One log format for structlog and the standard library (uvicorn, alembic, workers)."""
-    global _configured
+    global _configured, _request_lines_json, _request_lines_enabled
     if _configured:
         return
     _configured = True
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _request_lines_json = json
+    _request_lines_enabled = numeric <= logging.INFO
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_line)
         if json
@@ -105,6 +112,45 @@ class Metrics:
 UnexpectedErrorResponder = Callable[[Scope, Exception], Response]
 
 
+class RequestLines:
+    """The ``request`` log line of every request, in the configured JSON format.
+
+    It is written on every poll, thousands of times a second, so with JSON logs it skips
+    structlog's processor chain (contextvars, level, timestamp, renderer: about ten
+    microseconds) and writes the same fields in the same order itself. Any other setup
+    goes through structlog.
+    """
+
+    def __init__(self) -> None:
+        self.log = structlog.get_logger("cadenza.http")
+
+    def write(self, **fields: Any) -> None:
+        if not _request_lines_json:
+            self.log.info("request", **fields)
+            return
+        if not _request_lines_enabled:
+            return
+        fields["event"] = "request"
+        fields["level"] = "info"
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        line = pydantic_core.to_json(fields, fallback=str, inf_nan_mode="null")
+        stream = sys.stderr
+        stream.write(line.decode() + "\n")
+        stream.flush()
+
+
+class RequestIds:
+    """Ids for requests that bring none: a random prefix per process and a counter, as
+    unique in the logs as a UUID and cheaper to make."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-ID``), logs it and records metrics.
 
@@ -118,6 +164,8 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.on_error = on_error
         self.log = structlog.get_logger("cadenza.http")
+        self.lines = RequestLines()
+        self.ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,7 +177,7 @@ class RequestContextMiddleware:
                 request_id = value.decode("latin-1")[:64]
                 break
         if not request_id:
-            request_id = uuid.uuid4().hex
+            request_id = self.ids.next()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
@@ -164,8 +212,7 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
             self.metrics.observe(method, template, status, elapsed)
-            self.log.info(
-                "request",
+            self.lines.write(
                 request_id=request_id,
                 method=method,
                 path=template,

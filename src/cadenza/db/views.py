@@ -37,14 +37,14 @@ INLINE_BUSY_TIMEOUT_MS = 200
 
 
 _TASK, _CLIP = "task__", "clip__"
+#: A poll never needs the task's request (``params``, the largest column): not read.
+_TASK_COLUMNS = [column for column in t.tasks.c if column.key != "params"]
+_TASK_NAMES = [str(column.key) for column in _TASK_COLUMNS]
+_CLIP_NAMES = [str(column.key) for column in t.clips.c]
 
 
 def _labelled(prefix: str, columns: Iterable[Any]) -> list[Label[Any]]:
     return [column.label(prefix + column.key) for column in columns]
-
-
-def _split(record: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {name[len(prefix) :]: value for name, value in record.items() if name.startswith(prefix)}
 
 
 class SqlViews:
@@ -62,7 +62,7 @@ class SqlViews:
             select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash")), dialect
         )
         self._task = CompiledSelect(
-            select(*_labelled(_TASK, t.tasks.c), *_labelled(_CLIP, t.clips.c))
+            select(*_labelled(_TASK, _TASK_COLUMNS), *_labelled(_CLIP, t.clips.c))
             .select_from(t.tasks.outerjoin(t.clips, t.clips.c.task_id == t.tasks.c.id))
             .where(t.tasks.c.id == bindparam("task_id"), t.tasks.c.key_id == bindparam("key_id"))
             .order_by(t.clips.c.seq),
@@ -81,30 +81,44 @@ class SqlViews:
         if len(wanted) > 1:
             return self._batch.tasks(wanted, key_id)
         views: list[TaskView] = []
+        width = len(_TASK_NAMES)
         for task_id in wanted:
-            rows = self._read(self._task, task_id=task_id, key_id=key_id)
+            rows = self._read(self._task, task_id=task_id, key_id=key_id, positional=True)
             if rows:
-                task = task_from_row(_split(rows[0], _TASK))
-                clips = [_split(r, _CLIP) for r in rows if r[_CLIP + "id"] is not None]
-                views.append(TaskView(task, [clip_from_row(c) for c in clips]))
+                # The task's columns (the same on every row), then the clip's (absent when
+                # the task has none).
+                convert = self._task.convert
+                first = convert(rows[0], 0, width)
+                task = task_from_row(
+                    {**dict(zip(_TASK_NAMES, first[:width], strict=True)), "params": {}}
+                )
+                clips = [
+                    clip_from_row(dict(zip(_CLIP_NAMES, convert(row, width)[width:], strict=True)))
+                    for row in rows
+                    if row[width] is not None
+                ]
+                views.append(TaskView(task, clips))
         return views
 
-    def _read(self, query: CompiledSelect, **values: Any) -> list[dict[str, Any]]:
-        """One statement, a consistent snapshot by itself, so no transaction around it."""
+    def _read(self, query: CompiledSelect, *, positional: bool = False, **values: Any) -> Any:
+        """One statement, a consistent snapshot by itself, so no transaction around it;
+        rows as dicts, or as unconverted lists in column order when ``positional``."""
         try:
             if self._sqlite:
                 with self._sqlite_cursor() as cursor:
+                    if positional:
+                        return query.raw(cursor, **values)
                     return query.rows(cursor, **values)
             if self._reads is None:
                 connection = self._engine.raw_connection()
                 try:
-                    return _rows(connection, query, values)
+                    return _rows(connection, query, values, positional)
                 finally:
                     connection.close()  # back to the pool, which rolls back
             for attempt in range(2):
                 connection = self._reads.raw_connection()
                 try:
-                    return _rows(connection, query, values)
+                    return _rows(connection, query, values, positional)
                 except self._errors as exc:
                     # Without a pre-ping a connection the server dropped fails here. A server
                     # that dropped one (a restart) dropped them all: the pool starts afresh
@@ -151,9 +165,9 @@ class SqlViews:
         return connection
 
 
-def _rows(connection: Any, query: CompiledSelect, values: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(connection: Any, query: CompiledSelect, values: dict[str, Any], positional: bool) -> Any:
     cursor = connection.cursor()
     try:
-        return query.rows(cursor, **values)
+        return query.raw(cursor, **values) if positional else query.rows(cursor, **values)
     finally:
         cursor.close()

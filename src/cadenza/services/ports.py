@@ -151,7 +151,11 @@ class Views(Protocol):
     def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
     def tasks(self, task_ids: Sequence[str], key_id: str) -> list[TaskView]:
-        """The tasks of ``key_id`` among ``task_ids``, in the order asked, each once."""
+        """The tasks of ``key_id`` among ``task_ids``, in the order asked, each once.
+
+        Every field reads back as stored, except that a task's ``params`` (the request,
+        which no poll shows) may be left unread, as ``{}``.
+        """
         ...
 
 

@@ -23,7 +23,10 @@ class InvalidMediaKey(NotFound, StorageError):
     """A key that could escape the store or is not one the server would generate."""
 
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+#: Segments of that form joined by single slashes (one match per key: URLs are built
+#: from keys on every poll).
+_KEY = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 MAX_KEY_LENGTH = 512
 
 
@@ -33,11 +36,8 @@ def validate_key(key: str) -> str:
     No segment may start with a dot, which rules out ``.``, ``..`` and hidden temp files;
     absolute paths, backslashes and empty segments are rejected too.
     """
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise InvalidMediaKey("media not found")
-    for segment in key.split("/"):
-        if not _SEGMENT.fullmatch(segment):
-            raise InvalidMediaKey("media not found")
     return key
 
 

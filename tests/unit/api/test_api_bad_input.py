@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from api_media_support import balance
@@ -14,14 +15,13 @@ from fastapi.testclient import TestClient
 from cadenza.api.responses import safe_text
 from cadenza.bootstrap import Container
 from cadenza.services import tasks
-from conftest import KeyMaker
 
 MUSIC = '{"title": "T", "tags": "pop", "prompt": "[Verse]\\nhello little star", %s}'
 
 
 @pytest.mark.parametrize("field", ["title", "tags", "prompt", "mv", "negative_tags"])
 def test_a_lone_surrogate_in_any_text_field_is_a_400(
-    client: TestClient, make_key: KeyMaker, container: Container, field: str
+    client: TestClient, make_key: Any, container: Container, field: str
 ) -> None:
     key_id, headers = make_key("50")
     body = json.dumps({"prompt": "[Verse]\nla la"})[:-1] + f', "{field}": "a\\ud83d"}}'
@@ -39,7 +39,7 @@ def test_a_lone_surrogate_in_any_text_field_is_a_400(
 
 
 def test_a_lone_surrogate_in_metadata_extras_and_keys_is_a_400(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
     for extra in ('"metadata": {"other": ["x\\udc00"]}', '"metadata": {"k\\ud800": 1}'):
@@ -52,9 +52,7 @@ def test_a_lone_surrogate_in_metadata_extras_and_keys_is_a_400(
         assert answer.status_code == 400, (extra, answer.text)
 
 
-def test_a_proper_surrogate_pair_is_an_emoji_and_fine(
-    client: TestClient, make_key: KeyMaker
-) -> None:
+def test_a_proper_surrogate_pair_is_an_emoji_and_fine(client: TestClient, make_key: Any) -> None:
     _, headers = make_key()
     body = MUSIC % '"negative_tags": "\\ud83c\\udfb5"'
     answer = client.post(
@@ -67,7 +65,7 @@ def test_a_proper_surrogate_pair_is_an_emoji_and_fine(
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
 def test_numbers_that_are_not_finite_are_a_400_and_free(
-    client: TestClient, make_key: KeyMaker, container: Container, number: str
+    client: TestClient, make_key: Any, container: Container, number: str
 ) -> None:
     key_id, headers = make_key("50")
     cases = [
@@ -89,7 +87,7 @@ def test_numbers_that_are_not_finite_are_a_400_and_free(
 
 
 def test_a_body_over_the_cap_is_a_413_in_the_envelope(
-    client: TestClient, make_key: KeyMaker, container: Container
+    client: TestClient, make_key: Any, container: Container
 ) -> None:
     key_id, headers = make_key("50")
     cap = container.settings.max_body_bytes
@@ -124,7 +122,7 @@ def test_a_body_over_the_cap_is_a_413_in_the_envelope(
 
 
 def test_a_chunked_body_under_the_cap_still_reaches_the_route(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
 
@@ -140,7 +138,7 @@ def test_a_chunked_body_under_the_cap_still_reaches_the_route(
     assert answer.status_code == 200, answer.text
 
 
-def test_messages_never_echo_control_characters(client: TestClient, make_key: KeyMaker) -> None:
+def test_messages_never_echo_control_characters(client: TestClient, make_key: Any) -> None:
     _, headers = make_key()
     evil = "evil\x1b[31m\nFAKE LOG LINE\u202e"
     body = {"task": "extend", "continue_clip_id": evil, "prompt": "[Verse]\nla"}
@@ -157,7 +155,7 @@ def test_messages_never_echo_control_characters(client: TestClient, make_key: Ke
 
 
 def test_an_unexpected_failure_is_a_500_envelope_with_the_request_id(
-    client: TestClient, make_key: KeyMaker, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, make_key: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, headers = make_key()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from api_media_support import balance
@@ -12,7 +13,6 @@ from fastapi.testclient import TestClient
 
 import cadenza.engines.lyrics as lyrics_engine
 from cadenza.bootstrap import Container
-from conftest import KeyMaker
 
 #: The body new-api marshals from its SunoSubmitReq for a music submit with no model.
 NEWAPI_MUSIC = {
@@ -31,9 +31,7 @@ def bearer(headers: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {headers['X-API-Key']}"}
 
 
-def test_submit_path_in_upper_case_is_the_same_route(
-    client: TestClient, make_key: KeyMaker
-) -> None:
+def test_submit_path_in_upper_case_is_the_same_route(client: TestClient, make_key: Any) -> None:
     _, headers = make_key()
     for path in ("/suno/submit/MUSIC", "/suno/submit/Music", "/suno/submit/music"):
         answer = client.post(path, json=NEWAPI_MUSIC, headers=bearer(headers))
@@ -43,7 +41,7 @@ def test_submit_path_in_upper_case_is_the_same_route(
 
 
 def test_the_gateway_default_model_is_served_under_its_own_name(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
     task_id = client.post("/suno/submit/MUSIC", json=NEWAPI_MUSIC, headers=headers).json()["data"]
@@ -54,7 +52,7 @@ def test_the_gateway_default_model_is_served_under_its_own_name(
 
 
 def test_instrumental_is_a_synonym_of_make_instrumental(
-    client: TestClient, make_key: KeyMaker, container: Container
+    client: TestClient, make_key: Any, container: Container
 ) -> None:
     _, headers = make_key()
     body = {**NEWAPI_MUSIC, "prompt": "", "tags": "lofi", "instrumental": True}
@@ -65,7 +63,7 @@ def test_instrumental_is_a_synonym_of_make_instrumental(
 
 
 def test_lyrics_task_answers_title_and_text_and_is_charged_once(
-    client: TestClient, make_key: KeyMaker, container: Container
+    client: TestClient, make_key: Any, container: Container
 ) -> None:
     key_id, headers = make_key("10")
     answer = client.post(
@@ -91,7 +89,7 @@ def test_lyrics_task_answers_title_and_text_and_is_charged_once(
 
 
 def test_lyrics_follow_the_seed_and_the_description_language(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
 
@@ -115,7 +113,7 @@ def test_lyrics_follow_the_seed_and_the_description_language(
 
 
 def test_lyrics_without_a_prompt_is_refused_and_costs_nothing(
-    client: TestClient, make_key: KeyMaker, container: Container
+    client: TestClient, make_key: Any, container: Container
 ) -> None:
     key_id, headers = make_key("10")
     for body in ({}, {"prompt": ""}, {"prompt": "   "}, {"prompt": "x" * 3001}):
@@ -127,7 +125,7 @@ def test_lyrics_without_a_prompt_is_refused_and_costs_nothing(
 
 def test_a_failed_lyrics_task_is_refunded(
     client: TestClient,
-    make_key: KeyMaker,
+    make_key: Any,
     container: Container,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -146,7 +144,7 @@ def test_a_failed_lyrics_task_is_refunded(
 
 
 def test_batch_poll_of_a_thousand_ids_answers_only_known_ones_in_order(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
     _, stranger = make_key()

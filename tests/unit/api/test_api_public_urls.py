@@ -4,6 +4,7 @@ or the request's own address as a trusted proxy forwarded it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +12,6 @@ from fastapi.testclient import TestClient
 from cadenza.api.app import create_app
 from cadenza.api.forwarding import TrustedProxies
 from cadenza.bootstrap import Container
-from conftest import KeyMaker
 
 MUSIC = {"title": "Links", "prompt": "[Verse]\nhello little star"}
 
@@ -34,14 +34,14 @@ def open_client(container: Container) -> Iterator[TestClient]:
 
 
 def test_a_fixed_public_url_is_used_whatever_the_request_says(
-    client: TestClient, make_key: KeyMaker
+    client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
     url = audio_url(client, headers, **{"X-Forwarded-Host": "evil.example"})
     assert url.startswith("http://testserver/media/clips/")
 
 
-def test_links_follow_the_host_the_client_used(open_client: TestClient, make_key: KeyMaker) -> None:
+def test_links_follow_the_host_the_client_used(open_client: TestClient, make_key: Any) -> None:
     _, headers = make_key()
     url = audio_url(open_client, headers, Host="music.local:8123")
     assert url.startswith("http://music.local:8123/media/clips/")
@@ -49,7 +49,7 @@ def test_links_follow_the_host_the_client_used(open_client: TestClient, make_key
 
 
 def test_a_tls_proxy_gets_https_links_on_its_own_host(
-    open_client: TestClient, make_key: KeyMaker
+    open_client: TestClient, make_key: Any
 ) -> None:
     _, headers = make_key()
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "songs.example.com"}
@@ -67,7 +67,7 @@ def test_a_tls_proxy_gets_https_links_on_its_own_host(
 
 
 def test_forwarded_headers_of_an_untrusted_peer_are_ignored(
-    container: Container, make_key: KeyMaker
+    container: Container, make_key: Any
 ) -> None:
     container.settings.public_url = ""
     container.settings.forwarded_allow_ips = "10.0.0.0/8"
@@ -77,7 +77,7 @@ def test_forwarded_headers_of_an_untrusted_peer_are_ignored(
         assert audio_url(client, headers, **forwarded).startswith("http://testserver/media/")
 
 
-def test_a_malformed_forwarded_host_is_ignored(open_client: TestClient, make_key: KeyMaker) -> None:
+def test_a_malformed_forwarded_host_is_ignored(open_client: TestClient, make_key: Any) -> None:
     _, headers = make_key()
     forwarded = {"X-Forwarded-Proto": "gopher", "X-Forwarded-Host": "a/b@evil"}
     assert audio_url(open_client, headers, **forwarded).startswith("http://testserver/media/")
