@@ -5,7 +5,7 @@ Each has a contract test suite under ``tests/contract`` run against every implem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +76,14 @@ class TaskRepository(Protocol):
 
     def find_undispatched(self, older_than: datetime) -> list[Task]:
         """Committed tasks never handed to the queue (a crash between commit and enqueue)."""
+        ...
+
+    def queue_instances(self) -> set[str]:
+        """The in-process queues holding unfinished tasks (``Task.queue_instance``)."""
+        ...
+
+    def find_held_by(self, instances: Collection[str]) -> list[Task]:
+        """Unfinished tasks last handed to one of ``instances``, oldest first."""
         ...
 
 
