@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -124,6 +124,11 @@ def prepare_data(data_dir: Path, database_url: str = "") -> tuple[str, str]:
 
         def stop(self) -> None:
             pass
+
+        instance: str | None = None  # a broker's queue: tasks outlive the server
+
+        def gone(self, instances: Collection[str]) -> set[str]:
+            return set()
 
     task = tasks.submit_music(uow, NoQueue(), key, {"tags": "pop", "prompt": "a bench song"})
     return secret, task.id

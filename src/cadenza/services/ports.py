@@ -170,6 +170,18 @@ class TaskQueue(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
+    @property
+    def instance(self) -> str | None:
+        """This start of a queue whose tasks live only in its process (an in-process pool:
+        they die with it), recorded on each task handed to it; None where a broker keeps
+        them across restarts (Celery), so nothing is handed out again on that account."""
+        ...
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        """Those of ``instances`` (values of ``instance``) certainly dead, by a stop or a
+        crash: nothing will run the tasks handed to them. Any it cannot tell are alive."""
+        ...
+
 
 class RateLimiter(Protocol):
     def hit(self, key_id: str, limit_per_minute: int) -> int | None:
