@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from decimal import Decimal
 
 from sqlalchemy import create_engine, text
@@ -32,6 +33,11 @@ class NullQueue:
 
     def stop(self) -> None:
         pass
+
+    instance: str | None = None  # a broker's queue: tasks outlive the server
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        return set()
 
 
 def run(url: str, threads: int, submits: int) -> tuple[float, float, float]:

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -69,9 +69,7 @@ def bare_app() -> Any:
         await request.body()
         return Response(many, media_type="application/json")
 
-    return Starlette(
-        routes=[Route("/task", get_one), Route("/tasks", post_many, methods=["POST"])]
-    )
+    return Starlette(routes=[Route("/task", get_one), Route("/tasks", post_many, methods=["POST"])])
 
 
 def ensure_wrk() -> str:
@@ -136,6 +134,8 @@ def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[N
 
 
 class NoQueue:
+    instance: str | None = None  # like a broker's queue: tasks outlive the server
+
     def enqueue(self, task_id: str, *, route: str | None = None) -> None:
         pass
 
@@ -144,6 +144,9 @@ class NoQueue:
 
     def stop(self) -> None:
         pass
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        return set()
 
 
 def prepare_data(data_dir: Path, database_url: str) -> tuple[str, str]:
@@ -315,9 +318,7 @@ def main() -> None:
                 "cadenza GET": lua_post(data_dir / "get.lua", "", headers),
             }
             # The GET script only adds the key header; its method stays GET.
-            scripts["cadenza GET"].write_text(
-                f'wrk.headers["X-API-Key"] = {json.dumps(secret)}\n'
-            )
+            scripts["cadenza GET"].write_text(f'wrk.headers["X-API-Key"] = {json.dumps(secret)}\n')
             targets: dict[str, tuple[str, Path | None]] = {
                 "bare GET": (f"{bare}/task", None),
                 "cadenza GET": (f"{base}/suno/fetch/{task_id}", scripts["cadenza GET"]),
@@ -331,9 +332,12 @@ def main() -> None:
                 for name, (url, script) in targets.items():
                     results[name].append(
                         run_wrk(
-                            wrk, url, seconds=args.seconds, connections=args.connections,
+                            wrk,
+                            url,
+                            seconds=args.seconds,
+                            connections=args.connections,
                             script=script,
-                        )  # fmt: skip
+                        )
                     )
             for name, found in results.items():
                 bad = sum(r.non_2xx for r in found)

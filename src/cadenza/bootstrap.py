@@ -205,6 +205,7 @@ def build_queue(settings: Settings) -> TaskQueue:
         run_task,
         workers=settings.resolved_workers(),
         warm=warm_worker if settings.warm_start else None,
+        presence_dir=settings.data_dir / "queues",
     )
 
 

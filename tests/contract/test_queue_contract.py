@@ -368,6 +368,38 @@ def test_inprocess_a_failed_warm_start_still_runs_tasks(markers: Path) -> None:
         queue.stop()
 
 
+def test_inprocess_each_start_has_an_identity_gone_once_it_stops(tmp_path: Path) -> None:
+    queue = InProcessQueue(write_marker, workers=1, stop_timeout_s=1, presence_dir=tmp_path)
+    other = InProcessQueue(write_marker, workers=1, stop_timeout_s=1, presence_dir=tmp_path)
+    assert queue.instance is None and queue.gone(["anything"]) == set()
+    queue.start()
+    other.start()
+    try:
+        first = queue.instance
+        assert first is not None and other.instance not in (None, first)
+        assert other.gone([first]) == set() and queue.gone([first]) == set()
+        queue.stop()
+        assert queue.instance is None
+        assert other.gone([first]) == {first}
+        queue.start()
+        second = queue.instance
+        assert second is not None and second != first
+        assert other.gone([first, second]) == {first}
+    finally:
+        queue.stop()
+        other.stop()
+
+
+def test_inprocess_without_a_presence_dir_has_no_identity(markers: Path) -> None:
+    queue = InProcessQueue(write_marker, workers=1, stop_timeout_s=1)
+    queue.start()
+    try:
+        assert queue.instance is None
+        assert queue.gone(["a.0.b"]) == set()
+    finally:
+        queue.stop()
+
+
 def test_inprocess_rejects_zero_workers() -> None:
     with pytest.raises(ValueError):
         InProcessQueue(write_marker, workers=0)
@@ -392,6 +424,13 @@ def test_celery_enqueue_to_a_dead_broker_raises_queue_error(url: str) -> None:
     with pytest.raises(QueueError) as info:
         queue.enqueue("t-x")
     assert info.value.message == "task queue unavailable"
+
+
+def test_celery_queue_has_no_identity() -> None:
+    # The broker keeps its messages across API restarts: nothing is handed out again.
+    queue = CeleryQueue("redis://127.0.0.1:9/0")
+    assert queue.instance is None
+    assert queue.gone(["a.0.b"]) == set()
 
 
 def test_celery_app_delivery_settings() -> None:

@@ -286,6 +286,44 @@ def test_heartbeats_and_stalled_tasks(uow: UnitOfWorkFactory) -> None:
         assert not u.tasks.beat("missing", now)
 
 
+def test_tasks_held_by_queue_instances(uow: UnitOfWorkFactory) -> None:
+    key = stored_key(uow)
+    now = utcnow()
+    a, b = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
+    with uow() as u:
+        queued = stored_task(u, key, status=TaskStatus.QUEUED, queue_instance=a, dispatched=True)
+        running = stored_task(
+            u,
+            key,
+            status=TaskStatus.IN_PROGRESS,
+            queue_instance=a,
+            submit_time=now - timedelta(seconds=5),
+        )
+        other = stored_task(u, key, status=TaskStatus.QUEUED, queue_instance=b)
+        stored_task(u, key, status=TaskStatus.SUCCESS, queue_instance=f"done-{a}")
+        stored_task(u, key, status=TaskStatus.FAILURE, queue_instance=f"done-{b}")
+        brokered = stored_task(u, key, status=TaskStatus.QUEUED)  # no in-process queue
+        u.commit()
+    with uow() as u:
+        got = u.tasks.get(queued.id)
+        assert got is not None and got.queue_instance == a and got.dispatched
+        holders = u.tasks.queue_instances()
+        assert {a, b} <= holders  # other tests' tasks may be there too
+        assert not {h for h in holders if h.startswith("done-")}
+        assert [t.id for t in u.tasks.find_held_by([a])] == [running.id, queued.id]
+        assert {t.id for t in u.tasks.find_held_by({a, b})} == {queued.id, running.id, other.id}
+        assert u.tasks.find_held_by([]) == []
+        assert u.tasks.find_held_by(["nobody"]) == []
+        assert brokered.id not in {t.id for t in u.tasks.find_held_by(holders)}
+        queued.queue_instance = b
+        u.tasks.update(queued)
+        u.commit()
+    with uow() as u:
+        assert {t.id for t in u.tasks.find_held_by([b])} == {queued.id, other.id}
+        views_task = u.tasks.get_many([queued.id], key.id)[0]
+        assert views_task.queue_instance == b
+
+
 def test_times_are_stored_in_utc(uow: UnitOfWorkFactory) -> None:
     key = stored_key(uow)
     local = datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=timezone(timedelta(hours=8)))

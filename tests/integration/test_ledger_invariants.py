@@ -8,7 +8,7 @@ successful one nets minus its price.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +53,11 @@ class Queue:
 
     def stop(self) -> None:
         pass
+
+    instance: str | None = None  # a broker's queue: tasks outlive the server
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        return set()
 
 
 class Storage:

@@ -7,7 +7,7 @@ is unreachable) and on SQLite.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from decimal import Decimal
@@ -43,6 +43,11 @@ class NullQueue:
 
     def stop(self) -> None:
         pass
+
+    instance: str | None = None  # a broker's queue: tasks outlive the server
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        return set()
 
 
 class NoStorage:

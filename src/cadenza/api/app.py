@@ -36,11 +36,12 @@ log = structlog.get_logger("cadenza.api")
 
 
 async def _reaper_loop(container: Container, interval_s: float) -> None:
-    """Fails overdue tasks and re-dispatches lost ones, so no task hangs forever."""
+    """Fails overdue tasks and re-dispatches lost ones, so no task hangs forever. The first
+    pass runs at start-up: tasks of a server that died before this one started (its
+    in-process queue is gone) are handed out at once."""
     from cadenza.services.reaper import reap
 
     while True:
-        await asyncio.sleep(interval_s)
         try:
             report = await asyncio.to_thread(
                 reap,
@@ -48,15 +49,17 @@ async def _reaper_loop(container: Container, interval_s: float) -> None:
                 container.queue,
                 stalled_after_s=container.settings.stalled_after_s,
             )
-            if report.failed or report.redispatched or report.revived:
+            if report.failed or report.redispatched or report.revived or report.recovered:
                 log.info(
                     "reaped",
                     failed=report.failed,
                     redispatched=report.redispatched,
                     revived=report.revived,
+                    recovered=report.recovered,
                 )
         except Exception as exc:  # the loop must outlive a database hiccup
             log.warning("reaper_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        await asyncio.sleep(interval_s)
 
 
 #: FastAPI's native OpenTelemetry hooks, all off (``CADENZA_OPENTELEMETRY`` turns them on).

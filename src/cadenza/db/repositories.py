@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from cadenza.domain.errors import DuplicateLedgerEntry, InvalidInput, NotFound
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
+_UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
 
 #: Most rows a reaper query returns; the rest come on its next pass.
 SCAN_LIMIT = 500
@@ -259,6 +260,7 @@ def _task_values(task: Task) -> dict[str, Any]:
         "deadline": task.deadline,
         "attempts": task.attempts,
         "dispatched": task.dispatched,
+        "queue_instance": task.queue_instance,
         "worker": task.worker,
         "route": task.route,
         "idempotency_key": task.idempotency_key,
@@ -284,6 +286,7 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         deadline=row["deadline"],
         attempts=row["attempts"],
         dispatched=bool(row["dispatched"]),
+        queue_instance=row["queue_instance"],
         worker=row["worker"],
         route=row["route"],
         idempotency_key=row["idempotency_key"],
@@ -371,6 +374,28 @@ class SqlTaskRepository:
                 t.tasks.c.status.not_in(_FINISHED),
                 t.tasks.c.dispatched.is_(False),
                 t.tasks.c.submit_time < older_than,
+            )
+            .order_by(t.tasks.c.submit_time)
+            .limit(limit)
+        )
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def queue_instances(self) -> set[str]:
+        query = (
+            select(t.tasks.c.queue_instance)
+            .distinct()
+            .where(t.tasks.c.status.in_(_UNFINISHED), t.tasks.c.queue_instance.is_not(None))
+        )
+        return {str(value) for value in self._conn.execute(query).scalars()}
+
+    def find_held_by(self, instances: Collection[str], limit: int = SCAN_LIMIT) -> list[Task]:
+        if not instances:
+            return []
+        query = (
+            select(t.tasks)
+            .where(
+                t.tasks.c.status.in_(_UNFINISHED),
+                t.tasks.c.queue_instance.in_(sorted(instances)),
             )
             .order_by(t.tasks.c.submit_time)
             .limit(limit)

@@ -107,6 +107,7 @@ tasks = Table(
     Column("deadline", UTCDateTime(), nullable=True, index=True),
     Column("attempts", Integer, nullable=False),
     Column("dispatched", Boolean, nullable=False),
+    Column("queue_instance", String(64), nullable=True),
     Column("worker", String(200), nullable=False),
     Column("route", String(200), nullable=True),
     Column("idempotency_key", String(255), nullable=True),

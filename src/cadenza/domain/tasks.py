@@ -94,6 +94,9 @@ class Task:
     deadline: datetime | None = None
     attempts: int = 0
     dispatched: bool = False
+    #: The in-process queue (one start of one server) it was last handed to: its waiting
+    #: and running tasks die with that process. None where a broker keeps them (Celery).
+    queue_instance: str | None = None
     worker: str = ""
     #: Queue routing hint (the worker that holds a follow-up's files); kept for re-dispatch.
     route: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from cadenza.queue import QueueError
 from cadenza.queue.celery_app import DEFAULT_QUEUE, TASK_NAME, create_app
@@ -35,3 +36,14 @@ class CeleryQueue:
 
     def stop(self) -> None:
         self._app.close()
+
+    @property
+    def instance(self) -> None:
+        """None: the broker keeps its messages across API restarts, and a worker that dies
+        mid-task has it redelivered (acks_late), so nothing is handed out again here."""
+        return None
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        """Nothing this producer can tell; tasks of in-process queues wait for stall
+        detection and deadlines."""
+        return set()

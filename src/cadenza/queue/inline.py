@@ -7,7 +7,7 @@ mid-run the reaper finds it undispatched and hands it to the regular queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 
 class InlineQueue:
@@ -23,3 +23,12 @@ class InlineQueue:
 
     def stop(self) -> None:
         """Nothing to stop: tasks end before ``enqueue`` returns."""
+
+    @property
+    def instance(self) -> None:
+        """None: a task has ended by the time ``enqueue`` returns, so none is held here."""
+        return None
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        """Nothing to tell: this queue holds no task."""
+        return set()

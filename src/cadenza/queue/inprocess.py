@@ -2,6 +2,10 @@
 
 Renders are CPU-bound and may crash natively (a SoundFont synth, a vocoder), so they run
 in spawned processes: a crash or ``kill -9`` costs one pool, never the API process.
+
+The tasks it holds die with the server process, so each start has an identity (see
+``presence``), recorded on the tasks handed to it: once that start is gone, the reaper of
+a live server hands them out again.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import multiprocessing
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 from cadenza.lifeline import exit_with_parent
 from cadenza.queue import QueueError
+from cadenza.queue.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,10 @@ class InProcessQueue:
     the tasks that were really running; those are handed out again (up to
     ``max_redeliveries`` times, like a Celery broker redelivering an unacked message).
     An id already waiting or running is not queued twice.
+
+    With ``presence_dir`` (a directory of the data dir), each start takes an identity there
+    (``instance``) that other processes on the same data dir can find ``gone`` once this
+    start has stopped or its process died.
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class InProcessQueue:
         max_redeliveries: int = 2,
         stop_timeout_s: float = 5.0,
         warm: Callable[[], None] | None = None,
+        presence_dir: Path | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -79,6 +90,7 @@ class InProcessQueue:
         self._broken: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._presence = Presence(presence_dir) if presence_dir is not None else None
 
     # -- TaskQueue -------------------------------------------------------------------------
 
@@ -104,6 +116,7 @@ class InProcessQueue:
             )
             self._thread.start()
             executor = self._executor
+        self._claim()
         if self._warm is not None:
             self._start_workers(executor)
 
@@ -132,6 +145,24 @@ class InProcessQueue:
             self._known.clear()
             self._redeliveries.clear()
             self._ids = queue.Queue()
+        if self._presence is not None:
+            # Last: its tasks are not handed out elsewhere while its workers may run them.
+            self._presence.release()
+
+    @property
+    def instance(self) -> str | None:
+        """This start's identity; None when stopped, or without a ``presence_dir``."""
+        return self._presence.instance if self._presence is not None else None
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        """Starts (of any server on this data dir) that have stopped or died."""
+        if self._presence is None or not instances:
+            return set()
+        try:
+            return self._presence.gone(instances)
+        except OSError:
+            log.warning("could not tell which task queues are gone", exc_info=True)
+            return set()
 
     # -- introspection (health, metrics) --------------------------------------------------
 
@@ -149,6 +180,17 @@ class InProcessQueue:
             return sum(f.done() for f in self._warming), self._workers
 
     # -- internals ------------------------------------------------------------------------
+
+    def _claim(self) -> None:
+        if self._presence is None:
+            return
+        try:
+            instance = self._presence.claim()
+        except OSError:
+            # Tasks still run; only a crash of this server would leave them to deadlines.
+            log.warning("task queue runs without an identity", exc_info=True)
+            return
+        log.info("task queue started as %s", instance)
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(

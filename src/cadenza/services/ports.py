@@ -5,7 +5,7 @@ Each has a contract test suite under ``tests/contract`` run against every implem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +76,14 @@ class TaskRepository(Protocol):
 
     def find_undispatched(self, older_than: datetime) -> list[Task]:
         """Committed tasks never handed to the queue (a crash between commit and enqueue)."""
+        ...
+
+    def queue_instances(self) -> set[str]:
+        """The in-process queues holding unfinished tasks (``Task.queue_instance``)."""
+        ...
+
+    def find_held_by(self, instances: Collection[str]) -> list[Task]:
+        """Unfinished tasks last handed to one of ``instances``, oldest first."""
         ...
 
 
@@ -165,6 +173,18 @@ class TaskQueue(Protocol):
     def enqueue(self, task_id: str, *, route: str | None = None) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+    @property
+    def instance(self) -> str | None:
+        """This start of a queue whose tasks live only in its process (an in-process pool:
+        they die with it), recorded on each task handed to it; None where a broker keeps
+        them across restarts (Celery), so nothing is handed out again on that account."""
+        ...
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        """Those of ``instances`` (values of ``instance``) certainly dead, by a stop or a
+        crash: nothing will run the tasks handed to them. Any it cannot tell are alive."""
+        ...
 
 
 class RateLimiter(Protocol):

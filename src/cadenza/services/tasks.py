@@ -269,7 +269,9 @@ def _submit(
 
 
 def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:
-    """Enqueue and record it; on failure the task waits for the reaper to try again."""
+    """Enqueue and record it (and which in-process queue holds it); on failure the task
+    waits for the reaper to try again."""
+    holder = queue.instance
     try:
         queue.enqueue(task.id, route=task.route)
     except Exception:
@@ -278,8 +280,10 @@ def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:
     try:
         with uow() as u:
             fresh = u.tasks.get(task.id, for_update=True)
-            if fresh is not None and not fresh.dispatched:
+            # The worker may have claimed it already (and marked it dispatched).
+            if fresh is not None and (not fresh.dispatched or fresh.queue_instance != holder):
                 fresh.dispatched = True
+                fresh.queue_instance = holder
                 u.tasks.update(fresh)
                 u.commit()
     except Exception:
@@ -287,6 +291,7 @@ def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:
         # idempotent), so this is not an error for the caller.
         log.warning("could not mark task %s dispatched", task.id, exc_info=True)
     task.dispatched = True
+    task.queue_instance = holder
     return True
 
 

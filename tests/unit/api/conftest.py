@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,11 @@ class ManualQueue:
 
     def stop(self) -> None:
         pass
+
+    instance: str | None = None  # a broker's queue: tasks outlive the server
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        return set()
 
 
 @pytest.fixture

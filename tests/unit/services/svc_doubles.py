@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,23 @@ from cadenza.services.ports import ProgressCallback
 
 
 class RecordingQueue:
-    """Remembers what was enqueued; can be told to fail like a broker that is down."""
+    """Remembers what was enqueued; can be told to fail like a broker that is down.
 
-    def __init__(self) -> None:
+    ``instance`` plays an in-process queue's identity (None: a broker); identities put in
+    ``dead`` are reported ``gone``.
+    """
+
+    def __init__(self, instance: str | None = None) -> None:
         self.enqueued: list[tuple[str, str | None]] = []
         self.fail = False
+        self.instance = instance
+        self.dead: set[str] = set()
+        self.asked: list[set[str]] = []
         self._lock = threading.Lock()
+
+    def gone(self, instances: Collection[str]) -> set[str]:
+        self.asked.append(set(instances))
+        return self.dead & set(instances)
 
     def enqueue(self, task_id: str, *, route: str | None = None) -> None:
         if self.fail:
