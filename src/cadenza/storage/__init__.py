@@ -23,12 +23,16 @@ class InvalidMediaKey(NotFound, StorageError):
     """A key that could escape the store or is not one the server would generate."""
 
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+#: A segment is at most 255 characters, a file name's limit on every common file system:
+#: a longer one is no key the server makes, and the local store's lookup would fail on it
+#: with ENAMETOOLONG (a 500) instead of answering 404.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 MAX_KEY_LENGTH = 512
 
 
 def validate_key(key: str) -> str:
-    """Accept only server-style keys: ``a/b/c.ext`` from ``[A-Za-z0-9._-]``.
+    """Accept only server-style keys: ``a/b/c.ext`` from ``[A-Za-z0-9._-]``, segments of at
+    most 255 characters.
 
     No segment may start with a dot, which rules out ``.``, ``..`` and hidden temp files;
     absolute paths, backslashes and empty segments are rejected too.
