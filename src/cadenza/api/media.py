@@ -77,8 +77,12 @@ def media_router(storage: LocalStorage) -> APIRouter:
     """Keys are validated by the store itself; a bad or missing key is a plain 404."""
     router = APIRouter()
 
-    @router.get("/media/{key:path}", response_class=Response, responses=RESPONSES)
-    @router.head("/media/{key:path}", response_class=Response, responses=RESPONSES)
+    @router.api_route(
+        "/media/{key:path}",
+        methods=["GET", "HEAD"],
+        response_class=Response,
+        responses=RESPONSES,
+    )
     def media(key: str) -> FileResponse:
         path = storage.path_for(key)
         return FileResponse(

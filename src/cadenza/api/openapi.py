@@ -20,6 +20,8 @@ Routes state only what is theirs: ``responses=documented(SuccessModel, 402, 403,
 from __future__ import annotations
 
 import inspect
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -218,22 +220,31 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     """The whole document: FastAPI's, for every route and the plain routes' twins, with
     every operation completed (``_complete``)."""
     routes = _documented_routes(app.routes)
-    document = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version=app.openapi_version,
-        description=app.description,
-        routes=routes,
-        servers=app.servers,
-    )
+    with warnings.catch_warnings():
+        # A route with two methods (media's GET and HEAD) gets one id twice: fixed below.
+        warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            description=app.description,
+            routes=routes,
+            servers=app.servers,
+        )
     for route in routes:
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
         item = document["paths"].get(route.path_format, {})
-        for method in route.methods or ():
+        methods = route.methods or set()
+        for method in methods:
             operation = item.get(method.lower())
-            if operation is not None:
-                _complete(operation, route)
+            if operation is None:
+                continue
+            _complete(operation, route)
+            if len(methods) > 1 and not route.operation_id:
+                # FastAPI's default id, but of this method rather than of the route's first.
+                name = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+                operation["operationId"] = f"{name}_{method.lower()}"
     components: dict[str, Any] = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
