@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
 from cadenza.api.deps import CurrentKey, current_key, fresh_key
-from cadenza.api.sunocore.answers import ErrorBody, TaskAnswer, TaskListAnswer
+from cadenza.api.sunocore.answers import ErrorBody, TaskAnswer, TaskIdAnswer, TaskListAnswer
 from cadenza.api.sunocore.errors import ERROR_CODES, HTTP_CODES
 from cadenza.api.sunocore.schemas import FetchBody
 
@@ -98,6 +98,17 @@ def error_response(status: int) -> dict[str, Any]:
     return response
 
 
+#: A submit's task id is polled with ``GET /suno/fetch/{task_id}``: the link tells
+#: generated clients and stateful fuzzers where the id goes.
+POLL_LINK: dict[str, Any] = {
+    "poll": {
+        "operationId": "fetch_task",
+        "parameters": {"task_id": "$response.body#/data"},
+        "description": "poll the new task until it is SUCCESS or FAILURE",
+    }
+}
+
+
 def documented(answer: type[BaseModel] | None, *errors: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of a route: its success answer and the errors that only it can give
     (those every keyed route shares are added by ``build_document``)."""
@@ -105,6 +116,8 @@ def documented(answer: type[BaseModel] | None, *errors: int) -> dict[int | str, 
     if answer is not None:
         summary = (answer.__doc__ or "").strip().split("\n")[0]
         responses[200] = {"model": answer, "description": summary or "Success"}
+        if answer is TaskIdAnswer:
+            responses[200]["links"] = POLL_LINK
     for status in errors:
         response = error_response(status)
         del response["content"]
@@ -123,9 +136,9 @@ def _fetch_many(body: Annotated[FetchBody, Body()], key: CurrentKey) -> None: ..
 
 #: Twins of the plain Starlette routes, by (method, path): what FastAPI would see if they
 #: were its routes.
-_PLAIN: dict[tuple[str, str], tuple[Callable[..., None], dict[int | str, dict[str, Any]]]] = {
-    ("GET", "/suno/fetch/{task_id}"): (_fetch_one, documented(TaskAnswer)),
-    ("POST", "/suno/fetch"): (_fetch_many, documented(TaskListAnswer)),
+_PLAIN: dict[tuple[str, str], tuple[str, Callable[..., None], dict[int | str, dict[str, Any]]]] = {
+    ("GET", "/suno/fetch/{task_id}"): ("fetch_task", _fetch_one, documented(TaskAnswer)),
+    ("POST", "/suno/fetch"): ("fetch_tasks", _fetch_many, documented(TaskListAnswer)),
 }
 
 
@@ -146,13 +159,16 @@ def _undocumented(route: Route) -> Callable[..., None]:
 def _twins(route: Route) -> list[APIRoute]:
     twins = []
     for method in sorted((route.methods or set()) - {"HEAD"}):
-        endpoint, responses = _PLAIN.get((method, route.path), (_undocumented(route), {}))
+        operation_id, endpoint, responses = _PLAIN.get(
+            (method, route.path), (None, _undocumented(route), {})
+        )
         twins.append(
             APIRoute(
                 route.path,
                 endpoint,
                 methods=[method],
                 name=route.name,
+                operation_id=operation_id,
                 description=route.endpoint.__doc__,
                 responses=responses,
                 response_model=None,
