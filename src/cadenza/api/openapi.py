@@ -159,9 +159,8 @@ def _undocumented(route: Route) -> Callable[..., None]:
 def _twins(route: Route) -> list[APIRoute]:
     twins = []
     for method in sorted((route.methods or set()) - {"HEAD"}):
-        operation_id, endpoint, responses = _PLAIN.get(
-            (method, route.path), (None, _undocumented(route), {})
-        )
+        known = _PLAIN.get((method, route.path))
+        operation_id, endpoint, responses = known or (None, _undocumented(route), {})
         twins.append(
             APIRoute(
                 route.path,
