@@ -9,7 +9,9 @@
 # Submits start real renders on a real server: the key's concurrency limit (4 here) bounds
 # them, and the submits beyond it answer 429 concurrency_limited, which is documented.
 # Defaults: every phase, the checks the suite runs plus the negative-data, auth and method
-# ones, 100 examples per operation, a new seed each run (printed; --seed N repeats one).
+# ones, 100 examples per operation, a new seed each run (printed; --seed N repeats one),
+# and 75 s per request: a video waits up to CADENZA_VIDEO_WAIT_S, an upload up to
+# CADENZA_WAIT_AUDIO_S, for their tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -23,7 +25,13 @@ if [ -z "$url" ]; then
   CADENZA_LOG_LEVEL=WARNING .venv/bin/cadenza serve --data-dir "$data" --port "$port" \
     >"$data/server.log" 2>&1 &
   server=$!
-  trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
+  stop() {
+    local status=$?
+    kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+    rm -rf "$data"
+    exit "$status"
+  }
+  trap stop EXIT
   for _ in $(seq 120); do
     curl -sf "$url/healthz" >/dev/null && break
     sleep 0.5
@@ -34,10 +42,12 @@ if [ -z "$url" ]; then
 fi
 : "${key:?set CADENZA_KEY to a funded key of the server at CADENZA_URL}"
 
-exec .venv/bin/schemathesis run "$url/openapi.json" \
+# Not exec: the EXIT trap must still stop the throwaway server.
+.venv/bin/schemathesis run "$url/openapi.json" \
   --header "X-API-Key: $key" \
   --phases examples,coverage,fuzzing,stateful \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,ignored_auth,use_after_free,ensure_resource_availability \
   --max-examples 100 \
+  --request-timeout 75 \
   --generation-database none \
   "$@"
