@@ -29,6 +29,7 @@ BAD_KEYS = [
     "clips/",
     "ü.mp3",
     "x" * 600,
+    "clips/" + "x" * 256,
 ]
 
 

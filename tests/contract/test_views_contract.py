@@ -20,7 +20,7 @@ from cadenza.db import tables as t
 from cadenza.db.compiled import CompiledSelect
 from cadenza.db.views import SqlViews
 from cadenza.domain.billing import ApiKey, new_api_key
-from cadenza.domain.errors import UpstreamUnavailable
+from cadenza.domain.errors import InvalidInput, UpstreamUnavailable
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, TaskView, new_id
 from cadenza.services.ports import UnitOfWorkFactory, Views
 from cadenza.services.views import UowViews
@@ -195,6 +195,34 @@ def test_a_database_error_is_a_domain_error(tmp_path: Path) -> None:
                 views.tasks(["x"], "k")
     finally:
         engine.dispose()
+
+
+def test_a_nul_character_is_the_clients_mistake_never_a_database_failure(
+    views: Views, uow: UnitOfWorkFactory, database_kind: str
+) -> None:
+    """PostgreSQL stores no NUL character (SQLite does): a lookup of one finds nothing or
+    is refused as bad input (400), and so is a write; neither is UpstreamUnavailable."""
+    key = stored_key(uow)
+    try:
+        assert views.tasks(["a\x00b"], key.id) == []
+    except InvalidInput:
+        assert database_kind == "postgresql"
+    in_json = Task(id=new_id(), key_id=key.id, action="MUSIC", params={"p": "a\x00b"}, price=1)
+    in_text = dataclasses.replace(in_json, id=new_id(), fail_reason="a\x00b")
+    with uow() as u:
+        u.tasks.add(in_json)  # JSON escapes it: stored on both
+        u.commit()
+    assert [v.task.id for v in views.tasks([in_json.id], key.id)] == [in_json.id]
+    with uow(read_only=True) as u:
+        stored = u.tasks.get(in_json.id)
+    assert stored is not None and stored.params == {"p": "a\x00b"}
+    if database_kind == "postgresql":
+        with pytest.raises(InvalidInput, match="NUL"), uow() as u:
+            u.tasks.add(in_text)
+    else:
+        with uow() as u:
+            u.tasks.add(in_text)
+            u.commit()
 
 
 def test_compiled_select_refuses_what_it_cannot_run_exactly(db_engine: Engine) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza import __version__
+from cadenza.api import openapi
 from cadenza.api.deps import AuthCache
 from cadenza.api.forwarding import PublicURL, TrustedProxies
 from cadenza.api.guards import BodyLimit, SubmitPathCase
@@ -33,6 +35,29 @@ from cadenza.bootstrap import Container
 from cadenza.storage.local import LocalStorage
 
 log = structlog.get_logger("cadenza.api")
+
+
+class Workers(BaseModel):
+    ready: int = Field(description="workers started with the engine loaded")
+    total: int
+
+
+class Health(BaseModel):
+    """``GET /healthz`` (no key): ``workers`` where the queue reports readiness."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok"]
+    version: str
+    workers: Workers | None = None
+
+
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus request counters and latency histograms per route",
+        "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+    }
+}
 
 
 async def _reaper_loop(container: Container, interval_s: float) -> None:
@@ -104,6 +129,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
     metrics = Metrics()
     install_error_handlers(app)
+    openapi.install(app)
     app.router.routes[:0] = polling_routes()  # the first routes matched
     app.include_router(sunocore_router)
     app.include_router(sunocore_library_router)
@@ -112,7 +138,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", responses={200: {"model": Health, "description": "the server is up"}})
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"status": "ok", "version": __version__}
         readiness = getattr(container.queue, "readiness", None)
@@ -123,7 +149,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
             body["workers"] = {"ready": counts[0], "total": counts[1]}
         return JSONResponse(body)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", response_class=Response, responses=METRICS_RESPONSES)
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from cadenza.storage.local import LocalStorage
 
@@ -42,11 +43,46 @@ def content_type(name: str) -> str:
     return guessed or "application/octet-stream"
 
 
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+
+
+def _schema(media_type: str) -> dict[str, Any]:
+    if media_type == "application/json":
+        return {"schema": {}}  # lyrics.json, score.json, meta.json
+    if media_type == "text/plain":
+        return {"schema": {"type": "string"}}
+    return {"schema": {"type": "string", "format": "binary"}}
+
+
+#: What ``FileResponse`` answers: the file, a byte range of it, or a plain-text refusal of
+#: a malformed (400) or unsatisfiable (416) ``Range``; a missing file is the JSON 404.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the file",
+        "content": {
+            media_type: _schema(media_type)
+            for media_type in sorted(
+                {ctype.split(";")[0] for ctype in CONTENT_TYPES.values()}
+                | {"application/octet-stream"}
+            )
+        },
+    },
+    206: {"description": "the byte range asked for with Range", "content": {"*/*": {}}},
+    400: {"description": "a malformed Range header", "content": _TEXT},
+    416: {"description": "a Range past the end of the file", "content": _TEXT},
+}
+
+
 def media_router(storage: LocalStorage) -> APIRouter:
     """Keys are validated by the store itself; a bad or missing key is a plain 404."""
     router = APIRouter()
 
-    @router.api_route("/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    @router.api_route(
+        "/media/{key:path}",
+        methods=["GET", "HEAD"],
+        response_class=Response,
+        responses=RESPONSES,
+    )
     def media(key: str) -> FileResponse:
         path = storage.path_for(key)
         return FileResponse(

@@ -9,7 +9,9 @@ from typing import Any
 import pydantic_core
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+
+from cadenza.domain.errors import InvalidInput
 
 #: How long a SQLite writer waits for another one before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -36,6 +38,16 @@ def _json_loads(text: str | bytes) -> Any:
     return pydantic_core.from_json(text)
 
 
+#: The message of ``InvalidInput`` for text PostgreSQL cannot store.
+NUL_TEXT = "text must not contain NUL (U+0000) characters"
+
+
+def is_nul_text_error(error: BaseException) -> bool:
+    """PostgreSQL stores no NUL character in text or JSON (SQLite does): psycopg refuses
+    one in a parameter, the server a ``\\u0000`` escape in JSON (SQLSTATE 22P05)."""
+    return "cannot contain NUL" in str(error) or getattr(error, "sqlstate", None) == "22P05"
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -57,7 +69,15 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa_create_engine(url, **kwargs)
+    engine = sa_create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # Client input, not a database failure: a 400 rather than a 500.
+        if is_nul_text_error(context.original_exception):
+            raise InvalidInput(NUL_TEXT) from context.original_exception
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import Label
 
 from cadenza.db import tables as t
 from cadenza.db.compiled import CompiledSelect
+from cadenza.db.engine import is_nul_text_error
 from cadenza.db.repositories import clip_from_row, key_from_row, task_from_row
 from cadenza.db.uow import uow_factory
 from cadenza.domain.billing import ApiKey
@@ -134,6 +135,8 @@ class SqlViews:
                     connection.close()
             raise AssertionError("unreachable")
         except self._errors as exc:
+            if is_nul_text_error(exc):
+                return []  # PostgreSQL stores no NUL: nothing can match
             raise UpstreamUnavailable("database unavailable") from exc
 
     @contextmanager

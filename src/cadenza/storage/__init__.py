@@ -23,7 +23,10 @@ class InvalidMediaKey(NotFound, StorageError):
     """A key that could escape the store or is not one the server would generate."""
 
 
-_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+#: A segment is at most 255 characters, a file name's limit on every common file system:
+#: a longer one is no key the server makes, and the local store's lookup would fail on it
+#: with ENAMETOOLONG (a 500) instead of answering 404.
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}"
 #: Segments of that form joined by single slashes (one match per key: URLs are built
 #: from keys on every poll).
 _KEY = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
@@ -31,7 +34,8 @@ MAX_KEY_LENGTH = 512
 
 
 def validate_key(key: str) -> str:
-    """Accept only server-style keys: ``a/b/c.ext`` from ``[A-Za-z0-9._-]``.
+    """Accept only server-style keys: ``a/b/c.ext`` from ``[A-Za-z0-9._-]``, segments of at
+    most 255 characters.
 
     No segment may start with a dot, which rules out ``.``, ``..`` and hidden temp files;
     absolute paths, backslashes and empty segments are rejected too.

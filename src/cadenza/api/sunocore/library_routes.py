@@ -15,6 +15,14 @@ from pydantic import Field
 
 from cadenza.api.bodies import RequestBody
 from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.openapi import documented
+from cadenza.api.sunocore.answers import (
+    AlignedLyricsAnswer,
+    PersonaAnswer,
+    PlaylistAnswer,
+    PromptImageAnswer,
+    UpsampledTagsAnswer,
+)
 from cadenza.api.sunocore.schemas import iso, ok
 from cadenza.domain.library import (
     MAX_DESCRIPTION,
@@ -98,7 +106,7 @@ def playlist_object(playlist: Playlist) -> dict[str, Any]:
     }
 
 
-@router.post("/suno/persona/create")
+@router.post("/suno/persona/create", responses=documented(PersonaAnswer, 402, 403, 404))
 def create_persona(
     body: Annotated[PersonaBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
@@ -116,7 +124,9 @@ def create_persona(
     return ok(persona_object(persona, container.storage))
 
 
-@router.post("/suno/persona/create-with-vox-stem")
+@router.post(
+    "/suno/persona/create-with-vox-stem", responses=documented(PersonaAnswer, 402, 403, 404)
+)
 def create_vox_persona(
     body: Annotated[VoxPersonaBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
@@ -135,7 +145,13 @@ def create_vox_persona(
 @router.get(
     "/suno/midi/{task_id}/{clip_id}",
     response_class=Response,
-    responses={200: {"content": {"audio/midi": {}}, "description": "a standard MIDI file"}},
+    responses={
+        **documented(None, 400, 402, 403),
+        200: {
+            "content": {"audio/midi": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "a standard MIDI file",
+        },
+    },
 )
 def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -> Response:
     result = library.clip_midi(container.uow, container.storage, key, clip_id, task_id)
@@ -153,7 +169,7 @@ def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -
 NO_SUNG_LYRICS = "this clip has no sung lyrics (instrumental or uploaded audio): nothing to align"
 
 
-@router.get("/api/get_aligned_lyrics_v3")
+@router.get("/api/get_aligned_lyrics_v3", responses=documented(AlignedLyricsAnswer, 402, 403, 404))
 def aligned_lyrics(
     key: CurrentKey,
     container: ContainerDep,
@@ -168,7 +184,7 @@ def aligned_lyrics(
     return answer
 
 
-@router.post("/api/playlist/create_with_clips")
+@router.post("/api/playlist/create_with_clips", responses=documented(PlaylistAnswer, 402, 403, 404))
 def create_playlist(
     body: Annotated[PlaylistBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
@@ -178,7 +194,7 @@ def create_playlist(
     return ok(playlist_object(playlist))
 
 
-@router.post("/api/generate/upsample-tags")
+@router.post("/api/generate/upsample-tags", responses=documented(UpsampledTagsAnswer, 402, 403))
 def upsample_tags(
     body: Annotated[UpsampleTagsBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
@@ -186,7 +202,7 @@ def upsample_tags(
     return ok({"upsampled_tags": richer, "original_tags": body.original_tags})
 
 
-@router.post("/suno/prompt_image")
+@router.post("/suno/prompt_image", responses=documented(PromptImageAnswer, 402, 403))
 def prompt_image(
     body: Annotated[PromptImageBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:

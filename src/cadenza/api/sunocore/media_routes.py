@@ -24,7 +24,15 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import ContainerDep, CurrentKey, look_up, read_secret
+from cadenza.api.openapi import documented
+from cadenza.api.sunocore.answers import (
+    TaskIdAnswer,
+    UploadReceivedAnswer,
+    UploadSlotAnswer,
+    VideoAnswer,
+)
 from cadenza.api.sunocore.media_schemas import (
+    UPLOAD_FORM,
     AudioUrlBody,
     ConcatBody,
     CreateUploadBody,
@@ -75,7 +83,7 @@ def upload_policy(container: Container) -> media.UploadPolicy:
     )
 
 
-@router.post("/api/crop")
+@router.post("/api/crop", responses=documented(TaskIdAnswer, 402, 403, 404))
 def crop(
     body: Annotated[CropBody, Body()],
     key: CurrentKey,
@@ -96,7 +104,7 @@ def crop(
     return ok(task.id)
 
 
-@router.post("/suno/submit/speed-adjust")
+@router.post("/suno/submit/speed-adjust", responses=documented(TaskIdAnswer, 402, 403, 404))
 def speed_adjust(
     body: Annotated[SpeedBody, Body()],
     key: CurrentKey,
@@ -117,7 +125,7 @@ def speed_adjust(
     return ok(task.id)
 
 
-@router.post("/suno/submit/concat")
+@router.post("/suno/submit/concat", responses=documented(TaskIdAnswer, 402, 403, 404))
 def concat(
     body: Annotated[ConcatBody, Body()],
     key: CurrentKey,
@@ -136,7 +144,7 @@ def concat(
     return ok(task.id)
 
 
-@router.post("/suno/api/create_audio_upload")
+@router.post("/suno/api/create_audio_upload", responses=documented(UploadSlotAnswer))
 def create_audio_upload(
     body: Annotated[CreateUploadBody, Body()],
     key: CurrentKey,
@@ -245,7 +253,7 @@ async def _uploader_key_id(request: Request, container: Container) -> str | None
     return key.id
 
 
-@router.post("/suno/uploads/audio-url")
+@router.post("/suno/uploads/audio-url", responses=documented(TaskIdAnswer, 402, 403, 404))
 async def upload_audio_url(
     body: Annotated[AudioUrlBody, Body()],
     key: CurrentKey,
@@ -282,7 +290,7 @@ async def upload_audio_url(
     return ok(task.id)
 
 
-@router.get("/suno/act/mp4/{clip_id}")
+@router.get("/suno/act/mp4/{clip_id}", responses=documented(VideoAnswer, 400, 402, 403))
 async def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> dict[str, Any]:
     """The first call submits the MP4 task (charged once) and waits up to ``video_wait_s``:
     the video's URL when done, else ``status: "processing"`` and the ``task_id`` to poll.
@@ -314,7 +322,11 @@ async def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> 
     return ok({"clip_id": video.clip.id, "video_url": container.storage.url(video.video_key)})
 
 
-@router.post("/suno/uploads/{upload_id}")
+@router.post(
+    "/suno/uploads/{upload_id}",
+    responses=documented(UploadReceivedAnswer, 400, 401, 502),
+    openapi_extra={"requestBody": UPLOAD_FORM},
+)
 async def receive_upload(upload_id: str, request: Request) -> dict[str, Any]:
     """The presigned upload target: fields (``token``) first, then ``file``; single use."""
     container: Container = request.app.state.container

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from cadenza.api.bodies import RequestBody
 
@@ -37,3 +39,19 @@ class AudioUrlBody(RequestBody):
     upload_filename: str = Field(default="", max_length=1000)
     #: Accepted for compatibility; the answer is always the task id (poll /suno/fetch).
     wait_audio: bool = True
+
+
+class UploadForm(BaseModel):
+    """The presigned upload form: the ``fields`` of create_audio_upload first, ``file``
+    last. Documentation only: the route parses the stream itself, the file going to disk."""
+
+    upload_id: str | None = None
+    token: str
+    file: bytes
+
+
+#: The request body of ``POST /suno/uploads/{upload_id}`` in the API document.
+UPLOAD_FORM: dict[str, Any] = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": UploadForm.model_json_schema()}},
+}

@@ -13,6 +13,8 @@ from pydantic import Field
 
 from cadenza.api.bodies import RequestBody
 from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.openapi import documented
+from cadenza.api.sunocore.answers import TaskIdAnswer
 from cadenza.api.sunocore.routes import IdempotencyKey
 from cadenza.api.sunocore.schemas import ok
 from cadenza.services import media
@@ -27,7 +29,7 @@ class UpsampleBody(RequestBody):
     variation_category: str | None = Field(default=None, max_length=32)
 
 
-@router.post("/suno/submit/upsample")
+@router.post("/suno/submit/upsample", responses=documented(TaskIdAnswer, 402, 403, 404))
 def upsample(
     body: Annotated[UpsampleBody, Body()],
     key: CurrentKey,

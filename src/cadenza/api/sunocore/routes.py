@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query
 
 from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey
+from cadenza.api.openapi import documented
+from cadenza.api.sunocore.answers import MeAnswer, PricesAnswer, TaskIdAnswer, TransactionsAnswer
 from cadenza.api.sunocore.schemas import (
     SubmitLyricsBody,
     SubmitMusicBody,
@@ -27,7 +29,7 @@ router = APIRouter()
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-@router.post("/suno/submit/music")
+@router.post("/suno/submit/music", responses=documented(TaskIdAnswer, 402, 403, 404))
 def submit_music(
     body: Annotated[SubmitMusicBody, Body()],
     key: CurrentKey,
@@ -45,7 +47,7 @@ def submit_music(
     return ok(task.id)
 
 
-@router.post("/suno/submit/lyrics")
+@router.post("/suno/submit/lyrics", responses=documented(TaskIdAnswer, 402, 403))
 def submit_lyrics(
     body: Annotated[SubmitLyricsBody, Body()],
     key: CurrentKey,
@@ -64,17 +66,17 @@ def submit_lyrics(
     return ok(task.id)
 
 
-@router.get("/suno/billing/pricing")
+@router.get("/suno/billing/pricing", responses=documented(PricesAnswer))
 def pricing(key: CurrentKey, container: ContainerDep) -> dict[str, Any]:
     return ok([price_object(p) for p in billing.list_prices(container.uow)])
 
 
-@router.get("/suno/billing/me")
+@router.get("/suno/billing/me", responses=documented(MeAnswer))
 def me(key: FreshKey) -> dict[str, Any]:
     return ok(me_object(key))
 
 
-@router.get("/suno/billing/transactions")
+@router.get("/suno/billing/transactions", responses=documented(TransactionsAnswer))
 def transactions(
     key: CurrentKey,
     container: ContainerDep,
