@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
 
+    #: Task answers kept rendered per API process, reused while their task is unchanged
+    #: (0: render every poll).
+    poll_cache_entries: int = Field(default=10_000, ge=0)
     #: Largest JSON request body (bytes); bigger ones are refused with 413 unread. The
     #: upload form has its own cap (``upload_max_bytes``).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -421,3 +421,56 @@ def test_read_only_unit_of_work_reads_beside_an_open_writer(uow: UnitOfWorkFacto
         writer.commit()
     thread.join()
     assert seen == [Decimal("5")]
+
+
+def test_every_change_to_a_task_or_its_clips_counts_its_revision_up(
+    uow: UnitOfWorkFactory,
+) -> None:
+    key, other = stored_key(uow), stored_key(uow)
+    with uow() as u:
+        task = stored_task(u, key)
+        untouched = stored_task(u, key)
+        u.commit()
+    with uow(read_only=True) as u:
+        start = u.tasks.revisions([task.id, untouched.id, "missing"], key.id)
+        assert set(start) == {task.id, untouched.id}
+        assert u.tasks.revisions([task.id], other.id) == {}  # another key's: not there
+        assert u.tasks.revisions([], key.id) == {}
+
+    def revision() -> int:
+        with uow(read_only=True) as u:
+            return u.tasks.revisions([task.id], key.id)[task.id]
+
+    seen = [revision()]
+    with uow() as u:  # the task itself
+        current = u.tasks.get(task.id, for_update=True)
+        assert current is not None
+        current.progress = 10
+        u.tasks.update(current)
+        u.commit()
+    seen.append(revision())
+    clip = Clip(id=new_id(), task_id=task.id, key_id=key.id, title="a")
+    with uow() as u:  # a clip added
+        u.clips.add(clip)
+        u.commit()
+    seen.append(revision())
+    with uow() as u:  # a clip changed (a video made for it, say)
+        clip.video_key = "clips/a/video.mp4"
+        u.clips.update(clip)
+        u.commit()
+    seen.append(revision())
+    with uow() as u:  # a heartbeat shows in no answer: no new revision
+        u.tasks.beat(task.id, datetime.now(UTC))
+        u.commit()
+    seen.append(revision())
+    with uow() as u:  # rolled back: nothing changed
+        current = u.tasks.get(task.id, for_update=True)
+        assert current is not None
+        current.progress = 99
+        u.tasks.update(current)
+    seen.append(revision())
+    assert seen[0] < seen[1] < seen[2] < seen[3] == seen[4] == seen[5], seen
+    with uow() as u:
+        assert u.tasks.revisions([untouched.id], key.id) == {untouched.id: start[untouched.id]}
+        found = u.tasks.get(task.id)
+        assert found is not None and found.revision == seen[-1]

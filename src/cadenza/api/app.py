@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import structlog
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp
 
 from cadenza import __version__
 from cadenza.api import openapi
@@ -21,6 +22,7 @@ from cadenza.api.forwarding import PublicURL, TrustedProxies
 from cadenza.api.guards import BodyLimit, SubmitPathCase
 from cadenza.api.media import media_router
 from cadenza.api.observability import Metrics, RequestContextMiddleware
+from cadenza.api.renderings import Renderings
 from cadenza.api.sunocore.errors import (
     error_response,
     install_error_handlers,
@@ -28,7 +30,7 @@ from cadenza.api.sunocore.errors import (
 )
 from cadenza.api.sunocore.library_routes import router as sunocore_library_router
 from cadenza.api.sunocore.media_routes import router as sunocore_media_router
-from cadenza.api.sunocore.polling import polling_routes
+from cadenza.api.sunocore.polling import Polls
 from cadenza.api.sunocore.remaster_routes import router as sunocore_remaster_router
 from cadenza.api.sunocore.routes import router as sunocore_router
 from cadenza.bootstrap import Container
@@ -118,7 +120,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
                 await asyncio.to_thread(container.queue.stop)
             log.info("shutdown_complete")
 
-    app = FastAPI(
+    app = CadenzaAPI(
         title="Cadenza",
         version=__version__,
         description="Self-hostable, Suno-compatible music generation API",
@@ -127,10 +129,12 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     )
     app.state.container = container
     app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
+    app.state.renderings = Renderings(container.settings.poll_cache_entries)
     metrics = Metrics()
     install_error_handlers(app)
     openapi.install(app)
-    app.router.routes[:0] = polling_routes()  # the first routes matched
+    polls = Polls(container, app.state.auth_cache, app.state.renderings)
+    app.router.routes[:0] = polls.routes()  # matched first when the lane passes one on
     app.include_router(sunocore_router)
     app.include_router(sunocore_library_router)
     app.include_router(sunocore_media_router)
@@ -153,22 +157,37 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(SubmitPathCase)
-    app.add_middleware(
-        PublicURL,
-        fixed=container.settings.public_url,
-        trusted=TrustedProxies(container.settings.forwarded_allow_ips),
-    )
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=container.settings.max_body_bytes,
-        error=error_response,
-        streams_own_body=_streams_own_body,
-    )
-    app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, on_error=unexpected_error_response
-    )
+    settings = container.settings
+
+    def edge(framework: ASGIApp) -> ASGIApp:
+        """Around the framework's own stack: polls answered first, then the guards, then
+        the request id, log line and metrics around everything."""
+        inner = polls.lane(framework)
+        inner = SubmitPathCase(inner)
+        inner = BodyLimit(
+            inner,
+            max_bytes=settings.max_body_bytes,
+            error=error_response,
+            streams_own_body=_streams_own_body,
+        )
+        inner = PublicURL(
+            inner, fixed=settings.public_url, trusted=TrustedProxies(settings.forwarded_allow_ips)
+        )
+        return RequestContextMiddleware(inner, metrics=metrics, on_error=unexpected_error_response)
+
+    app.edge = edge
     return app
+
+
+class CadenzaAPI(FastAPI):
+    """FastAPI with Cadenza's edge wrapped around its whole middleware stack, so the poll
+    lane and the request middleware see every request first and last."""
+
+    edge: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        framework = super().build_middleware_stack()
+        return self.edge(framework) if self.edge is not None else framework
 
 
 def _streams_own_body(path: str) -> bool:

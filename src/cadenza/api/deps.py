@@ -14,6 +14,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey, hash_key
@@ -59,14 +60,27 @@ class AuthCache:
 
 def read_secret(request: Request) -> str | None:
     """The key from ``X-API-Key``, or from ``Authorization: Bearer <key>``."""
-    secret = request.headers.get("x-api-key")
-    if secret:
-        return secret.strip()
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
+    return secret_of(request.scope)
+
+
+def secret_of(scope: Scope) -> str | None:
+    """``read_secret`` on the raw ASGI headers (the first of each name counts)."""
+    api_key: bytes | None = None
+    authorization: bytes | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"x-api-key":
+            if api_key is None:
+                api_key = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    if api_key:
+        secret = api_key.decode("latin-1").strip()
+        if secret:
+            return secret
+    if authorization:
+        scheme, _, rest = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and rest.strip():
+            return rest.strip()
     return None
 
 
@@ -88,11 +102,12 @@ async def get_container(request: Request) -> Container:
     return container_of(request)
 
 
-async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:
-    """Cache hits stay on the event loop; database reads go to the thread pool."""
-    container = container_of(request)
-    cache: AuthCache = request.app.state.auth_cache
-    secret = read_secret(request)
+async def authenticate(
+    scope: Scope, container: Container, cache: AuthCache, *, use_cache: bool = True
+) -> ApiKey:
+    """The request's key. Cache hits stay on the event loop; database reads go to the
+    thread pool (or stay inline where ``Views`` says that is cheaper)."""
+    secret = secret_of(scope)
     digest = hash_key(secret) if secret else None
     key = cache.get(digest) if digest and use_cache else None
     if key is None:
@@ -100,12 +115,13 @@ async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:
         key = await look_up(views.inline, key_service.authenticate, views, secret)
         if digest:
             cache.put(digest, key)
-    request.scope.setdefault("state", {})["key_id"] = key.id
+    scope.setdefault("state", {})["key_id"] = key.id
     return key
 
 
-async def _rate_limit(request: Request, key: ApiKey) -> None:
-    limiter = request.app.state.container.limiter
+async def rate_limit(container: Container, key: ApiKey) -> None:
+    """One hit on the key's per-minute limit; ``RateLimited`` once it is spent."""
+    limiter = container.limiter
     if isinstance(limiter, MemoryRateLimiter):  # microseconds, no I/O
         retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
     else:
@@ -115,6 +131,16 @@ async def _rate_limit(request: Request, key: ApiKey) -> None:
             f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
             retry_after=max(1, int(retry_after)),
         )
+
+
+async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:
+    return await authenticate(
+        request.scope, container_of(request), request.app.state.auth_cache, use_cache=use_cache
+    )
+
+
+async def _rate_limit(request: Request, key: ApiKey) -> None:
+    await rate_limit(container_of(request), key)
 
 
 async def current_key(request: Request) -> ApiKey:

@@ -181,16 +181,17 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
-        response_started = False
+        response_started = response_done = False
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, response_done
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = list(message.get("headers", ()))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), id_header]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                response_done = True
             await send(message)
 
         try:
@@ -203,9 +204,15 @@ class RequestContextMiddleware:
                 error=type(exc).__name__,
                 exc_info=exc,
             )
-            if response_started:  # too late for an answer of our own
+            if response_done:
+                # The framework's error middleware answered it already (with the
+                # dialect's 500) and raised it on for servers to log: logged, and the
+                # connection stays open.
+                pass
+            elif response_started:  # half an answer is out: only closing is left
                 raise
-            await self.on_error(scope, exc)(scope, receive, send_with_id)
+            else:
+                await self.on_error(scope, exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -9,12 +9,17 @@ import pydantic_core
 from starlette.responses import JSONResponse
 
 
+def json_bytes(content: Any) -> bytes:
+    """What ``FastJSONResponse`` sends for ``content``."""
+    return pydantic_core.to_json(content, inf_nan_mode="null")
+
+
 class FastJSONResponse(JSONResponse):
     """Compact UTF-8 JSON like Starlette's (floats may be spelt differently, e.g. 1e16);
     NaN and infinities become null."""
 
     def render(self, content: Any) -> bytes:
-        return pydantic_core.to_json(content, inf_nan_mode="null")
+        return json_bytes(content)
 
 
 #: Longest message sent back; longer ones (an echoed input, say) are cut.

@@ -30,7 +30,16 @@ _BOOTSTRAP_LOCK = 7_041_917_312
 _INSERT_KEY = insert(t.api_keys)
 _INSERT_ENTRY = insert(t.ledger_entries)
 _INSERT_TASK = insert(t.tasks)
-_UPDATE_TASK = update(t.tasks).where(t.tasks.c.id == bindparam("b_id"))
+#: Every change to a task counts its revision up (polls answer unchanged tasks from the
+#: rendering of their last revision); so does every change to one of its clips.
+_UPDATE_TASK = (
+    update(t.tasks).where(t.tasks.c.id == bindparam("b_id")).values(revision=t.tasks.c.revision + 1)
+)
+_TOUCH_TASK = (
+    update(t.tasks)
+    .where(t.tasks.c.id == bindparam("b_task_id"))
+    .values(revision=t.tasks.c.revision + 1)
+)
 _INSERT_CLIP = insert(t.clips)
 _UPDATE_CLIP = update(t.clips).where(t.clips.c.id == bindparam("b_id"))
 
@@ -292,6 +301,7 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         idempotency_key=row["idempotency_key"],
         request_hash=row["request_hash"],
         result=row["result"],
+        revision=row["revision"],
     )
 
 
@@ -314,6 +324,14 @@ class SqlTaskRepository:
             return []
         query = select(t.tasks).where(t.tasks.c.id.in_(list(task_ids)), t.tasks.c.key_id == key_id)
         return [task_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
+        if not task_ids:
+            return {}
+        query = select(t.tasks.c.id, t.tasks.c.revision).where(
+            t.tasks.c.id.in_(list(task_ids)), t.tasks.c.key_id == key_id
+        )
+        return {str(row[0]): int(row[1]) for row in self._conn.execute(query)}
 
     def update(self, task: Task) -> None:
         result = self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
@@ -460,6 +478,7 @@ class SqlClipRepository:
 
     def add(self, clip: Clip) -> None:
         self._conn.execute(_INSERT_CLIP, {"id": clip.id, **_clip_values(clip)})
+        self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})
 
     def get(self, clip_id: str) -> Clip | None:
         query = select(t.clips).where(t.clips.c.id == clip_id)
@@ -476,3 +495,4 @@ class SqlClipRepository:
         result = self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
         if not result.rowcount:
             raise NotFound("clip not found")
+        self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})

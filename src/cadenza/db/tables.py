@@ -113,6 +113,8 @@ tasks = Table(
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
     Column("result", JSON, nullable=True),
+    #: Counted up by every change to the task or one of its clips (see repositories).
+    Column("revision", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("key_id", "idempotency_key"),
     Index("ix_tasks_key_id_status", "key_id", "status"),
     Index("ix_tasks_status_dispatched", "status", "dispatched"),

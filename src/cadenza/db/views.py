@@ -69,6 +69,12 @@ class SqlViews:
             .order_by(t.clips.c.seq),
             dialect,
         )
+        self._revision = CompiledSelect(
+            select(t.tasks.c.revision).where(
+                t.tasks.c.id == bindparam("task_id"), t.tasks.c.key_id == bindparam("key_id")
+            ),
+            dialect,
+        )
         self._local = threading.local()
         # Many tasks at once: two IN queries through SQLAlchemy beat two lookups per task.
         self._batch = UowViews(uow_factory(engine))
@@ -76,6 +82,13 @@ class SqlViews:
     def key_by_hash(self, key_hash: str) -> ApiKey | None:
         rows = self._read(self._key, key_hash=key_hash)
         return key_from_row(rows[0]) if rows else None
+
+    def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
+        wanted = list(dict.fromkeys(task_ids))
+        if len(wanted) != 1:
+            return self._batch.revisions(wanted, key_id)
+        rows = self._read(self._revision, task_id=wanted[0], key_id=key_id, positional=True)
+        return {wanted[0]: int(rows[0][0])} if rows else {}
 
     def tasks(self, task_ids: Sequence[str], key_id: str) -> list[TaskView]:
         wanted = list(dict.fromkeys(task_ids))

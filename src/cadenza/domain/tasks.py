@@ -104,6 +104,8 @@ class Task:
     request_hash: str | None = None
     #: The answer of an action that makes data rather than clips (lyrics: title and text).
     result: dict[str, Any] | None = None
+    #: Counted up by the database at every change to the task or its clips.
+    revision: int = 0
 
     def move_to(self, new: TaskStatus, now: datetime | None = None) -> None:
         check_transition(self.status, new)

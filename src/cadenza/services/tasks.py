@@ -305,6 +305,22 @@ def fetch(views: Views, key: ApiKey, task_ids: Sequence[str]) -> list[TaskView]:
     return views.tasks(wanted, key.id)
 
 
+def revisions(views: Views, key: ApiKey, task_ids: Sequence[str]) -> dict[str, int]:
+    """The revisions of the key's tasks among ``task_ids`` (others left out)."""
+    wanted = list(dict.fromkeys(str(i) for i in task_ids if i))
+    if len(wanted) > MAX_FETCH_IDS:
+        raise InvalidInput(f"at most {MAX_FETCH_IDS} task ids per fetch")
+    return views.revisions(wanted, key.id) if wanted else {}
+
+
+def revision(views: Views, key: ApiKey, task_id: str) -> int:
+    """Another key's task is the same 404 as a missing one."""
+    found = views.revisions([task_id], key.id)
+    if task_id not in found:
+        raise NotFound("task not found")
+    return found[task_id]
+
+
 def get(views: Views, key: ApiKey, task_id: str) -> TaskView:
     """Another key's task is the same 404 as a missing one."""
     found = views.tasks([task_id], key.id)

@@ -21,6 +21,13 @@ class UowViews:
         with self._uow(read_only=True) as u:
             return u.keys.get_by_hash(key_hash)
 
+    def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
+        wanted = list(dict.fromkeys(task_ids))
+        if not wanted:
+            return {}
+        with self._uow(read_only=True) as u:
+            return u.tasks.revisions(wanted, key_id)
+
     def tasks(self, task_ids: Sequence[str], key_id: str) -> list[TaskView]:
         wanted = list(dict.fromkeys(task_ids))
         if not wanted:

@@ -18,6 +18,9 @@ class LocalStorage:
     Readers (the media route, a worker) therefore never see a half-written file.
     """
 
+    #: Links are the base URL and the key: the same every time.
+    stable_urls = True
+
     def __init__(self, root: Path, base_url: str) -> None:
         self._root = Path(root).resolve()
         self._base_url = base_url.rstrip("/")

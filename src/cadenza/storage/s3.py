@@ -46,6 +46,8 @@ class S3Storage:
     ) -> None:
         self._bucket = bucket
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        #: Public-bucket links never change; presigned ones expire.
+        self.stable_urls = self._public_base_url is not None
         self._presign_expires_s = presign_expires_s
         config = Config(
             signature_version="s3v4",

@@ -328,6 +328,7 @@ def test_unexpected_error_is_500_without_details(
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(tasks, "get", explode)
+    monkeypatch.setattr(tasks, "revision", explode)
     _, headers = make_key()
     with TestClient(create_app(container, manage_queue=False), raise_server_exceptions=False) as c:
         response = c.get(f"/suno/fetch/{uuid.uuid4()}", headers=headers)

@@ -94,9 +94,13 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return domain_error_response(exc)
 
 
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    return error_response(400, "invalid_request", _validation_message(exc))
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(400, "invalid_request", _validation_message(exc))
+    return validation_error_response(exc)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -114,9 +118,15 @@ def unexpected_error_response(scope: Scope, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error")
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(request.scope, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Errors a route raises on purpose. Unexpected ones are answered by the request
-    middleware (``unexpected_error_response``), which keeps the request id on them."""
+    """Errors a route raises on purpose, and the 500 for anything else. The request
+    middleware around the app logs the unexpected ones under the request id, puts the id
+    on the answer, and answers those raised where no handler could."""
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -10,18 +10,27 @@ exactly like every other route, through the same functions and error handlers.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.api.deps import container_of, current_key, look_up
-from cadenza.api.responses import FastJSONResponse
-from cadenza.api.sunocore.schemas import FetchBody, ok, task_object
+from cadenza.api.deps import AuthCache, authenticate, look_up, rate_limit
+from cadenza.api.renderings import Renderings
+from cadenza.api.responses import json_bytes
+from cadenza.api.sunocore.errors import domain_error_response, validation_error_response
+from cadenza.api.sunocore.schemas import FetchBody, task_object
+from cadenza.bootstrap import Container
+from cadenza.domain.billing import ApiKey
+from cadenza.domain.errors import DomainError
+from cadenza.domain.tasks import TaskView
 from cadenza.services import tasks
+from cadenza.services.ports import MediaStorage
+from cadenza.storage import public_base
 
 
 class _Route(Route):
@@ -34,27 +43,189 @@ class _Route(Route):
         return match, child_scope
 
 
-async def fetch_one(request: Request) -> FastJSONResponse:
-    """One task; another key's task is the same 404 as a missing one."""
-    key = await current_key(request)
-    container = container_of(request)
-    views = container.views
-    task_id = str(request.path_params["task_id"])
-    view = await look_up(views.inline, tasks.get, views, key, task_id)
-    return FastJSONResponse(ok(task_object(view, container.storage)))
+#: ``{"code":"success","message":"","data":`` … ``}`` around one rendering or a list of them:
+#: the bytes ``json_bytes(ok(data))`` writes.
+_OPEN = b'{"code":"success","message":"","data":'
+_CLOSE = b"}"
+_DIALECT = "sunocore"
 
 
-async def fetch_many(request: Request) -> FastJSONResponse:
-    """Several tasks, in the order asked; other keys' and missing ones are left out. One is
-    looked up on the event loop where that is cheaper than a thread hop (``look_up``); a
-    batch goes to the thread pool."""
-    key = await current_key(request)
-    body = _fetch_body(await request.body())
-    container = container_of(request)
-    views = container.views
-    inline = views.inline and len(body.ids) == 1
-    found = await look_up(inline, tasks.fetch, views, key, body.ids)
-    return FastJSONResponse(ok([task_object(view, container.storage) for view in found]))
+class Polls:
+    """The two polls of this dialect, bound to the app's container, key cache and
+    renderings (no lookups through ``request.app.state`` on the hottest path)."""
+
+    def __init__(self, container: Container, auth_cache: AuthCache, renderings: Renderings):
+        self.container = container
+        self.auth_cache = auth_cache
+        self.renderings = renderings
+
+    async def _key(self, scope: Scope) -> ApiKey:
+        key = await authenticate(scope, self.container, self.auth_cache)
+        await rate_limit(self.container, key)
+        return key
+
+    async def one(self, scope: Scope, receive: Receive, task_id: str) -> bytes:
+        """One task; another key's task is the same 404 as a missing one. An unchanged task
+        is answered from its last rendering (one indexed read of its revision)."""
+        key = await self._key(scope)
+        container = self.container
+        views = container.views
+        renderings, base = self._reuse()
+        if renderings is not None:
+            revision = await look_up(views.inline, tasks.revision, views, key, task_id)
+            kept = renderings.get(_DIALECT, task_id, base, revision)
+            if kept is not None:
+                return _OPEN + kept + _CLOSE
+        view = await look_up(views.inline, tasks.get, views, key, task_id)
+        return _OPEN + _render(view, container.storage, renderings, base) + _CLOSE
+
+    async def many(self, scope: Scope, receive: Receive) -> bytes:
+        """Several tasks, in the order asked; other keys' and missing ones are left out. One
+        is looked up on the event loop where that is cheaper than a thread hop
+        (``look_up``); a batch goes to the thread pool. Unchanged tasks come from their
+        last renderings."""
+        key = await self._key(scope)
+        body = _fetch_body(await _read_body(receive))
+        container = self.container
+        views = container.views
+        inline = views.inline and len(body.ids) == 1
+        renderings, base = self._reuse()
+        parts: dict[str, bytes] = {}
+        wanted = body.ids
+        if renderings is not None:
+            revisions = await look_up(inline, tasks.revisions, views, key, body.ids)
+            for task_id, revision in revisions.items():
+                kept = renderings.get(_DIALECT, task_id, base, revision)
+                if kept is not None:
+                    parts[task_id] = kept
+            wanted = [i for i in revisions if i not in parts]
+        if wanted:
+            found = await look_up(inline, tasks.fetch, views, key, wanted)
+            for view in found:
+                parts[view.task.id] = _render(view, container.storage, renderings, base)
+        ordered = [parts[i] for i in dict.fromkeys(body.ids) if i in parts]
+        return _OPEN + b"[" + b",".join(ordered) + b"]" + _CLOSE
+
+    def _reuse(self) -> tuple[Renderings | None, str]:
+        """The renderings when answers may be reused, and the base URL of their links."""
+        if not self.renderings.enabled or not self.container.storage.stable_urls:
+            return None, ""
+        base = public_base.resolve(self.container.settings.resolved_public_url())
+        return self.renderings, base
+
+    def routes(self) -> list[BaseRoute]:
+        """The polls as routes of the app: the document lists them, and a method the lane
+        leaves alone (HEAD, a wrong one) gets the router's answer. Errors raised here reach
+        the app's exception handlers like any route's."""
+
+        async def one(scope: Scope, receive: Receive) -> bytes:
+            return await self.one(scope, receive, str(scope["path_params"]["task_id"]))
+
+        return [
+            _Route(ONE_PATH, _Endpoint(one), methods=["GET"]),
+            _Route(MANY_PATH, _Endpoint(self.many), methods=["POST"]),
+        ]
+
+    def lane(self, app: ASGIApp) -> ASGIApp:
+        """Answers ``GET /suno/fetch/{id}`` and ``POST /suno/fetch`` before the framework's
+        stack (its error middlewares, router and route wrappers cost more than a poll
+        answered from a rendering); everything else goes on to ``app``."""
+        routes = {r.path: r for r in self.routes() if isinstance(r, Route)}
+        return _PollLane(app, self, routes[ONE_PATH], routes[MANY_PATH])
+
+
+ONE_PATH = "/suno/fetch/{task_id}"
+MANY_PATH = "/suno/fetch"
+
+
+def _render(
+    view: TaskView, storage: MediaStorage, renderings: Renderings | None, base: str
+) -> bytes:
+    rendered = json_bytes(task_object(view, storage))
+    if renderings is not None:
+        renderings.put(_DIALECT, view.task.id, base, view.task.revision, rendered)
+    return rendered
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    """A 200 with a JSON body, in the two messages ASGI needs and nothing else."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+class _Endpoint:
+    """A poll as a bare ASGI app behind a route: no Request or Response objects."""
+
+    def __init__(self, handler: Callable[[Scope, Receive], Awaitable[bytes]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_json(send, await self.handler(scope, receive))
+
+
+class _PollLane:
+    def __init__(self, app: ASGIApp, polls: Polls, one: Route, many: Route) -> None:
+        self.app = app
+        self.polls = polls
+        self.one_route = one
+        self.many_route = many
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            method = scope["method"]
+            if method == "GET" and path.startswith("/suno/fetch/"):
+                task_id = path[12:]
+                if task_id and "/" not in task_id:
+                    scope["route"] = self.one_route
+                    await self._answer(self.polls.one(scope, receive, task_id), scope, send)
+                    return
+            elif method == "POST" and path == MANY_PATH:
+                scope["route"] = self.many_route
+                await self._answer(self.polls.many(scope, receive), scope, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(work: Awaitable[bytes], scope: Scope, send: Send) -> None:
+        """The answer, or the dialect's error for what the poll raised (anything else
+        goes up to the request middleware, which answers 500)."""
+        response: Response
+        try:
+            body = await work
+        except DomainError as exc:
+            response = domain_error_response(exc)
+        except RequestValidationError as exc:
+            response = validation_error_response(exc)
+        else:
+            await _send_json(send, body)
+            return
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def _fetch_body(raw: bytes) -> FetchBody:
@@ -65,10 +236,3 @@ def _fetch_body(raw: bytes) -> FetchBody:
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors) from exc
-
-
-def polling_routes() -> list[BaseRoute]:
-    return [
-        _Route("/suno/fetch/{task_id}", fetch_one, methods=["GET"]),
-        _Route("/suno/fetch", fetch_many, methods=["POST"]),
-    ]

@@ -3,7 +3,7 @@ its server (``kill -9``) are handed out again instead of waiting for their deadl
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-09
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations
