@@ -318,6 +318,7 @@ def test_file_names_with_spaces_are_stored_under_safe_keys(
     TaskRunner(uow, storage, lambda action: Stems(), work_root=tmp_path / "work").run(task.id)
     view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS
+    assert len(view.clips) == 2
     for clip in view.clips:
         stored = clip.files["stems/Backing Vocals.wav"]
         assert stored.endswith("/stems/Backing_Vocals.wav")
