@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -9,13 +10,17 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, literal_column, select
+from sqlalchemy import table as table_clause
 
 from cadenza.db import create_engine_for, migrate, uow_factory
+from cadenza.db.schema import alembic_config, current_revision
 from cadenza.db.tables import metadata
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry, new_api_key
@@ -60,8 +65,67 @@ def test_schema_matches_the_tables(db_engine: Engine) -> None:
         assert compare_metadata(context, metadata) == []
 
 
-def test_migrate_is_idempotent(db_engine: Engine) -> None:
-    migrate(db_engine.url.render_as_string(hide_password=False))
+def _schema(engine: Engine) -> dict[str, dict[str, object]]:
+    """Every table's columns, keys, indexes and constraints, as the database reports them."""
+    found = inspect(engine)  # a fresh inspector: no cached reflection
+
+    def named(items: list[dict[str, Any]]) -> list[str]:
+        # default=str: SQL expressions (a partial index's WHERE) compare by their text.
+        return sorted(json.dumps(item, sort_keys=True, default=str) for item in items)
+
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in found.get_columns(table)
+            ],
+            "primary_key": found.get_pk_constraint(table)["constrained_columns"],
+            "indexes": named(list(found.get_indexes(table))),
+            "unique": named(list(found.get_unique_constraints(table))),
+            "foreign_keys": named(list(found.get_foreign_keys(table))),
+            "checks": named(list(found.get_check_constraints(table))),
+        }
+        for table in sorted(found.get_table_names())
+    }
+
+
+def _contents(engine: Engine) -> dict[str, list[str]]:
+    """Every row of every table (alembic's bookkeeping included), in a stable order."""
+    with engine.connect() as conn:
+        return {
+            table: sorted(
+                repr(tuple(row))
+                for row in conn.execute(
+                    select(literal_column("*")).select_from(table_clause(table))
+                )
+            )
+            for table in sorted(inspect(conn).get_table_names())
+        }
+
+
+def test_migrate_is_idempotent(db_engine: Engine, uow: UnitOfWorkFactory) -> None:
+    url = db_engine.url.render_as_string(hide_password=False)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    key = stored_key(uow, "7.5")
+    with uow() as u:
+        task = stored_task(u, key, status=TaskStatus.IN_PROGRESS, progress=40)
+        u.commit()
+    schema, contents = _schema(db_engine), _contents(db_engine)
+    # Not vacuous: the first run made every table, recorded head, and the rows are there.
+    assert set(schema) == {*metadata.tables, "alembic_version"}
+    assert contents["alembic_version"] == [repr((head,))]
+    assert key.id in repr(contents["api_keys"]) and task.id in repr(contents["tasks"])
+
+    migrate(url)
+    migrate(url)
+
+    assert current_revision(db_engine) == head
+    assert _schema(db_engine) == schema
+    assert _contents(db_engine) == contents
+    with uow() as u:
+        assert u.keys.get(key.id) == key
+        again = u.tasks.get(task.id)
+        assert again is not None and again.progress == 40
 
 
 def test_keys_round_trip(uow: UnitOfWorkFactory) -> None:

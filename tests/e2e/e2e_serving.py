@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -142,3 +143,65 @@ def serving(data_dir: Path, *, env_extra: dict[str, str] | None = None) -> Itera
         assert server.proc is not None
         if server.proc.poll() is None:
             stop(server)
+
+
+#: Between two polls of a running task. The worker records progress at most once a
+#: second, so polling five times as often sees each value it records during a render.
+POLL_S = 0.2
+
+
+def poll_task(
+    client: httpx.Client, task_id: str, timeout_s: float = 300
+) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+    """Fetches the task (``POST /suno/fetch``) every ``POLL_S`` until it finishes; returns it
+    and the (status, progress) of every poll, in order. The key must allow the rate."""
+    task: dict[str, Any] = {}
+    seen: list[tuple[str, int]] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        fetched = client.post("/suno/fetch", json={"ids": [task_id]}).json()
+        assert fetched["code"] == "success", fetched
+        assert [t["task_id"] for t in fetched["data"]] == [task_id], fetched
+        task = fetched["data"][0]
+        assert task["progress"].endswith("%"), task["progress"]
+        seen.append((task["status"], int(task["progress"].removesuffix("%"))))
+        if task["status"] in ("SUCCESS", "FAILURE"):
+            break
+        time.sleep(POLL_S)
+    return task, seen
+
+
+def assert_progress_reported(seen: list[tuple[str, int]]) -> None:
+    """Progress moved while the task ran, never went backwards and ended at 100%: a server
+    that only ever said 0% and then 100% fails here."""
+    values = [progress for _, progress in seen]
+    assert values == sorted(values), seen
+    assert seen[-1] == ("SUCCESS", 100), seen
+    before = {progress for status, progress in seen[:-1]}
+    assert len(before) > 1 and any(0 < p < 100 for p in before), seen
+
+
+def assert_two_complete_songs(
+    client: httpx.Client, task: dict[str, Any], title: str | None = None
+) -> None:
+    """Exactly two clips, both complete, each with its own audio (an MP3 that downloads
+    and differs from the other's) and its own PNG cover."""
+    clips = task["data"]
+    assert len(clips) == 2, clips
+    assert len({c["id"] for c in clips}) == 2, clips
+    assert len({c["audio_url"] for c in clips}) == 2, clips
+    songs = []
+    for clip in clips:
+        assert clip["status"] == "complete", clip
+        if title is not None:
+            assert clip["title"] == title
+        assert clip["duration"] and clip["duration"] > 1, clip
+        audio = client.get(clip["audio_url"])
+        assert audio.status_code == 200, clip["audio_url"]
+        assert audio.headers["content-type"] == "audio/mpeg"
+        assert len(audio.content) > 10_000
+        assert audio.content[:3] == b"ID3" or audio.content[0] == 0xFF
+        songs.append(audio.content)
+        image = client.get(clip["image_url"])
+        assert image.status_code == 200 and image.content[:4] == b"\x89PNG", clip["image_url"]
+    assert songs[0] != songs[1]

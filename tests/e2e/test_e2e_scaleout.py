@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from e2e_serving import assert_progress_reported, assert_two_complete_songs, poll_task
 
 REDIS_URL = os.environ.get("CADENZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -105,25 +105,31 @@ def test_song_through_celery_worker_on_postgres(database: str, tmp_path: Path) -
             check=True,
         )
         headers = {"X-API-Key": created.stdout.strip().splitlines()[-1].split()[-1]}
-        body = {"tags": "folk, guitar", "prompt": "[Verse]\nsing along", "mv": "chirp-v4"}
+        body = {
+            "title": "Scale-out",
+            "tags": "folk, guitar",
+            "prompt": "[Verse]\nsing along",
+            "mv": "chirp-v4",
+        }
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            task_id = client.post("/suno/submit/music", json=body).json()["data"]
-            task: dict[str, Any] = {}
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                task = client.get(f"/suno/fetch/{task_id}").json()["data"]
-                if task["status"] in ("SUCCESS", "FAILURE"):
-                    break
-                time.sleep(1)
+            submitted = client.post("/suno/submit/music", json=body).json()
+            assert submitted["code"] == "success", submitted
+            task_id = submitted["data"]
+            task, seen = poll_task(client, task_id)
             assert task["status"] == "SUCCESS", (
                 task,
                 (tmp_path / "worker.log").read_text()[-3000:],
             )
-            for clip in task["data"]:
-                audio = client.get(clip["audio_url"])
-                assert audio.status_code == 200 and len(audio.content) > 10_000
+            # The separate worker recorded progress in PostgreSQL while it rendered.
+            assert_progress_reported(seen)
+            single = client.get(f"/suno/fetch/{task_id}").json()["data"]
+            assert single["status"] == "SUCCESS" and single["progress"] == "100%"
+            assert single["data"] == task["data"]
+            assert_two_complete_songs(client, single, title="Scale-out")
             me = client.get("/suno/billing/me").json()["data"]["api_key"]
             assert me["credits_balance"] == 20
+            rows = client.get("/suno/billing/transactions").json()["data"]
+            assert [r["transaction_type"] for r in rows if r["task_id"] == task_id] == ["CONSUME"]
     finally:
         _stop(worker)
         _stop(server)

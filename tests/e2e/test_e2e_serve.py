@@ -10,17 +10,25 @@ import importlib.util
 import signal
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from e2e_serving import Server, cli, launch, new_key, stop
+from e2e_serving import (
+    Server,
+    assert_progress_reported,
+    assert_two_complete_songs,
+    cli,
+    launch,
+    new_key,
+    poll_task,
+    stop,
+)
 
 ENGINE_PRESENT = importlib.util.find_spec("cadenza.compose.pipeline") is not None
 
 
-def _new_key(server: Server, credits: str = "100") -> dict[str, str]:
-    return {"X-API-Key": new_key(server, credits)}
+def _new_key(server: Server, credits: str = "100", *extra: str) -> dict[str, str]:
+    return {"X-API-Key": new_key(server, credits, *extra)}
 
 
 def _cli(server: Server, *args: str) -> str:
@@ -78,7 +86,7 @@ def test_auth_and_billing_over_http(server: Server) -> None:
     not ENGINE_PRESENT, reason="the built-in engine cadenza.compose.pipeline is absent"
 )
 def test_submit_poll_and_download_a_real_song(server: Server) -> None:
-    headers = _new_key(server, "100")
+    headers = _new_key(server, "100", "--rpm", "1000")  # polled five times a second
     body = {
         "title": "E2E",
         "tags": "pop, piano",
@@ -90,31 +98,12 @@ def test_submit_poll_and_download_a_real_song(server: Server) -> None:
         submitted = client.post("/suno/submit/music", json=body).json()
         assert submitted["code"] == "success"
         task_id = submitted["data"]
-        task: dict[str, Any] = {}
-        seen_progress: set[str] = set()
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            batch = client.post("/suno/fetch", json={"ids": [task_id]}).json()["data"]
-            assert [t["task_id"] for t in batch] == [task_id]
-            task = batch[0]
-            seen_progress.add(task["progress"])
-            if task["status"] in ("SUCCESS", "FAILURE"):
-                break
-            time.sleep(1)
+        task, seen = poll_task(client, task_id)
         assert task["status"] == "SUCCESS", task
+        assert_progress_reported(seen)
         single = client.get(f"/suno/fetch/{task_id}").json()["data"]
-        assert single["progress"] == "100%"
-        assert len(single["data"]) == 2
-        for clip in single["data"]:
-            assert clip["status"] == "complete"
-            assert clip["title"] == "E2E"
-            assert clip["duration"] and clip["duration"] > 1
-            audio = client.get(clip["audio_url"])
-            assert audio.status_code == 200
-            assert audio.headers["content-type"] == "audio/mpeg"
-            assert len(audio.content) > 10_000
-            assert audio.content[:3] == b"ID3" or audio.content[0] == 0xFF
-            image = client.get(clip["image_url"])
-            assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+        assert single["status"] == "SUCCESS" and single["progress"] == "100%"
+        assert single["data"] == task["data"]
+        assert_two_complete_songs(client, single, title="E2E")
         rows = client.get("/suno/billing/transactions").json()["data"]
         assert [r["transaction_type"] for r in rows if r["task_id"] == task_id] == ["CONSUME"]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cadenza.bootstrap import build_uow
 from cadenza.cli import app
-from cadenza.services import keys
+from cadenza.services import billing, keys
 from cadenza.services.views import UowViews
 from cadenza.settings import Settings
 
@@ -69,8 +69,17 @@ def test_credits_grant_and_revoke_by_prefix(data_dir: Path) -> None:
 def test_prices_set_and_list(data_dir: Path) -> None:
     _run("prices", "set", "music", "7", "--disable", "--no-refund", "--data-dir", str(data_dir))
     listing = _run("prices", "list", "--data-dir", str(data_dir))
-    line = next(ln for ln in listing.splitlines() if "MUSIC" in ln)
-    assert "7" in line and "no" in line
+
+    def cells(action: str) -> list[str]:
+        line = next(ln for ln in listing.splitlines() if ln.startswith(f"│ {action} "))
+        return [cell.strip() for cell in line.strip("│").split("│")]
+
+    # action, display name, price, enabled, refund on failure
+    assert [cells("MUSIC")[i] for i in (0, 2, 3, 4)] == ["MUSIC", "7", "no", "no"]
+    assert [cells("CROP")[i] for i in (0, 2, 3, 4)] == ["CROP", "2", "yes", "yes"]  # untouched
+    stored = {p.action: p for p in billing.list_prices(build_uow(Settings(data_dir=data_dir)))}
+    music = stored["MUSIC"]
+    assert (music.price, music.enabled, music.refund_on_failure) == (Decimal(7), False, False)
 
 
 def test_errors_exit_non_zero(data_dir: Path) -> None:

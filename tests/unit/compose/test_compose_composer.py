@@ -75,10 +75,13 @@ def test_score_conventions() -> None:
 def test_lines_do_not_overlap_and_breathe() -> None:
     score = compose(_request(), 5)
     notes = _lead(score)
+    breaths = 0
     for a, b in itertools.pairwise(notes):
         assert a.start + a.duration <= b.start + 1e-6
         if a.line_index != b.line_index:
             assert b.start - (a.start + a.duration) > 0.2  # a breath between lines
+            breaths += 1
+    assert breaths >= 3  # the song has several sung lines, so the checks above ran
 
 
 def test_repeated_chorus_reuses_its_melody() -> None:

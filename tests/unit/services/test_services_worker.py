@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from svc_doubles import FakeEngine, MemoryStorage
 from cadenza.domain.billing import ApiKey, EntryType
 from cadenza.domain.errors import EngineError
 from cadenza.domain.tasks import ClipStatus, TaskStatus, utcnow
-from cadenza.services import billing, tasks
+from cadenza.services import billing, tasks, worker
 from cadenza.services.ports import Engine, UnitOfWorkFactory
 from cadenza.services.views import UowViews
 from cadenza.services.worker import TaskRunner
@@ -190,21 +191,33 @@ def test_progress_is_persisted_and_throttled(
     storage: MemoryStorage,
     make_key: Callable[..., ApiKey],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The worker's clock, moved by the engine below: no real waiting, no timing luck.
+    now = [1000.0]
+    monkeypatch.setattr(worker, "time", SimpleNamespace(monotonic=lambda: now[0]))
     key = make_key()
     task = tasks.submit_music(uow, queue, key, MUSIC)
     seen: list[int] = []
 
     class Watching(FakeEngine):
         def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
-            for fraction in (0.1, 0.2, 0.3, 1.5):
+            # (seconds since the previous report, fraction reported)
+            for step, fraction in ((0, 0.1), (0.5, 0.2), (0.25, 0.3), (0.5, 0.4), (1, 0.45)):
+                now[0] += step
+                progress(fraction, "step")
+                seen.append(tasks.get(UowViews(uow), key, task.id).task.progress)
+            for fraction in (1.5, 0.2):
+                now[0] += 5
                 progress(fraction, "step")
                 seen.append(tasks.get(UowViews(uow), key, task.id).task.progress)
             raise EngineError("stop")
 
     runner_for(uow, storage, Watching(), tmp_path).run(task.id)
-    # The first report is written; the next ones within a second are not.
-    assert seen == [10, 10, 10, 10]
+    # The first report is written at once, the next ones within a second of that write are
+    # not, the first one a second or more after it is (and so on); a fraction over 1 stops
+    # at 99% (only SUCCESS says 100%), and a lower report never moves progress back.
+    assert seen == [10, 10, 10, 40, 45, 99, 99]
 
 
 def test_task_timed_out_while_rendering_is_not_resurrected(
@@ -278,6 +291,10 @@ def test_unknown_task_is_a_no_op(
     engine = FakeEngine()
     runner_for(uow, storage, engine, tmp_path).run(missing)
     assert engine.calls == []
+    assert storage.objects == {}
+    with uow() as u:
+        assert u.tasks.get(missing) is None  # not created by the attempt
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
 def test_file_names_with_spaces_are_stored_under_safe_keys(
@@ -301,6 +318,7 @@ def test_file_names_with_spaces_are_stored_under_safe_keys(
     TaskRunner(uow, storage, lambda action: Stems(), work_root=tmp_path / "work").run(task.id)
     view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS
+    assert len(view.clips) == 2
     for clip in view.clips:
         stored = clip.files["stems/Backing Vocals.wav"]
         assert stored.endswith("/stems/Backing_Vocals.wav")
