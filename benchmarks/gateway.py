@@ -117,13 +117,15 @@ def wait_ready(url: str, timeout_s: float = 120.0) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[None]:
+def process(
+    args: list[str], env: dict[str, str], health_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_up(health_url)
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -216,7 +218,9 @@ def run_wrk(
     args = [wrk, "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "--timeout", "10s"]
     if script is not None:
         args += ["-s", str(script)]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [*args, url], capture_output=True, text=True, check=True, preexec_fn=_on_load_core
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -226,6 +230,22 @@ def run_wrk(
     if errors:
         print(f"  wrk {url}: {errors.group(0)}", file=sys.stderr)
     return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0, requests)
+
+
+#: With two cores or more, the servers' API processes run on core 0 and wrk on core 1:
+#: each server's throughput is then what one core gives it, and the load generator never
+#: competes with the server it measures (``--no-pin`` leaves placement to the kernel).
+PIN = {"server": {0}, "load": {1}}
+
+
+def _on_load_core() -> None:
+    if PIN:
+        os.sched_setaffinity(0, PIN["load"])
+
+
+def pin_server(proc: subprocess.Popen[bytes]) -> None:
+    if PIN:
+        os.sched_setaffinity(proc.pid, PIN["server"])
 
 
 def lua_post(path: Path, body: str, headers: dict[str, str]) -> Path:
@@ -268,10 +288,15 @@ def main() -> None:
     parser.add_argument("--think-ms", type=int, default=1000, help="mean pause between submits")
     parser.add_argument("--skip-submits", action="store_true")
     parser.add_argument(
+        "--no-pin", action="store_true", help="let the kernel place servers and wrk"
+    )
+    parser.add_argument(
         "--database-url", default="", help="an empty PostgreSQL database; SQLite if not given"
     )
     args = parser.parse_args()
     wrk = ensure_wrk()
+    if args.no_pin or (os.cpu_count() or 1) < 2:
+        PIN.clear()
 
     with tempfile.TemporaryDirectory(prefix="cadenza-bench-") as tmp:
         data_dir = Path(tmp)
@@ -293,8 +318,9 @@ def main() -> None:
                 "--data-dir", str(data_dir), "--workers", "1",
             ]  # fmt: skip
             base = f"http://127.0.0.1:{port}"
-            servers.enter_context(process(cmd, env, f"{base}/healthz"))
+            cadenza = servers.enter_context(process(cmd, env, f"{base}/healthz"))
             wait_ready(f"{base}/healthz")  # start-up work must not overlap the measurements
+            pin_server(cadenza)  # its render processes, started already, stay unpinned
 
             # The bare server answers exactly Cadenza's bytes.
             one = httpx.get(f"{base}/suno/fetch/{task_id}", headers=headers)
@@ -308,8 +334,10 @@ def main() -> None:
                 "--port", str(bare_port), "--log-level", "warning", "--no-access-log",
             ]  # fmt: skip
             bare = f"http://127.0.0.1:{bare_port}"
-            servers.enter_context(
-                process(bare_cmd, {**os.environ, BYTES_ENV: str(data_dir)}, f"{bare}/task")
+            pin_server(
+                servers.enter_context(
+                    process(bare_cmd, {**os.environ, BYTES_ENV: str(data_dir)}, f"{bare}/task")
+                )
             )
             post_body = json.dumps({"ids": [task_id]})
             scripts = {
@@ -392,7 +420,9 @@ def main() -> None:
         print(f"{name.ljust(width)}  {value}")
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"\n{database}, cpu cores: {os.cpu_count()}, wrk: 1 thread, {args.connections} "
+        f"\n{database}, cpu cores: {os.cpu_count()}, "
+        f"{'API processes on core 0, wrk on core 1' if PIN else 'unpinned'}, "
+        f"wrk: 1 thread, {args.connections} "
         f"connections, {args.rounds} rounds of {args.seconds:.0f} s, "
         f"load average {os.getloadavg()[0]:.1f}"
     )

@@ -238,11 +238,13 @@ def test_ledger_order_limit_and_unique_charge_and_refund(uow: UnitOfWorkFactory)
         u.ledger.add(entry(key, EntryType.REFUND, "10", "15", task_id))
         with pytest.raises(DuplicateLedgerEntry):
             u.ledger.add(entry(key, EntryType.REFUND, "10", "25", task_id))
-        with pytest.raises(DuplicateLedgerEntry):
-            u.ledger.add(entry(key, EntryType.CONSUME, "-10", "5", task_id))
-        # The transaction is still usable after the refusal.
+        # The transaction is still usable after a refused refund.
         u.ledger.add(entry(key, EntryType.ADJUST, "-1", "14", None))
         u.commit()
+    # A second charge is refused too (its transaction is then done for: charges are
+    # written where their task is created, so no caller goes on after one).
+    with pytest.raises(DuplicateLedgerEntry), uow() as u:
+        u.ledger.add(entry(key, EntryType.CONSUME, "-10", "5", task_id))
     with uow() as u:
         rows = u.ledger.list_for_key(key.id, 100)
         assert [r.entry_type for r in rows] == [
@@ -308,6 +310,10 @@ def test_tasks_round_trip_and_queries(uow: UnitOfWorkFactory) -> None:
         assert [t.id for t in u.tasks.get_many([task.id, foreign.id, "x"], key.id)] == [task.id]
         assert u.tasks.get_many([], key.id) == []
         assert u.tasks.count_active(key.id) == 1
+        for n in range(3):  # more unfinished tasks: counted in full, or up to a bound
+            stored_task(u, key, status=(TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)[n % 2])
+        assert u.tasks.count_active(key.id) == 4
+        assert [u.tasks.count_active(key.id, up_to=n) for n in (0, 2, 4, 9)] == [0, 2, 4, 4]
         assert u.tasks.find_by_idempotency(key.id, "idem") == task
         assert u.tasks.find_by_idempotency(other.id, "idem") is None
         assert task.id not in {t.id for t in u.tasks.find_expired(now)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -78,6 +79,7 @@ class PublicURL:
         self.app = app
         self.fixed = fixed.rstrip("/")
         self.trusted = trusted
+        self._bases: dict[tuple[Any, ...], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,29 +92,56 @@ class PublicURL:
             public_base.current.reset(token)
 
     def _base(self, scope: Scope) -> str:
-        scheme = scope.get("scheme", "http")
-        host = ""
-        forwarded_proto = forwarded_host = None
+        """From the request's scheme, host and (from a trusted peer) forwarded headers;
+        the few combinations a server sees are worked out once each."""
         client = scope.get("client")
         trusted = client is not None and client[0] in self.trusted
+        host = proto = fhost = forwarded = None
         for name, value in scope.get("headers", ()):
             if name == b"host":
-                host = value.decode("latin-1").strip()
+                host = value
             elif trusted and name == b"x-forwarded-proto":
-                forwarded_proto = _first(value).lower()
+                proto = value
             elif trusted and name == b"x-forwarded-host":
-                forwarded_host = _first(value)
+                fhost = value
             elif trusted and name == b"forwarded":
-                proto, fhost = _from_forwarded(value)
-                forwarded_proto = forwarded_proto or proto
-                forwarded_host = forwarded_host or fhost
-        if forwarded_proto in _SCHEMES:
-            scheme = forwarded_proto
-        if forwarded_host and _HOST.match(forwarded_host):
-            host = forwarded_host
-        if not host or not _HOST.match(host):
-            server = scope.get("server")
-            if not server:
-                return ""
-            host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
-        return f"{scheme}://{host}{scope.get('root_path', '')}"
+                forwarded = value
+        server = scope.get("server")
+        if server is not None:
+            server = tuple(server)  # some servers give a list
+        memo = (scope.get("scheme", "http"), host, proto, fhost, forwarded, server,
+                scope.get("root_path", ""))  # fmt: skip
+        found = self._bases.get(memo)
+        if found is None:
+            found = _work_out(*memo)
+            if len(self._bases) >= 1024:  # headers are the client's: never grow unbounded
+                self._bases.clear()
+            self._bases[memo] = found
+        return found
+
+
+def _work_out(
+    scheme: str,
+    host_header: bytes | None,
+    proto_header: bytes | None,
+    host_forwarded: bytes | None,
+    forwarded_header: bytes | None,
+    server: tuple[str, int | None] | None,
+    root_path: str,
+) -> str:
+    host = host_header.decode("latin-1").strip() if host_header else ""
+    forwarded_proto = _first(proto_header).lower() if proto_header else None
+    forwarded_host = _first(host_forwarded) if host_forwarded else None
+    if forwarded_header:
+        proto, fhost = _from_forwarded(forwarded_header)
+        forwarded_proto = forwarded_proto or proto
+        forwarded_host = forwarded_host or fhost
+    if forwarded_proto in _SCHEMES:
+        scheme = forwarded_proto
+    if forwarded_host and _HOST.match(forwarded_host):
+        host = forwarded_host
+    if not host or not _HOST.match(host):
+        if not server:
+            return ""
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    return f"{scheme}://{host}{root_path}"

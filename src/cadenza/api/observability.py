@@ -7,18 +7,20 @@ only the path, status and the key id that authentication stored in the scope.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import secrets
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydantic_core
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,34 +80,58 @@ def _json_line(event: dict[str, Any], **_: Any) -> str:
 
 
 class Metrics:
+    """Request counts and latencies by route, for ``/metrics``.
+
+    Every request is observed, so observing is plain arithmetic on this object's own
+    tables (the middleware runs on the event loop's thread only); the standard metric
+    families are made from them when Prometheus scrapes (``collect``), not per request.
+    """
+
+    #: prometheus-client's default latency buckets (seconds), then +Inf.
+    BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "cadenza_http_requests_total",
-            "HTTP requests by route and status",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "cadenza_http_request_seconds",
-            "HTTP request latency by route",
-            ["method", "route"],
-            registry=self.registry,
-        )
-        # Children by label values: ``labels()`` takes a lock and builds a key per call.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._counts: dict[tuple[str, str, int], int] = {}
+        # (method, route) -> [per-bucket counts..., +Inf count, sum of seconds]
+        self._latency: dict[tuple[str, str], list[float]] = {}
+        self.registry.register(self)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Counts one request and its latency."""
-        children = self._children.get((method, route, status))
-        if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-            self._children[(method, route, status)] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        key = (method, route, status)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        cells = self._latency.get((method, route))
+        if cells is None:
+            cells = self._latency[(method, route)] = [0.0] * (len(self.BUCKETS) + 2)
+        cells[bisect_left(self.BUCKETS, seconds)] += 1
+        cells[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        """The two metric families, as prometheus-client's Counter and Histogram name
+        and shape them."""
+        requests = CounterMetricFamily(
+            "cadenza_http_requests",
+            "HTTP requests by route and status",
+            labels=["method", "route", "status"],
+        )
+        for (method, route, status), count in list(self._counts.items()):
+            requests.add_metric([method, route, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "cadenza_http_request_seconds",
+            "HTTP request latency by route",
+            labels=["method", "route"],
+        )
+        bounds = [*(str(b) for b in self.BUCKETS), "+Inf"]
+        for (method, route), cells in list(self._latency.items()):
+            running = 0.0
+            buckets = []
+            for bound, cell in zip(bounds, cells[:-1], strict=True):
+                running += cell
+                buckets.append((bound, running))
+            latency.add_metric([method, route], buckets, sum_value=cells[-1])
+        yield latency
 
 
 #: Answers a request whose route raised: (scope, exception) -> the dialect's 500.
@@ -117,12 +143,21 @@ class RequestLines:
 
     It is written on every poll, thousands of times a second, so with JSON logs it skips
     structlog's processor chain (contextvars, level, timestamp, renderer: about ten
-    microseconds) and writes the same fields in the same order itself. Any other setup
-    goes through structlog.
+    microseconds) and writes the same fields in the same order itself. Lines are gathered
+    for at most ``FLUSH_S`` and written together (one write call for many requests
+    instead of one each); other events go out at once, so a request line may follow
+    them by that much. Any other setup goes through structlog.
     """
+
+    FLUSH_S = 0.05
+    MAX_PENDING = 256
 
     def __init__(self) -> None:
         self.log = structlog.get_logger("cadenza.http")
+        self._pending: list[str] = []
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._second = -1
+        self._stamp = ""
 
     def write(self, **fields: Any) -> None:
         if not _request_lines_json:
@@ -132,11 +167,39 @@ class RequestLines:
             return
         fields["event"] = "request"
         fields["level"] = "info"
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        line = pydantic_core.to_json(fields, fallback=str, inf_nan_mode="null")
+        fields["timestamp"] = self._timestamp()
+        self._pending.append(pydantic_core.to_json(fields, fallback=str).decode())
+        if len(self._pending) >= self.MAX_PENDING:
+            self.flush()
+        elif self._flush_at is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_at = loop.call_later(self.FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        if not self._pending:
+            return
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
         stream = sys.stderr
-        stream.write(line.decode() + "\n")
+        stream.write(text)
         stream.flush()
+
+    def _timestamp(self) -> str:
+        """ISO 8601 UTC with microseconds, as structlog writes it; the date and time of
+        day are formatted once a second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((now - second) * 1_000_000):06d}Z"
 
 
 class RequestIds:
@@ -167,8 +230,20 @@ class RequestContextMiddleware:
         self.lines = RequestLines()
         self.ids = RequestIds()
 
+    def _flushing_on_shutdown(self, send: Send) -> Send:
+        """Request lines still gathered are written before the server stops."""
+
+        async def send_then_flush(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown"):
+                self.lines.flush()
+            await send(message)
+
+        return send_then_flush
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = self._flushing_on_shutdown(send)
             await self.app(scope, receive, send)
             return
         request_id = ""

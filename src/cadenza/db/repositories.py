@@ -40,6 +40,31 @@ _TOUCH_TASK = (
     .where(t.tasks.c.id == bindparam("b_task_id"))
     .values(revision=t.tasks.c.revision + 1)
 )
+_KEY_BY_ID = select(t.api_keys).where(t.api_keys.c.id == bindparam("key_id"))
+_KEY_BY_ID_LOCKED = _KEY_BY_ID.with_for_update()
+_KEY_BY_HASH = select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash"))
+_BALANCE = t.api_keys.c.credits_balance
+_DEBIT = (
+    update(t.api_keys)
+    .where(t.api_keys.c.id == bindparam("key_id"), bindparam("amount") <= _BALANCE)
+    .values(credits_balance=_BALANCE - bindparam("amount"))
+    .returning(_BALANCE)
+)
+_PRICE = select(t.prices).where(t.prices.c.action == bindparam("action"))
+_TASK_BY_ID = select(t.tasks).where(t.tasks.c.id == bindparam("task_id"))
+_TASK_BY_ID_LOCKED = _TASK_BY_ID.with_for_update()
+#: Counts at most ``up_to`` rows: a gateway's key may have thousands of tasks waiting, and
+#: the limit check only asks whether there are as many as its limit.
+_COUNT_ACTIVE = select(func.count()).select_from(
+    select(t.tasks.c.id)
+    .where(t.tasks.c.key_id == bindparam("key_id"), t.tasks.c.status.not_in(_FINISHED))
+    .limit(bindparam("up_to"))
+    .subquery()
+)
+_TASK_BY_IDEMPOTENCY = select(t.tasks).where(
+    t.tasks.c.key_id == bindparam("key_id"),
+    t.tasks.c.idempotency_key == bindparam("idempotency_key"),
+)
 _INSERT_CLIP = insert(t.clips)
 _UPDATE_CLIP = update(t.clips).where(t.clips.c.id == bindparam("b_id"))
 
@@ -81,15 +106,12 @@ class SqlKeyRepository:
         )
 
     def get(self, key_id: str, *, for_update: bool = False) -> ApiKey | None:
-        query = select(t.api_keys).where(t.api_keys.c.id == key_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = _KEY_BY_ID_LOCKED if for_update else _KEY_BY_ID
+        row = self._conn.execute(query, {"key_id": key_id}).mappings().first()
         return key_from_row(row) if row else None
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
-        query = select(t.api_keys).where(t.api_keys.c.key_hash == key_hash)
-        row = self._conn.execute(query).mappings().first()
+        row = self._conn.execute(_KEY_BY_HASH, {"key_hash": key_hash}).mappings().first()
         return key_from_row(row) if row else None
 
     def lock_for_bootstrap(self) -> None:
@@ -110,13 +132,7 @@ class SqlKeyRepository:
     def debit(self, key_id: str, amount: Decimal) -> Decimal | None:
         if amount < 0:
             raise ValueError("a debit amount must not be negative")
-        balance = t.api_keys.c.credits_balance
-        result = self._conn.execute(
-            update(t.api_keys)
-            .where(t.api_keys.c.id == key_id, balance >= amount)
-            .values(credits_balance=balance - amount)
-            .returning(balance)
-        )
+        result = self._conn.execute(_DEBIT, {"key_id": key_id, "amount": amount})
         value: Decimal | None = result.scalar_one_or_none()
         return value
 
@@ -154,8 +170,7 @@ class SqlPriceRepository:
         self._conn = conn
 
     def get(self, action: str) -> Price | None:
-        query = select(t.prices).where(t.prices.c.action == str(action))
-        row = self._conn.execute(query).mappings().first()
+        row = self._conn.execute(_PRICE, {"action": str(action)}).mappings().first()
         return _price(row) if row else None
 
     def list(self) -> list[Price]:
@@ -206,11 +221,16 @@ class SqlLedgerRepository:
             "note": entry.note,
             "created_at": entry.created_at,
         }
-        # A savepoint keeps the transaction usable after the duplicate is refused
-        # (PostgreSQL aborts the whole transaction on an error otherwise).
+        # A savepoint keeps the transaction usable after a duplicate refund is refused
+        # (PostgreSQL aborts the whole transaction on an error otherwise). A charge is
+        # written in the transaction that creates its task, where a duplicate cannot be
+        # and the savepoint's two statements would be spent on every submit.
         try:
-            with self._conn.begin_nested():
+            if entry.entry_type is EntryType.CONSUME:
                 self._conn.execute(_INSERT_ENTRY, values)
+            else:
+                with self._conn.begin_nested():
+                    self._conn.execute(_INSERT_ENTRY, values)
         except IntegrityError as exc:
             if _is_ledger_duplicate(exc, entry):
                 raise DuplicateLedgerEntry(
@@ -313,10 +333,8 @@ class SqlTaskRepository:
         self._conn.execute(_INSERT_TASK, {"id": task.id, **_task_values(task)})
 
     def get(self, task_id: str, *, for_update: bool = False) -> Task | None:
-        query = select(t.tasks).where(t.tasks.c.id == task_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = _TASK_BY_ID_LOCKED if for_update else _TASK_BY_ID
+        row = self._conn.execute(query, {"task_id": task_id}).mappings().first()
         return task_from_row(row) if row else None
 
     def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]:
@@ -338,17 +356,14 @@ class SqlTaskRepository:
         if not result.rowcount:
             raise NotFound("task not found")
 
-    def count_active(self, key_id: str) -> int:
-        query = select(func.count()).where(
-            t.tasks.c.key_id == key_id, t.tasks.c.status.not_in(_FINISHED)
-        )
-        return int(self._conn.execute(query).scalar_one())
+    def count_active(self, key_id: str, up_to: int | None = None) -> int:
+        limit = up_to if up_to is not None else 2**62
+        values = {"key_id": key_id, "up_to": max(0, limit)}
+        return int(self._conn.execute(_COUNT_ACTIVE, values).scalar_one())
 
     def find_by_idempotency(self, key_id: str, idempotency_key: str) -> Task | None:
-        query = select(t.tasks).where(
-            t.tasks.c.key_id == key_id, t.tasks.c.idempotency_key == idempotency_key
-        )
-        row = self._conn.execute(query).mappings().first()
+        values = {"key_id": key_id, "idempotency_key": idempotency_key}
+        row = self._conn.execute(_TASK_BY_IDEMPOTENCY, values).mappings().first()
         return task_from_row(row) if row else None
 
     def find_expired(self, now: datetime, limit: int = SCAN_LIMIT) -> list[Task]:
@@ -477,8 +492,14 @@ class SqlClipRepository:
         self._conn = conn
 
     def add(self, clip: Clip) -> None:
-        self._conn.execute(_INSERT_CLIP, {"id": clip.id, **_clip_values(clip)})
-        self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})
+        self.add_many([clip])
+
+    def add_many(self, clips: Sequence[Clip]) -> None:
+        if not clips:
+            return
+        self._conn.execute(_INSERT_CLIP, [{"id": c.id, **_clip_values(c)} for c in clips])
+        for task_id in dict.fromkeys(c.task_id for c in clips):
+            self._conn.execute(_TOUCH_TASK, {"b_task_id": task_id})
 
     def get(self, clip_id: str) -> Clip | None:
         query = select(t.clips).where(t.clips.c.id == clip_id)

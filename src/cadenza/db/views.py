@@ -15,8 +15,7 @@ dropped and the read tried once more on a fresh one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Engine, bindparam, select
@@ -119,10 +118,14 @@ class SqlViews:
         rows as dicts, or as unconverted lists in column order when ``positional``."""
         try:
             if self._sqlite:
-                with self._sqlite_cursor() as cursor:
+                cursor = self._sqlite_cursor()
+                try:
                     if positional:
                         return query.raw(cursor, **values)
                     return query.rows(cursor, **values)
+                except BaseException:
+                    self._drop_sqlite_connection()  # a broken connection is not reused
+                    raise
             if self._reads is None:
                 connection = self._engine.raw_connection()
                 try:
@@ -152,33 +155,29 @@ class SqlViews:
                 return []  # PostgreSQL stores no NUL: nothing can match
             raise UpstreamUnavailable("database unavailable") from exc
 
-    @contextmanager
-    def _sqlite_cursor(self) -> Iterator[Any]:
-        """A cursor on this thread's connection, which runs each statement on its own."""
-        connection = self._sqlite_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                yield cursor
-            finally:
-                cursor.close()
-        except BaseException:
-            self._local.connection = None  # a broken connection is not reused
-            connection.close()
-            raise
+    def _sqlite_cursor(self) -> Any:
+        """This thread's cursor on its own connection, reused by every read of the thread
+        (each read fetches all its rows before the next one runs)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is not None:
+            return cursor
+        # Opened by the engine (so its connect-time settings apply), then owned here:
+        # detached from the pool, it is closed when dropped.
+        connection = self._engine.raw_connection()
+        connection.detach()
+        driver = connection.dbapi_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {INLINE_BUSY_TIMEOUT_MS}")
+        self._local.connection = connection
+        self._local.cursor = cursor
+        return cursor
 
-    def _sqlite_connection(self) -> Any:
+    def _drop_sqlite_connection(self) -> None:
         connection = getattr(self._local, "connection", None)
-        if connection is None:
-            # Opened by the engine (so its connect-time settings apply), then owned here:
-            # detached from the pool, it is closed when dropped.
-            connection = self._engine.raw_connection()
-            connection.detach()
-            cursor = connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {INLINE_BUSY_TIMEOUT_MS}")
-            cursor.close()
-            self._local.connection = connection
-        return connection
+        self._local.connection = self._local.cursor = None
+        if connection is not None:
+            connection.close()
 
 
 def _rows(connection: Any, query: CompiledSelect, values: dict[str, Any], positional: bool) -> Any:

@@ -232,7 +232,8 @@ def _submit(
         price = u.prices.get(action)
         if price is None or not price.enabled:
             raise Forbidden(f"action {action} is not available")
-        if u.tasks.count_active(key.id) >= locked.concurrency_limit:
+        limit = locked.concurrency_limit
+        if u.tasks.count_active(key.id, up_to=limit) >= limit:
             raise ConcurrencyLimited(
                 f"too many tasks in progress (limit {locked.concurrency_limit}); retry later"
             )
@@ -250,10 +251,17 @@ def _submit(
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
         )
+        holder = queue.instance
+        if holder is not None:
+            # A queue whose death the reaper can see: the task is recorded as handed to it
+            # now, in this transaction. Should this process die before the enqueue below,
+            # the reaper hands the task out again, as it does every task of a dead queue.
+            task.dispatched = True
+            task.queue_instance = holder
         u.tasks.add(task)
         charge(u, key.id, task)
-        for clip_id in clip_ids:
-            u.clips.add(
+        u.clips.add_many(
+            [
                 Clip(
                     id=clip_id,
                     task_id=task.id,
@@ -262,10 +270,38 @@ def _submit(
                     created_at=now,
                     **clip_fields,
                 )
-            )
+                for clip_id in clip_ids
+            ]
+        )
         u.commit()
-    dispatch(uow, queue, task)
+    if task.dispatched:
+        _enqueue_recorded(uow, queue, task)
+    else:
+        dispatch(uow, queue, task)
     return task
+
+
+def _enqueue_recorded(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> None:
+    """Enqueue a task recorded as dispatched at submit; if the queue refuses it, record it
+    as not dispatched, so the reaper dispatches it (one more transaction, rarely)."""
+    try:
+        queue.enqueue(task.id, route=task.route)
+        return
+    except Exception:
+        log.warning("enqueue failed; the reaper will dispatch task %s", task.id, exc_info=True)
+    try:
+        with uow() as u:
+            fresh = u.tasks.get(task.id, for_update=True)
+            if fresh is not None and fresh.status is TaskStatus.QUEUED:
+                fresh.dispatched = False
+                fresh.queue_instance = None
+                u.tasks.update(fresh)
+                u.commit()
+    except Exception:
+        # Left recorded as held by this queue: should this queue die, the reaper takes it.
+        log.warning("could not record task %s as not dispatched", task.id, exc_info=True)
+    task.dispatched = False
+    task.queue_instance = None
 
 
 def dispatch(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> bool:

@@ -76,10 +76,31 @@ def test_health_needs_no_key_and_responses_carry_request_id(client: TestClient) 
 
 
 def test_metrics_exposes_request_counts(client: TestClient) -> None:
-    client.get("/healthz")
-    body = client.get("/metrics").text
-    assert "cadenza_http_requests_total" in body
-    assert 'route="/healthz"' in body
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for _ in range(3):
+        client.get("/healthz")
+    client.get("/suno/fetch/missing")  # no key: a 401 on the poll route
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    counts = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in families["cadenza_http_requests"].samples
+        if s.name == "cadenza_http_requests_total"
+    }
+    assert counts[("/healthz", "200")] == 3
+    assert counts[("/suno/fetch/{task_id}", "401")] == 1
+    latency = [
+        s
+        for s in families["cadenza_http_request_seconds"].samples
+        if s.labels.get("route") == "/healthz"
+    ]
+    buckets = [s for s in latency if s.name.endswith("_bucket")]
+    assert [s.labels["le"] for s in buckets][-1] == "+Inf"
+    assert [s.value for s in buckets] == sorted(s.value for s in buckets)  # cumulative
+    assert buckets[-1].value == 3
+    count = next(s for s in latency if s.name.endswith("_count"))
+    total = next(s for s in latency if s.name.endswith("_sum"))
+    assert count.value == 3 and 0 < total.value < 30
 
 
 def test_auth_cache_forgets_keys_after_its_ttl(monkeypatch: Any) -> None:

@@ -58,6 +58,7 @@ class Polls:
         self.container = container
         self.auth_cache = auth_cache
         self.renderings = renderings
+        self.default_base = container.settings.resolved_public_url()
 
     async def _key(self, scope: Scope) -> ApiKey:
         key = await authenticate(scope, self.container, self.auth_cache)
@@ -110,7 +111,7 @@ class Polls:
         """The renderings when answers may be reused, and the base URL of their links."""
         if not self.renderings.enabled or not self.container.storage.stable_urls:
             return None, ""
-        base = public_base.resolve(self.container.settings.resolved_public_url())
+        base = public_base.resolve(self.default_base)
         return self.renderings, base
 
     def routes(self) -> list[BaseRoute]:
