@@ -10,15 +10,17 @@ import functools
 import importlib
 import importlib.util
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
+from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
 from cadenza.services.ports import (
     Engine,
     MediaStorage,
     RateLimiter,
+    TaskChanges,
     TaskQueue,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -38,6 +40,8 @@ class Container:
     engines: EngineRegistry
     runner: TaskRunner
     views: Views
+    #: Which tasks changed, as they commit (PostgreSQL); lets polls skip the database.
+    changes: TaskChanges = field(default_factory=NoTaskChanges)
 
     @functools.cached_property
     def inline_queue(self) -> TaskQueue:
@@ -251,7 +255,16 @@ def build_container(settings: Settings) -> Container:
         engines=engines,
         runner=build_runner(settings, uow, storage, engines),
         views=views,
+        changes=build_changes(settings),
     )
+
+
+def build_changes(settings: Settings) -> TaskChanges:
+    if is_sqlite(settings):
+        return NoTaskChanges()
+    from cadenza.db.changes import PostgresTaskChanges
+
+    return PostgresTaskChanges(settings.resolved_database_url())
 
 
 def prepare(container: Container) -> str | None:

@@ -104,6 +104,8 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper: asyncio.Task[None] | None = None
+        renderings: Renderings = app.state.renderings
+        container.changes.start(renderings.changed, renderings.reset)
         if manage_queue:
             container.queue.start()
             interval = container.settings.reaper_interval_s
@@ -118,6 +120,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
                     await reaper
             if manage_queue:
                 await asyncio.to_thread(container.queue.stop)
+            await asyncio.to_thread(container.changes.stop)
             log.info("shutdown_complete")
 
     app = CadenzaAPI(

@@ -203,6 +203,23 @@ class TaskQueue(Protocol):
         ...
 
 
+class TaskChanges(Protocol):
+    """Says which tasks changed as their changes commit, where the database can.
+
+    While ``live``, every change to a task is reported (``on_change(task_id, revision)``)
+    soon after it commits; when notices may have been missed, ``on_reset`` says so before
+    they flow again."""
+
+    @property
+    def live(self) -> bool: ...
+
+    def start(
+        self, on_change: Callable[[str, int], None], on_reset: Callable[[], None]
+    ) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class RateLimiter(Protocol):
     def hit(self, key_id: str, limit_per_minute: int) -> int | None:
         """Record one request; None if allowed, else seconds to wait."""
@@ -259,6 +276,7 @@ __all__ = [
     "PriceRepository",
     "ProgressCallback",
     "RateLimiter",
+    "TaskChanges",
     "TaskQueue",
     "TaskRepository",
     "UnitOfWork",

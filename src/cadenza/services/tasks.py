@@ -23,7 +23,7 @@ from cadenza.domain.errors import (
     Unauthorized,
 )
 from cadenza.domain.lyrics import build_lyrics_request
-from cadenza.domain.music import build_music_request
+from cadenza.domain.music import MusicRequest, build_music_request
 from cadenza.domain.tasks import (
     Clip,
     ClipStatus,
@@ -112,30 +112,8 @@ def submit_music(
     req = build_music_request(params)
     route: str | None = None
     score_key: str | None = None
-    with uow() as u:
-        if req.persona_id:
-            persona = u.personas.get(req.persona_id)
-            if persona is None or persona.key_id != key.id:
-                raise NotFound(f"persona {req.persona_id} not found")
-            req = dataclasses.replace(req, persona=persona.request_payload())
-        for clip_id in (req.continue_clip_id, req.cover_clip_id):
-            if not clip_id:
-                continue
-            source = u.clips.get(clip_id)
-            if source is None or source.key_id != key.id:
-                raise NotFound(f"clip {clip_id} not found")
-            if source.status is not ClipStatus.COMPLETE:
-                raise InvalidInput(f"clip {clip_id} is not complete yet")
-            if not source.files.get("score.json"):
-                # Refused before any charge: the engine can only edit a score.
-                raise InvalidInput(
-                    f"clip {clip_id} has no score to extend or cover"
-                    " (an upload from before audio analysis: upload it again)"
-                )
-            score_key = score_key or source.files.get("score.json")
-            original = u.tasks.get(source.task_id)
-            if route is None and original is not None and original.worker:
-                route = original.worker
+    if req.persona_id or req.continue_clip_id or req.cover_clip_id:
+        req, route, score_key = _with_sources(uow, key, req)
     clip_ids = [new_id(), new_id()]
     clip_fields = {
         "title": req.title,
@@ -189,6 +167,40 @@ def submit_lyrics(
         deadline_s=deadline_s,
         request=params,
     )
+
+
+def _with_sources(
+    uow: UnitOfWorkFactory, key: ApiKey, req: MusicRequest
+) -> tuple[MusicRequest, str | None, str | None]:
+    """The request with its persona resolved, the worker that made its source clip (a
+    follow-up runs there), and the source's score; a plain song reads none of them."""
+    route: str | None = None
+    score_key: str | None = None
+    with uow(read_only=True) as u:
+        if req.persona_id:
+            persona = u.personas.get(req.persona_id)
+            if persona is None or persona.key_id != key.id:
+                raise NotFound(f"persona {req.persona_id} not found")
+            req = dataclasses.replace(req, persona=persona.request_payload())
+        for clip_id in (req.continue_clip_id, req.cover_clip_id):
+            if not clip_id:
+                continue
+            source = u.clips.get(clip_id)
+            if source is None or source.key_id != key.id:
+                raise NotFound(f"clip {clip_id} not found")
+            if source.status is not ClipStatus.COMPLETE:
+                raise InvalidInput(f"clip {clip_id} is not complete yet")
+            if not source.files.get("score.json"):
+                # Refused before any charge: the engine can only edit a score.
+                raise InvalidInput(
+                    f"clip {clip_id} has no score to extend or cover"
+                    " (an upload from before audio analysis: upload it again)"
+                )
+            score_key = score_key or source.files.get("score.json")
+            original = u.tasks.get(source.task_id)
+            if route is None and original is not None and original.worker:
+                route = original.worker
+    return req, route, score_key
 
 
 def _submit(

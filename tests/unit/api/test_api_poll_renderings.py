@@ -95,15 +95,43 @@ def test_links_that_expire_are_never_reused(container: Container, make_key: Any)
 
 def test_renderings_keep_the_newest_and_the_most_recently_used() -> None:
     kept = Renderings(entries=2)
-    kept.put("d", "a", "base", 2, b"a2")
-    kept.put("d", "a", "base", 1, b"a1")  # older, late: ignored
+
+    def put(task: str, revision: int, body: bytes, generation: int = 0) -> None:
+        kept.put("d", task, "base", revision, body, owner="k", generation=generation)
+
+    put("a", 2, b"a2")
+    put("a", 1, b"a1")  # older, late: ignored
     assert kept.get("d", "a", "base", 2) == b"a2"
     assert kept.get("d", "a", "base", 3) is None
-    kept.put("d", "b", "base", 1, b"b1")
+    put("b", 1, b"b1")
     kept.get("d", "a", "base", 2)  # a used last: b goes first
-    kept.put("d", "c", "base", 1, b"c1")
+    put("c", 1, b"c1")
     assert kept.get("d", "b", "base", 1) is None
     assert kept.get("d", "a", "base", 2) == b"a2"
     off = Renderings(entries=0)
-    off.put("d", "a", "base", 1, b"x")
+    off.put("d", "a", "base", 1, b"x", owner="k", generation=0)
     assert not off.enabled and off.get("d", "a", "base", 1) is None
+
+
+def test_told_renderings_stand_until_their_tasks_next_notice() -> None:
+    kept = Renderings(entries=10)
+    kept.put("d", "t", "base", 3, b"t3", owner="alice", generation=0)
+    assert kept.current("d", "t", "base", "alice") == b"t3"
+    assert kept.current("d", "t", "base", "bob") is None  # another key reads the database
+    kept.changed("t", 3)  # the notice of the revision kept: still current
+    assert kept.current("d", "t", "base", "alice") == b"t3"
+    kept.changed("t", 4)
+    assert kept.current("d", "t", "base", "alice") is None
+    # A poll that read revision 3 before the change and stores after its notice: refused.
+    kept.put("d", "t", "base", 3, b"t3", owner="alice", generation=0)
+    assert kept.current("d", "t", "base", "alice") is None
+    kept.put("d", "t", "base", 4, b"t4", owner="alice", generation=0)
+    assert kept.current("d", "t", "base", "alice") == b"t4"
+    # Notices missed (the listener reconnected): all goes, and reads from before too.
+    started = kept.generation
+    kept.reset()
+    assert kept.current("d", "t", "base", "alice") is None
+    kept.put("d", "t", "base", 5, b"t5", owner="alice", generation=started)
+    assert kept.current("d", "t", "base", "alice") is None
+    kept.put("d", "t", "base", 5, b"t5", owner="alice", generation=kept.generation)
+    assert kept.current("d", "t", "base", "alice") == b"t5"

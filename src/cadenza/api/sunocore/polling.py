@@ -72,13 +72,19 @@ class Polls:
         container = self.container
         views = container.views
         renderings, base = self._reuse()
+        generation = 0
         if renderings is not None:
-            revision = await look_up(views.inline, tasks.revision, views, key, task_id)
-            kept = renderings.get(_DIALECT, task_id, base, revision)
+            generation = renderings.generation  # before any read, see ``Renderings.put``
+            if container.changes.live:
+                kept = renderings.current(_DIALECT, task_id, base, key.id)
+            else:
+                revision = await look_up(views.inline, tasks.revision, views, key, task_id)
+                kept = renderings.get(_DIALECT, task_id, base, revision)
             if kept is not None:
                 return _OPEN + kept + _CLOSE
         view = await look_up(views.inline, tasks.get, views, key, task_id)
-        return _OPEN + _render(view, container.storage, renderings, base) + _CLOSE
+        rendered = _render(view, container.storage, renderings, base, key.id, generation)
+        return _OPEN + rendered + _CLOSE
 
     async def many(self, scope: Scope, receive: Receive) -> bytes:
         """Several tasks, in the order asked; other keys' and missing ones are left out. One
@@ -93,17 +99,28 @@ class Polls:
         renderings, base = self._reuse()
         parts: dict[str, bytes] = {}
         wanted = body.ids
+        generation = 0
         if renderings is not None:
-            revisions = await look_up(inline, tasks.revisions, views, key, body.ids)
-            for task_id, revision in revisions.items():
-                kept = renderings.get(_DIALECT, task_id, base, revision)
-                if kept is not None:
-                    parts[task_id] = kept
-            wanted = [i for i in revisions if i not in parts]
+            generation = renderings.generation  # before any read, see ``Renderings.put``
+            if container.changes.live:
+                for task_id in dict.fromkeys(body.ids):
+                    kept = renderings.current(_DIALECT, task_id, base, key.id)
+                    if kept is not None:
+                        parts[task_id] = kept
+                wanted = [i for i in body.ids if i not in parts]
+            else:
+                revisions = await look_up(inline, tasks.revisions, views, key, body.ids)
+                for task_id, revision in revisions.items():
+                    kept = renderings.get(_DIALECT, task_id, base, revision)
+                    if kept is not None:
+                        parts[task_id] = kept
+                wanted = [i for i in revisions if i not in parts]
         if wanted:
             found = await look_up(inline, tasks.fetch, views, key, wanted)
             for view in found:
-                parts[view.task.id] = _render(view, container.storage, renderings, base)
+                parts[view.task.id] = _render(
+                    view, container.storage, renderings, base, key.id, generation
+                )
         ordered = [parts[i] for i in dict.fromkeys(body.ids) if i in parts]
         return _OPEN + b"[" + b",".join(ordered) + b"]" + _CLOSE
 
@@ -140,11 +157,19 @@ MANY_PATH = "/suno/fetch"
 
 
 def _render(
-    view: TaskView, storage: MediaStorage, renderings: Renderings | None, base: str
+    view: TaskView,
+    storage: MediaStorage,
+    renderings: Renderings | None,
+    base: str,
+    owner: str,
+    generation: int,
 ) -> bytes:
     rendered = json_bytes(task_object(view, storage))
     if renderings is not None:
-        renderings.put(_DIALECT, view.task.id, base, view.task.revision, rendered)
+        task = view.task
+        renderings.put(
+            _DIALECT, task.id, base, task.revision, rendered, owner=owner, generation=generation
+        )
     return rendered
 
 
