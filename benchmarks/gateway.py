@@ -151,6 +151,24 @@ class NoQueue:
         return set()
 
 
+def more_keys(data_dir: Path, database_url: str, count: int) -> list[str]:
+    from cadenza.bootstrap import build_uow
+    from cadenza.services import keys
+    from cadenza.settings import Settings
+
+    uow = build_uow(Settings(data_dir=data_dir, database_url=database_url))
+    return [
+        keys.create_key(
+            uow,
+            name=f"bench{n}",
+            credits=Decimal(10**9),
+            rate_limit_per_minute=10**9,
+            concurrency_limit=10**6,
+        )[1]
+        for n in range(count)
+    ]
+
+
 def prepare_data(data_dir: Path, database_url: str) -> tuple[str, str]:
     """A key with generous limits and one finished task with two complete clips, shaped
     as a real song's (media keys, duration, metadata)."""
@@ -256,15 +274,20 @@ def lua_post(path: Path, body: str, headers: dict[str, str]) -> Path:
     return path
 
 
-def lua_submits(path: Path, secret: str, think_ms: int) -> Path:
-    """Each connection submits a new song, then thinks for ``think_ms`` (0.5x-1.5x)."""
+def lua_submits(path: Path, secrets: list[str], think_ms: int) -> Path:
+    """Each connection submits a new song under one of ``secrets`` (a gateway has one key
+    for all its users; an app's users have one each), then thinks for ``think_ms``
+    (0.5x-1.5x)."""
     low, high = max(0, think_ms // 2), max(1, think_ms * 3 // 2)
+    keys = ", ".join(json.dumps(s) for s in secrets)
     path.write_text(
         f"""
 local counter = 0
-local headers = {{["Content-Type"] = "application/json", ["X-API-Key"] = {json.dumps(secret)}}}
+local keys = {{{keys}}}
 request = function()
   counter = counter + 1
+  local key = keys[math.random(#keys)]
+  local headers = {{["Content-Type"] = "application/json", ["X-API-Key"] = key}}
   local body = string.format(
     '{{"tags":"pop, piano","prompt":"a bench song number %d","make_instrumental":true}}',
     counter)
@@ -286,6 +309,9 @@ def main() -> None:
     parser.add_argument("--submit-clients", type=int, default=100)
     parser.add_argument("--submit-seconds", type=float, default=15.0)
     parser.add_argument("--think-ms", type=int, default=1000, help="mean pause between submits")
+    parser.add_argument(
+        "--submit-keys", type=int, default=1, help="keys the submits are spread over (1: a gateway)"
+    )
     parser.add_argument("--skip-submits", action="store_true")
     parser.add_argument(
         "--no-pin", action="store_true", help="let the kernel place servers and wrk"
@@ -393,7 +419,10 @@ def main() -> None:
                 )
 
             if not args.skip_submits:
-                script = lua_submits(data_dir / "submit.lua", secret, args.think_ms)
+                secrets = [secret]
+                if args.submit_keys > 1:
+                    secrets += more_keys(data_dir, args.database_url, args.submit_keys - 1)
+                script = lua_submits(data_dir / "submit.lua", secrets, args.think_ms)
                 result = run_wrk(
                     wrk,
                     f"{base}/suno/submit/music",
@@ -405,7 +434,7 @@ def main() -> None:
                 rows.append(
                     (
                         f"POST /suno/submit/music, {args.submit_clients} clients, "
-                        f"think {args.think_ms} ms",
+                        f"think {args.think_ms} ms, {args.submit_keys} key(s)",
                         f"{result.rps:,.0f} submits/s, p50 {result.p50_ms:.1f} ms, "
                         f"p99 {result.p99_ms:.1f} ms"
                         + (f", {result.non_2xx} non-2xx" if result.non_2xx else ""),

@@ -14,7 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from cadenza.db import tables as t
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry
-from cadenza.domain.errors import DuplicateLedgerEntry, InvalidInput, NotFound
+from cadenza.domain.errors import (
+    DuplicateLedgerEntry,
+    IdempotencyKeyTaken,
+    InvalidInput,
+    NotFound,
+)
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
@@ -41,7 +46,10 @@ _TOUCH_TASK = (
     .values(revision=t.tasks.c.revision + 1)
 )
 _KEY_BY_ID = select(t.api_keys).where(t.api_keys.c.id == bindparam("key_id"))
-_KEY_BY_ID_LOCKED = _KEY_BY_ID.with_for_update()
+#: NO KEY UPDATE: the lock a change of the row's plain columns (its balance) takes anyway,
+#: and one that does not wait for the KEY SHARE locks that inserting the key's tasks takes
+#: (a plain FOR UPDATE after such an insert deadlocks two submits of one key).
+_KEY_BY_ID_LOCKED = _KEY_BY_ID.with_for_update(key_share=True)
 _KEY_BY_HASH = select(t.api_keys).where(t.api_keys.c.key_hash == bindparam("key_hash"))
 _BALANCE = t.api_keys.c.credits_balance
 _DEBIT = (
@@ -330,7 +338,16 @@ class SqlTaskRepository:
         self._conn = conn
 
     def add(self, task: Task) -> None:
-        self._conn.execute(_INSERT_TASK, {"id": task.id, **_task_values(task)})
+        try:
+            self._conn.execute(_INSERT_TASK, {"id": task.id, **_task_values(task)})
+        except IntegrityError as exc:
+            text_ = str(exc.orig).lower()
+            if task.idempotency_key is not None and (
+                "uq_tasks_key_id_idempotency_key" in text_
+                or ("unique" in text_ and "idempotency_key" in text_)
+            ):
+                raise IdempotencyKeyTaken(task.idempotency_key) from exc
+            raise
 
     def get(self, task_id: str, *, for_update: bool = False) -> Task | None:
         query = _TASK_BY_ID_LOCKED if for_update else _TASK_BY_ID

@@ -61,3 +61,8 @@ class DuplicateLedgerEntry(Exception):
 
 class EngineError(Exception):
     """An engine failed to produce a result; the task ends FAILURE with this reason."""
+
+
+class IdempotencyKeyTaken(Exception):
+    """A task of this key already has this Idempotency-Key (the database's unique index
+    said so at insert). Not an error for clients: the submit answers that task."""

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cadenza.domain.actions import Action
@@ -18,6 +19,7 @@ from cadenza.domain.errors import (
     DuplicateLedgerEntry,
     Forbidden,
     IdempotencyConflict,
+    IdempotencyKeyTaken,
     InvalidInput,
     NotFound,
     Unauthorized,
@@ -227,35 +229,65 @@ def _submit(
     if unknown:
         raise ValueError(f"unknown clip fields: {sorted(unknown)}")
 
-    with uow() as u:
-        # The row lock serialises this key's submits: the idempotency lookup, the
-        # concurrency count and the debit below all see every earlier submit.
-        locked = u.keys.get(key.id, for_update=True)
-        if locked is None or locked.revoked:
-            raise Unauthorized("invalid or missing API key")
-        if idempotency_key is not None:
-            existing = u.tasks.find_by_idempotency(key.id, idempotency_key)
-            if existing is not None:
-                if existing.request_hash != fingerprint:
-                    raise IdempotencyConflict(
-                        "this Idempotency-Key was already used with a different request"
-                    )
-                return existing
-        price = u.prices.get(action)
-        if price is None or not price.enabled:
-            raise Forbidden(f"action {action} is not available")
-        limit = locked.concurrency_limit
-        if u.tasks.count_active(key.id, up_to=limit) >= limit:
-            raise ConcurrencyLimited(
-                f"too many tasks in progress (limit {locked.concurrency_limit}); retry later"
+    for _ in range(3):
+        try:
+            task = _record(
+                uow,
+                queue,
+                key,
+                action,
+                params,
+                clip_ids,
+                clip_fields,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                deadline_s=deadline_s,
+                route=route,
             )
+            break
+        except IdempotencyKeyTaken:
+            assert idempotency_key is not None
+            existing = _idempotent_answer(uow, key, idempotency_key, fingerprint)
+            if existing is not None:
+                return existing
+            # The task that held it was rolled back meanwhile: try again.
+    else:
+        raise IdempotencyConflict("this Idempotency-Key is in use by a request still running")
+    if task.dispatched:
+        _enqueue_recorded(uow, queue, task)
+    else:
+        dispatch(uow, queue, task)
+    return task
+
+
+def _record(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    action: str,
+    params: dict[str, Any],
+    clip_ids: list[str],
+    clip_fields: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    fingerprint: str,
+    deadline_s: int,
+    route: str | None,
+) -> Task:
+    """The submit's one transaction. The key's row is locked from the concurrency check to
+    the commit, so a key's submits are counted and charged one at a time; everything that
+    needs no lock (the price, the task and its clips) comes before it, which keeps the
+    time a gateway's key is held short. A reused Idempotency-Key is caught by the database's
+    unique index at the insert (``IdempotencyKeyTaken``)."""
+    with uow() as u:
+        price = u.prices.get(action)
         now = utcnow()
         task = Task(
             id=new_id(),
             key_id=key.id,
             action=action,
             params=params,
-            price=price.price,
+            price=price.price if price is not None else Decimal(0),
             status=TaskStatus.QUEUED,
             submit_time=now,
             deadline=now + timedelta(seconds=deadline_s),
@@ -266,12 +298,12 @@ def _submit(
         holder = queue.instance
         if holder is not None:
             # A queue whose death the reaper can see: the task is recorded as handed to it
-            # now, in this transaction. Should this process die before the enqueue below,
-            # the reaper hands the task out again, as it does every task of a dead queue.
+            # now, in this transaction. Should this process die before the enqueue after
+            # the commit, the reaper hands the task out again, as it does every task of a
+            # dead queue.
             task.dispatched = True
             task.queue_instance = holder
         u.tasks.add(task)
-        charge(u, key.id, task)
         u.clips.add_many(
             [
                 Clip(
@@ -285,12 +317,35 @@ def _submit(
                 for clip_id in clip_ids
             ]
         )
+        # Refusals come after the insert, so a retry under a used Idempotency-Key gets its
+        # task (``IdempotencyKeyTaken``) whatever has changed since; they roll it back.
+        if price is None or not price.enabled:
+            raise Forbidden(f"action {action} is not available")
+        locked = u.keys.get(key.id, for_update=True)
+        if locked is None or locked.revoked:
+            raise Unauthorized("invalid or missing API key")
+        limit = locked.concurrency_limit
+        # The new task is one of the key's unfinished tasks already.
+        if u.tasks.count_active(key.id, up_to=limit + 1) > limit:
+            raise ConcurrencyLimited(f"too many tasks in progress (limit {limit}); retry later")
+        charge(u, key.id, task)
         u.commit()
-    if task.dispatched:
-        _enqueue_recorded(uow, queue, task)
-    else:
-        dispatch(uow, queue, task)
     return task
+
+
+def _idempotent_answer(
+    uow: UnitOfWorkFactory, key: ApiKey, idempotency_key: str, fingerprint: str
+) -> Task | None:
+    """The task an earlier submit made with this Idempotency-Key (None if there is none
+    any more); a different request under the same key is a conflict."""
+    with uow(read_only=True) as u:
+        current = u.keys.get(key.id)
+        if current is None or current.revoked:
+            raise Unauthorized("invalid or missing API key")
+        existing = u.tasks.find_by_idempotency(key.id, idempotency_key)
+    if existing is not None and existing.request_hash != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
+    return existing
 
 
 def _enqueue_recorded(uow: UnitOfWorkFactory, queue: TaskQueue, task: Task) -> None:
