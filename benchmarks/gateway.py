@@ -218,6 +218,14 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     requests: int
+    #: CPU time the server's API process spent per request (user + system).
+    cpu_us: float = 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -360,11 +368,10 @@ def main() -> None:
                 "--port", str(bare_port), "--log-level", "warning", "--no-access-log",
             ]  # fmt: skip
             bare = f"http://127.0.0.1:{bare_port}"
-            pin_server(
-                servers.enter_context(
-                    process(bare_cmd, {**os.environ, BYTES_ENV: str(data_dir)}, f"{bare}/task")
-                )
+            bare_proc = servers.enter_context(
+                process(bare_cmd, {**os.environ, BYTES_ENV: str(data_dir)}, f"{bare}/task")
             )
+            pin_server(bare_proc)
             post_body = json.dumps({"ids": [task_id]})
             scripts = {
                 "cadenza POST": lua_post(data_dir / "post.lua", post_body, headers),
@@ -382,24 +389,24 @@ def main() -> None:
             for url, script in targets.values():  # warm every path once
                 run_wrk(wrk, url, seconds=1, connections=4, script=script)
             results: dict[str, list[WrkResult]] = {name: [] for name in targets}
+            pids = {"bare": bare_proc.pid, "cadenza": cadenza.pid}
             for _ in range(args.rounds):
                 for name, (url, script) in targets.items():
-                    results[name].append(
-                        run_wrk(
-                            wrk,
-                            url,
-                            seconds=args.seconds,
-                            connections=args.connections,
-                            script=script,
-                        )
+                    pid = pids[name.split()[0]]
+                    before = cpu_seconds(pid)
+                    result = run_wrk(
+                        wrk, url, seconds=args.seconds, connections=args.connections, script=script
                     )
+                    result.cpu_us = (cpu_seconds(pid) - before) / max(1, result.requests) * 1e6
+                    results[name].append(result)
             for name, found in results.items():
                 bad = sum(r.non_2xx for r in found)
                 rows.append(
                     (
                         f"{name} ({len(one.content) if 'GET' in name else len(many.content)} B)",
                         f"{statistics.median(r.rps for r in found):,.0f} req/s, "
-                        f"p99 {statistics.median(r.p99_ms for r in found):.1f} ms"
+                        f"p99 {statistics.median(r.p99_ms for r in found):.1f} ms, "
+                        f"{statistics.median(r.cpu_us for r in found):.0f} µs CPU/request"
                         + (f", {bad} non-2xx" if bad else ""),
                     )
                 )
@@ -412,9 +419,22 @@ def main() -> None:
                 ]
                 rows.append(
                     (
-                        f"  ratio cadenza/bare {verb}",
+                        f"  ratio cadenza/bare {verb}, req/s",
                         f"{statistics.median(ratios):.2f} "
                         f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
+                    )
+                )
+                per_cpu = [
+                    b.cpu_us / c.cpu_us if c.cpu_us else 0.0
+                    for c, b in zip(
+                        results[f"cadenza {verb}"], results[f"bare {verb}"], strict=True
+                    )
+                ]
+                rows.append(
+                    (
+                        f"  ratio cadenza/bare {verb}, requests per CPU second",
+                        f"{statistics.median(per_cpu):.2f} "
+                        f"(rounds: {', '.join(f'{r:.2f}' for r in per_cpu)})",
                     )
                 )
 

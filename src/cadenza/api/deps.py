@@ -102,6 +102,19 @@ async def get_container(request: Request) -> Container:
     return container_of(request)
 
 
+def cached_key(scope: Scope, cache: AuthCache) -> ApiKey | None:
+    """The request's key when the cache knows it and it is within its rate limit of this
+    process's memory limiter: the whole of ``authenticate`` and ``rate_limit`` for most
+    polls, with no await. None: take the full path."""
+    secret = secret_of(scope)
+    if not secret:
+        return None
+    key = cache.get(hash_key(secret))
+    if key is not None:
+        scope.setdefault("state", {})["key_id"] = key.id
+    return key
+
+
 async def authenticate(
     scope: Scope, container: Container, cache: AuthCache, *, use_cache: bool = True
 ) -> ApiKey:
@@ -127,10 +140,14 @@ async def rate_limit(container: Container, key: ApiKey) -> None:
     else:
         retry_after = await run_in_threadpool(limiter.hit, key.id, key.rate_limit_per_minute)
     if retry_after is not None:
-        raise RateLimited(
-            f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
-            retry_after=max(1, int(retry_after)),
-        )
+        raise over_limit(key, retry_after)
+
+
+def over_limit(key: ApiKey, retry_after: float) -> RateLimited:
+    return RateLimited(
+        f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
+        retry_after=max(1, int(retry_after)),
+    )
 
 
 async def _authenticate(request: Request, *, use_cache: bool) -> ApiKey:

@@ -159,16 +159,36 @@ class RequestLines:
         self._second = -1
         self._stamp = ""
 
-    def write(self, **fields: Any) -> None:
+    def write(
+        self, request_id: str, method: str, path: str, status: int, key_id: str | None, ms: float
+    ) -> None:
         if not _request_lines_json:
-            self.log.info("request", **fields)
+            self.log.info(
+                "request",
+                request_id=request_id,
+                method=method,
+                path=path,
+                status=status,
+                key_id=key_id,
+                ms=ms,
+            )
             return
         if not _request_lines_enabled:
             return
-        fields["event"] = "request"
-        fields["level"] = "info"
-        fields["timestamp"] = self._timestamp()
-        self._pending.append(pydantic_core.to_json(fields, fallback=str).decode())
+        line = pydantic_core.to_json(
+            {
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "key_id": key_id,
+                "ms": ms,
+                "event": "request",
+                "level": "info",
+                "timestamp": self._timestamp(),
+            }
+        )
+        self._pending.append(line.decode())
         if len(self._pending) >= self.MAX_PENDING:
             self.flush()
         elif self._flush_at is None:
@@ -295,10 +315,10 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             self.metrics.observe(method, template, status, elapsed)
             self.lines.write(
-                request_id=request_id,
-                method=method,
-                path=template,
-                status=status,
-                key_id=scope.get("state", {}).get("key_id"),
-                ms=round(elapsed * 1000, 2),
+                request_id,
+                method,
+                template,
+                status,
+                scope.get("state", {}).get("key_id"),
+                round(elapsed * 1000, 2),
             )

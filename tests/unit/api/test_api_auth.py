@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from cadenza.bootstrap import Container
@@ -135,3 +136,33 @@ def test_revocation_reaches_a_cached_key_after_the_ttl(
     keys.revoke_key(container.uow, key_id)
     now[0] += 1.01
     assert client.get("/suno/billing/pricing", headers=headers).status_code == 401
+
+
+def test_every_request_is_logged_as_one_json_line(
+    container: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cadenza.api.app import create_app
+
+    with TestClient(create_app(container, manage_queue=False)) as client:
+        client.get("/healthz", headers={"X-Request-ID": "line-test"})
+        client.get("/suno/fetch/x", headers={"X-Request-ID": "line-test-2"})
+    # Lines are gathered briefly and written together; all are out once the server stops.
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    requests = {line["request_id"]: line for line in lines if line.get("event") == "request"}
+    assert requests["line-test"]["path"] == "/healthz"
+    assert requests["line-test"]["status"] == 200
+    assert requests["line-test-2"] | {"ms": 0, "timestamp": ""} == {
+        "request_id": "line-test-2",
+        "method": "GET",
+        "path": "/suno/fetch/{task_id}",
+        "status": 401,
+        "key_id": None,
+        "ms": 0,
+        "event": "request",
+        "level": "info",
+        "timestamp": "",
+    }
+    stamp = requests["line-test"]["timestamp"]
+    assert stamp.endswith("Z") and len(stamp) == len("2026-01-01T00:00:00.000000Z")

@@ -19,7 +19,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cadenza.api.deps import AuthCache, authenticate, look_up, rate_limit
+from cadenza.api.deps import (
+    AuthCache,
+    authenticate,
+    cached_key,
+    look_up,
+    over_limit,
+    rate_limit,
+)
 from cadenza.api.renderings import Renderings
 from cadenza.api.responses import json_bytes
 from cadenza.api.sunocore.errors import domain_error_response, validation_error_response
@@ -28,6 +35,7 @@ from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.errors import DomainError
 from cadenza.domain.tasks import TaskView
+from cadenza.limits.memory import MemoryRateLimiter
 from cadenza.services import tasks
 from cadenza.services.ports import MediaStorage
 from cadenza.storage import public_base
@@ -61,8 +69,16 @@ class Polls:
         self.default_base = container.settings.resolved_public_url()
 
     async def _key(self, scope: Scope) -> ApiKey:
-        key = await authenticate(scope, self.container, self.auth_cache)
-        await rate_limit(self.container, key)
+        key = cached_key(scope, self.auth_cache)
+        if key is None:
+            key = await authenticate(scope, self.container, self.auth_cache)
+        limiter = self.container.limiter
+        if isinstance(limiter, MemoryRateLimiter):  # no I/O: no await either
+            retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
+            if retry_after is not None:
+                raise over_limit(key, retry_after)
+        else:
+            await rate_limit(self.container, key)
         return key
 
     async def one(self, scope: Scope, receive: Receive, task_id: str) -> bytes:
@@ -78,7 +94,11 @@ class Polls:
             if container.changes.live:
                 kept = renderings.current(_DIALECT, task_id, base, key.id)
             else:
-                revision = await look_up(views.inline, tasks.revision, views, key, task_id)
+                revision = (
+                    tasks.revision(views, key, task_id)
+                    if views.inline
+                    else await look_up(False, tasks.revision, views, key, task_id)
+                )
                 kept = renderings.get(_DIALECT, task_id, base, revision)
             if kept is not None:
                 return _OPEN + kept + _CLOSE
@@ -173,16 +193,16 @@ def _render(
     return rendered
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 async def _send_json(send: Send, body: bytes) -> None:
     """A 200 with a JSON body, in the two messages ASGI needs and nothing else."""
     await send(
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
+            "headers": [_JSON_TYPE, (b"content-length", b"%d" % len(body))],
         }
     )
     await send({"type": "http.response.body", "body": body})
