@@ -103,9 +103,8 @@ async def get_container(request: Request) -> Container:
 
 
 def cached_key(scope: Scope, cache: AuthCache) -> ApiKey | None:
-    """The request's key when the cache knows it and it is within its rate limit of this
-    process's memory limiter: the whole of ``authenticate`` and ``rate_limit`` for most
-    polls, with no await. None: take the full path."""
+    """The request's key when the cache knows it, with no await (most polls); None: read
+    it with ``authenticate``."""
     secret = secret_of(scope)
     if not secret:
         return None
@@ -120,25 +119,37 @@ async def authenticate(
 ) -> ApiKey:
     """The request's key. Cache hits stay on the event loop; database reads go to the
     thread pool (or stay inline where ``Views`` says that is cheaper)."""
+    if use_cache:
+        cached = cached_key(scope, cache)
+        if cached is not None:
+            return cached
     secret = secret_of(scope)
-    digest = hash_key(secret) if secret else None
-    key = cache.get(digest) if digest and use_cache else None
-    if key is None:
-        views = container.views
-        key = await look_up(views.inline, key_service.authenticate, views, secret)
-        if digest:
-            cache.put(digest, key)
+    views = container.views
+    key = await look_up(views.inline, key_service.authenticate, views, secret)
+    if secret:
+        cache.put(hash_key(secret), key)
     scope.setdefault("state", {})["key_id"] = key.id
     return key
 
 
+def rate_limit_inline(container: Container, key: ApiKey) -> bool:
+    """Counts the hit when the limiter needs no I/O (in memory: microseconds), raising
+    ``RateLimited`` once the limit is spent; False when it must go to the thread pool."""
+    limiter = container.limiter
+    if not isinstance(limiter, MemoryRateLimiter):
+        return False
+    retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
+    if retry_after is not None:
+        raise over_limit(key, retry_after)
+    return True
+
+
 async def rate_limit(container: Container, key: ApiKey) -> None:
     """One hit on the key's per-minute limit; ``RateLimited`` once it is spent."""
+    if rate_limit_inline(container, key):
+        return
     limiter = container.limiter
-    if isinstance(limiter, MemoryRateLimiter):  # microseconds, no I/O
-        retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
-    else:
-        retry_after = await run_in_threadpool(limiter.hit, key.id, key.rate_limit_per_minute)
+    retry_after = await run_in_threadpool(limiter.hit, key.id, key.rate_limit_per_minute)
     if retry_after is not None:
         raise over_limit(key, retry_after)
 

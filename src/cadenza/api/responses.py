@@ -1,25 +1,18 @@
 """JSON answers serialised by pydantic-core (Rust): about 7x faster than ``json.dumps``
-on a poll's answer, which is sent thousands of times a second."""
+on a poll's answer, which is sent thousands of times a second; and the text of error
+messages as clients may see it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pydantic_core
-from starlette.responses import JSONResponse
 
 
 def json_bytes(content: Any) -> bytes:
-    """What ``FastJSONResponse`` sends for ``content``."""
-    return pydantic_core.to_json(content, inf_nan_mode="null")
-
-
-class FastJSONResponse(JSONResponse):
     """Compact UTF-8 JSON like Starlette's (floats may be spelt differently, e.g. 1e16);
     NaN and infinities become null."""
-
-    def render(self, content: Any) -> bytes:
-        return json_bytes(content)
+    return pydantic_core.to_json(content, inf_nan_mode="null")
 
 
 #: Longest message sent back; longer ones (an echoed input, say) are cut.

@@ -89,12 +89,9 @@ def _open_task(
     price = u.prices.get(action.value)
     if price is None or not price.enabled:
         raise Forbidden(f"action {action.value} is not available")
-    if running and u.tasks.count_active(key.id, up_to=locked.concurrency_limit) >= (
-        locked.concurrency_limit
-    ):
-        raise ConcurrencyLimited(
-            f"too many tasks in progress (limit {locked.concurrency_limit}); retry later"
-        )
+    limit = locked.concurrency_limit
+    if running and u.tasks.count_active(key.id, up_to=limit) >= limit:
+        raise ConcurrencyLimited(f"too many tasks in progress (limit {limit}); retry later")
     now = utcnow()
     task = Task(
         id=new_id(),

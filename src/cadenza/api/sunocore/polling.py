@@ -24,8 +24,8 @@ from cadenza.api.deps import (
     authenticate,
     cached_key,
     look_up,
-    over_limit,
     rate_limit,
+    rate_limit_inline,
 )
 from cadenza.api.renderings import Renderings
 from cadenza.api.responses import json_bytes
@@ -35,7 +35,6 @@ from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.errors import DomainError
 from cadenza.domain.tasks import TaskView
-from cadenza.limits.memory import MemoryRateLimiter
 from cadenza.services import tasks
 from cadenza.services.ports import MediaStorage
 from cadenza.storage import public_base
@@ -67,17 +66,14 @@ class Polls:
         self.auth_cache = auth_cache
         self.renderings = renderings
         self.default_base = container.settings.resolved_public_url()
+        self._one_route = _Route(ONE_PATH, _Endpoint(self._one_by_path), methods=["GET"])
+        self._many_route = _Route(MANY_PATH, _Endpoint(self.many), methods=["POST"])
 
     async def _key(self, scope: Scope) -> ApiKey:
         key = cached_key(scope, self.auth_cache)
         if key is None:
             key = await authenticate(scope, self.container, self.auth_cache)
-        limiter = self.container.limiter
-        if isinstance(limiter, MemoryRateLimiter):  # no I/O: no await either
-            retry_after = limiter.hit(key.id, key.rate_limit_per_minute)
-            if retry_after is not None:
-                raise over_limit(key, retry_after)
-        else:
+        if not rate_limit_inline(self.container, key):
             await rate_limit(self.container, key)
         return key
 
@@ -155,21 +151,16 @@ class Polls:
         """The polls as routes of the app: the document lists them, and a method the lane
         leaves alone (HEAD, a wrong one) gets the router's answer. Errors raised here reach
         the app's exception handlers like any route's."""
-
-        async def one(scope: Scope, receive: Receive) -> bytes:
-            return await self.one(scope, receive, str(scope["path_params"]["task_id"]))
-
-        return [
-            _Route(ONE_PATH, _Endpoint(one), methods=["GET"]),
-            _Route(MANY_PATH, _Endpoint(self.many), methods=["POST"]),
-        ]
+        return [self._one_route, self._many_route]
 
     def lane(self, app: ASGIApp) -> ASGIApp:
         """Answers ``GET /suno/fetch/{id}`` and ``POST /suno/fetch`` before the framework's
         stack (its error middlewares, router and route wrappers cost more than a poll
         answered from a rendering); everything else goes on to ``app``."""
-        routes = {r.path: r for r in self.routes() if isinstance(r, Route)}
-        return _PollLane(app, self, routes[ONE_PATH], routes[MANY_PATH])
+        return _PollLane(app, self, self._one_route, self._many_route)
+
+    async def _one_by_path(self, scope: Scope, receive: Receive) -> bytes:
+        return await self.one(scope, receive, str(scope["path_params"]["task_id"]))
 
 
 ONE_PATH = "/suno/fetch/{task_id}"
