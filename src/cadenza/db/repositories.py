@@ -25,6 +25,9 @@ from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 _UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
 
+#: The unique constraint on a key's Idempotency-Keys (named in migration 0001).
+IDEMPOTENCY_INDEX = "uq_tasks_key_id_idempotency_key"
+
 #: Most rows a reaper query returns; the rest come on its next pass.
 SCAN_LIMIT = 500
 
@@ -343,8 +346,7 @@ class SqlTaskRepository:
         except IntegrityError as exc:
             text_ = str(exc.orig).lower()
             if task.idempotency_key is not None and (
-                "uq_tasks_key_id_idempotency_key" in text_
-                or ("unique" in text_ and "idempotency_key" in text_)
+                IDEMPOTENCY_INDEX in text_ or ("unique" in text_ and "idempotency_key" in text_)
             ):
                 raise IdempotencyKeyTaken(task.idempotency_key) from exc
             raise

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from cadenza.db.engine import READ_ONLY_OPTION, create_engine_for
 from cadenza.db.repositories import (
+    IDEMPOTENCY_INDEX,
     SqlClipRepository,
     SqlKeyRepository,
     SqlLedgerRepository,
@@ -15,7 +24,8 @@ from cadenza.db.repositories import (
 )
 from cadenza.db.repositories_library import SqlPersonaRepository, SqlPlaylistRepository
 from cadenza.db.repositories_uploads import SqlUploadRepository
-from cadenza.domain.errors import UpstreamUnavailable
+from cadenza.domain.billing import LedgerEntry, key_refused, short_of_credits, too_many_active
+from cadenza.domain.errors import DomainError, IdempotencyKeyTaken, UpstreamUnavailable
 from cadenza.services.ports import (
     ClipRepository,
     KeyRepository,
@@ -99,6 +109,99 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.connection.rollback()
+
+    def batch(self) -> AbstractContextManager[None]:
+        conn = self.connection
+        if conn.dialect.name != "postgresql":
+            return contextlib.nullcontext()
+        return _pipeline(conn)
+
+    def admit(self, entry: LedgerEntry, *, limit_active: bool) -> LedgerEntry:
+        conn = self.connection
+        if conn.dialect.name == "postgresql":
+            balance = _admit_in_one_flight(conn, entry, limit_active)
+            conn.commit()  # ends SQLAlchemy's transaction; the driver's is committed
+        else:
+            balance = self._admit_step_by_step(entry, limit_active)
+            self.commit()
+        return dataclasses.replace(entry, balance_after=balance)
+
+    def _admit_step_by_step(self, entry: LedgerEntry, limit_active: bool) -> Decimal:
+        """SQLite: its write lock is the transaction's since the first write, so there is
+        no row lock to keep short, and each step is a call into the library."""
+        amount = -entry.change_amount
+        locked = self.keys.get(entry.key_id, for_update=True)
+        if locked is None or locked.revoked:
+            raise key_refused()
+        limit = locked.concurrency_limit
+        if limit_active and self.tasks.count_active(entry.key_id, up_to=limit + 1) > limit:
+            raise too_many_active(limit)
+        balance = self.keys.debit(entry.key_id, amount)
+        if balance is None:
+            raise short_of_credits(entry.action, amount)
+        self.ledger.add(dataclasses.replace(entry, balance_after=balance))
+        return balance
+
+
+@contextlib.contextmanager
+def _pipeline(conn: Connection) -> Iterator[None]:
+    """psycopg's pipeline mode over the unit of work's connection. SQLAlchemy's writes go
+    through it unchanged (their row counts are unknown until the end); its reads cannot."""
+    raw: Any = conn.connection.driver_connection
+    try:
+        with raw.pipeline():
+            yield
+    except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
+        # The error of a write reaches whichever later statement is being sent when its
+        # answer arrives (SQLAlchemy's, wrapped, or the admission's, bare).
+        cause = exc.orig if isinstance(exc, IntegrityError) else exc
+        if isinstance(cause, psycopg.errors.UniqueViolation) and (
+            cause.diag.constraint_name == IDEMPOTENCY_INDEX
+        ):
+            raise IdempotencyKeyTaken("") from None
+        raise
+
+
+_ADMIT = "SELECT cadenza_admit(%s, %s, %s, %s, %s, %s, %s)"
+
+
+def _admit_in_one_flight(conn: Connection, entry: LedgerEntry, limit_active: bool) -> Decimal:
+    """``cadenza_admit`` (migration 0009) and the COMMIT in one pipeline: one round trip,
+    and the key's row is never locked while this process waits for its turn to run."""
+    raw: Any = conn.connection.driver_connection
+    amount = -entry.change_amount
+    values = (
+        entry.key_id,
+        entry.id,
+        amount,
+        entry.action,
+        entry.task_id,
+        entry.created_at,
+        limit_active,
+    )
+    cursor = raw.cursor()
+    try:
+        with raw.pipeline():
+            cursor.execute(_ADMIT, values)
+            raw.commit()
+        row = cursor.fetchone()
+    except psycopg.OperationalError as exc:
+        raise UpstreamUnavailable("database unavailable") from exc
+    except psycopg.Error as exc:
+        refusal = _REFUSALS.get(exc.sqlstate or "")
+        if refusal is None:
+            raise
+        raise refusal(entry, exc.diag.message_primary or "") from None
+    finally:
+        cursor.close()
+    return Decimal(row[0])
+
+
+_REFUSALS: dict[str, Callable[[LedgerEntry, str], DomainError]] = {
+    "CZ401": lambda entry, detail: key_refused(),
+    "CZ429": lambda entry, detail: too_many_active(int(detail)),
+    "CZ402": lambda entry, detail: short_of_credits(entry.action, -entry.change_amount),
+}
 
 
 def uow_factory(engine: Engine) -> UnitOfWorkFactory:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from cadenza.domain.errors import ConcurrencyLimited, InsufficientCredits, Unauthorized
 from cadenza.domain.tasks import new_id, utcnow
 
 KEY_PREFIX = "sk_"
@@ -78,3 +79,15 @@ def new_api_key(
         is_admin=is_admin,
     )
     return key, secret
+
+
+def key_refused() -> Unauthorized:
+    return Unauthorized("invalid or missing API key")
+
+
+def too_many_active(limit: int) -> ConcurrencyLimited:
+    return ConcurrencyLimited(f"too many tasks in progress (limit {limit}); retry later")
+
+
+def short_of_credits(action: str, amount: Decimal) -> InsufficientCredits:
+    return InsufficientCredits(f"insufficient credits: {action} costs {amount}")

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from cadenza.domain.actions import DEFAULT_PRICES, Price
 from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry
-from cadenza.domain.errors import InsufficientCredits, InvalidInput, NotFound
+from cadenza.domain.errors import InvalidInput, NotFound
 from cadenza.domain.tasks import Task, new_id, utcnow
 from cadenza.services.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -89,24 +89,23 @@ def transactions(uow: UnitOfWorkFactory, key: ApiKey, limit: int = 100) -> list[
         return u.ledger.list_for_key(key.id, limit)
 
 
-def charge(u: UnitOfWork, key_id: str, task: Task) -> LedgerEntry:
-    """Debit the task's price and record it, inside the caller's transaction."""
+def charge_and_commit(u: UnitOfWork, task: Task, *, limit_active: bool) -> LedgerEntry:
+    """The one charge of every priced action: debit the task's price under its key's lock,
+    record it, and commit the caller's transaction with it (the task and whatever the
+    action writes must be in it already). ``limit_active`` counts the task against the
+    key's concurrency limit; actions answered at once skip it."""
     amount = Decimal(task.price)
-    balance = u.keys.debit(key_id, amount)
-    if balance is None:
-        raise InsufficientCredits(f"insufficient credits: {task.action} costs {amount}")
     entry = LedgerEntry(
         id=new_id(),
-        key_id=key_id,
+        key_id=task.key_id,
         entry_type=EntryType.CONSUME,
         change_amount=-amount,
-        balance_after=balance,
+        balance_after=Decimal(0),
         action=str(task.action),
         task_id=task.id,
         note="",
     )
-    u.ledger.add(entry)
-    return entry
+    return u.admit(entry, limit_active=limit_active)
 
 
 def refund(u: UnitOfWork, task: Task, now: datetime | None = None) -> LedgerEntry | None:

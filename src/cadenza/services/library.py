@@ -31,13 +31,11 @@ import numpy.typing as npt
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.errors import (
-    ConcurrencyLimited,
     DomainError,
     EngineError,
     Forbidden,
     InvalidInput,
     NotFound,
-    Unauthorized,
     UpstreamUnavailable,
 )
 from cadenza.domain.library import (
@@ -50,7 +48,7 @@ from cadenza.domain.library import (
     Playlist,
 )
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
-from cadenza.services.billing import charge
+from cadenza.services.billing import charge_and_commit
 from cadenza.services.ports import MediaStorage, UnitOfWork, UnitOfWorkFactory
 from cadenza.services.tasks import settle_failure
 
@@ -82,16 +80,10 @@ AUDIO_FILES = ("song.wav", "song.mp3")
 def _open_task(
     u: UnitOfWork, key: ApiKey, action: Action, params: dict[str, Any], *, running: bool
 ) -> Task:
-    """Lock the key, check the price (403) and limits, record the task and debit (402)."""
-    locked = u.keys.get(key.id, for_update=True)
-    if locked is None or locked.revoked:
-        raise Unauthorized("invalid or missing API key")
+    """Check the price (403) and record the task; ``charge_and_commit`` then charges it."""
     price = u.prices.get(action.value)
     if price is None or not price.enabled:
         raise Forbidden(f"action {action.value} is not available")
-    limit = locked.concurrency_limit
-    if running and u.tasks.count_active(key.id, up_to=limit) >= limit:
-        raise ConcurrencyLimited(f"too many tasks in progress (limit {limit}); retry later")
     now = utcnow()
     task = Task(
         id=new_id(),
@@ -110,7 +102,6 @@ def _open_task(
         worker=SYNC_WORKER,
     )
     u.tasks.add(task)
-    charge(u, key.id, task)
     return task
 
 
@@ -125,7 +116,7 @@ def charge_now(
     with uow() as u:
         task = _open_task(u, key, action, params, running=False)
         result = record(u, task)
-        u.commit()
+        charge_and_commit(u, task, limit_active=False)
     return result
 
 
@@ -140,7 +131,8 @@ def charge_for_work(
     """Charge, run ``work``, then record it with SUCCESS; any failure refunds exactly once."""
     with uow() as u:
         task = _open_task(u, key, action, params, running=True)
-        u.commit()
+        # The running task counts against the key's limit like a queued one.
+        charge_and_commit(u, task, limit_active=True)
     try:
         result = work(task)
         with uow() as u:

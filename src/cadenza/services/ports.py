@@ -6,6 +6,7 @@ Each has a contract test suite under ``tests/contract`` run against every implem
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -152,6 +153,20 @@ class UnitOfWork(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+    def batch(self) -> AbstractContextManager[None]:
+        """Writes inside are sent together, with the ``admit`` that ends the block, where
+        the database allows it (PostgreSQL's pipeline): one round trip instead of one per
+        statement. Nothing may be read inside; errors of the writes surface at the end."""
+        ...
+
+    def admit(self, entry: LedgerEntry, *, limit_active: bool) -> LedgerEntry:
+        """Lock the entry's key, refuse a revoked key (``Unauthorized``) and, with
+        ``limit_active``, more unfinished tasks than its concurrency limit
+        (``ConcurrencyLimited``), debit the charge (``InsufficientCredits`` when short),
+        record ``entry`` with the balance after it, and COMMIT. On PostgreSQL all of it
+        travels with the COMMIT in one flight, so the key's row is locked only while the
+        server runs it; a refusal rolls nothing back (the caller's block does)."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

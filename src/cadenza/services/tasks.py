@@ -15,7 +15,6 @@ from typing import Any
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey, LedgerEntry
 from cadenza.domain.errors import (
-    ConcurrencyLimited,
     DuplicateLedgerEntry,
     Forbidden,
     IdempotencyConflict,
@@ -35,7 +34,7 @@ from cadenza.domain.tasks import (
     new_id,
     utcnow,
 )
-from cadenza.services.billing import charge, refund
+from cadenza.services.billing import charge_and_commit, refund
 from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
 
 log = logging.getLogger(__name__)
@@ -276,9 +275,10 @@ def _record(
 ) -> Task:
     """The submit's one transaction. The key's row is locked from the concurrency check to
     the commit, so a key's submits are counted and charged one at a time; everything that
-    needs no lock (the price, the task and its clips) comes before it, which keeps the
-    time a gateway's key is held short. A reused Idempotency-Key is caught by the database's
-    unique index at the insert (``IdempotencyKeyTaken``)."""
+    needs no lock (the price, the task and its clips) comes before it, and the locked part
+    travels with the commit (``charge_and_commit``), which keeps the time a gateway's key
+    is held short. A reused Idempotency-Key is caught by the database's unique index at
+    the insert (``IdempotencyKeyTaken``)."""
     with uow() as u:
         price = u.prices.get(action)
         now = utcnow()
@@ -303,33 +303,26 @@ def _record(
             # dead queue.
             task.dispatched = True
             task.queue_instance = holder
-        u.tasks.add(task)
-        u.clips.add_many(
-            [
-                Clip(
-                    id=clip_id,
-                    task_id=task.id,
-                    key_id=key.id,
-                    status=ClipStatus.QUEUED,
-                    created_at=now,
-                    **clip_fields,
-                )
-                for clip_id in clip_ids
-            ]
-        )
+        clips = [
+            Clip(
+                id=clip_id,
+                task_id=task.id,
+                key_id=key.id,
+                status=ClipStatus.QUEUED,
+                created_at=now,
+                **clip_fields,
+            )
+            for clip_id in clip_ids
+        ]
         # Refusals come after the insert, so a retry under a used Idempotency-Key gets its
         # task (``IdempotencyKeyTaken``) whatever has changed since; they roll it back.
         if price is None or not price.enabled:
+            u.tasks.add(task)
             raise Forbidden(f"action {action} is not available")
-        locked = u.keys.get(key.id, for_update=True)
-        if locked is None or locked.revoked:
-            raise Unauthorized("invalid or missing API key")
-        limit = locked.concurrency_limit
-        # The new task is one of the key's unfinished tasks already.
-        if u.tasks.count_active(key.id, up_to=limit + 1) > limit:
-            raise ConcurrencyLimited(f"too many tasks in progress (limit {limit}); retry later")
-        charge(u, key.id, task)
-        u.commit()
+        with u.batch():
+            u.tasks.add(task)
+            u.clips.add_many(clips)
+            charge_and_commit(u, task, limit_active=True)
     return task
 
 
