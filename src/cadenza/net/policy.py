@@ -165,9 +165,7 @@ def check_url(url: str, *, field: str, allow_private: bool = False) -> httpx.URL
         raise RemoteUrlRefused(f"{field} must not contain a user name or password", "form")
     if not allow_private:
         address = literal_address(parsed.host)
-        if (address is not None and refusal(address) is not None) or _is_local_name(
-            parsed.host
-        ):
+        if (address is not None and refusal(address) is not None) or _is_local_name(parsed.host):
             raise RemoteUrlRefused(private_message(field), "address")
     return parsed
 

@@ -145,9 +145,7 @@ class SafeBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: _SocketOptions = None,
     ) -> httpcore.NetworkStream:
-        addresses = _resolve_within(
-            self._resolver, host, port, _remaining(self._deadline, timeout)
-        )
+        addresses = _resolve_within(self._resolver, host, port, _remaining(self._deadline, timeout))
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no address")
         if not self._allow_private:
