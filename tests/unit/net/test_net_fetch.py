@@ -119,14 +119,14 @@ def test_a_dripping_server_is_cut_at_the_deadline(serve: Serve, tmp_path: Path) 
     elapsed = time.monotonic() - started
     assert error.message == "audio_url took longer than 1 s"
     assert error.reason == "timeout"
-    assert 0.9 <= elapsed < 1.6
+    assert 0.9 <= elapsed < 2.5
 
 
 def test_a_server_that_never_answers_is_cut_at_the_deadline(serve: Serve, tmp_path: Path) -> None:
     server = serve(silent())
     started = time.monotonic()
     assert _refused(server.url(), tmp_path / "a", timeout_s=1.0).reason == "timeout"
-    assert time.monotonic() - started < 1.6
+    assert time.monotonic() - started < 2.5
 
 
 def test_slow_dns_counts_against_the_deadline(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_slow_dns_counts_against_the_deadline(tmp_path: Path) -> None:
     started = time.monotonic()
     error = _refused("http://slow.test/a", tmp_path / "a", timeout_s=1.0, resolver=slow)
     assert error.message == "audio_url took longer than 1 s"
-    assert time.monotonic() - started < 1.6
+    assert time.monotonic() - started < 2.5
 
 
 def test_redirects_are_refused_not_followed(serve: Serve, tmp_path: Path) -> None:
