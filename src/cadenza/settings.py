@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     #: upload form has its own cap (``upload_max_bytes``).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    #: Let client-given URLs (``callback_url``, remote audio) reach loopback, private and
+    #: link-local addresses. For local development and tests only: on a server it lets any
+    #: API key make Cadenza call its own network.
+    allow_private_urls: bool = False
+
     log_level: str = "INFO"
     log_json: bool = True
     #: FastAPI's own OpenTelemetry spans, metrics and logs, for a process where an

@@ -15,6 +15,16 @@ class InvalidInput(DomainError):
     """The request is malformed or breaks a documented limit (400)."""
 
 
+class RemoteUrlRefused(InvalidInput):
+    """A client-given URL was not fetched: its form, its address or its server's answer
+    broke a rule. ``reason`` is a short code for logs and metrics; ``message`` names the
+    field so the client knows which URL to fix."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Unauthorized(DomainError):
     """No key, an unknown key or a revoked key (401)."""
 
