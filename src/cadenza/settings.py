@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     #: upload form has its own cap (``upload_max_bytes``).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    #: A directory of moderation lists (``artists.txt``, ``producer_tags.txt``,
+    #: ``inappropriate.txt``, ``copyrighted_lyrics.txt``, one entry a line): each file there
+    #: replaces the shipped list of that name (an empty file turns it off). Empty means the
+    #: shipped lists (``cadenza/domain/moderation_lists``).
+    moderation_dir: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
     #: FastAPI's own OpenTelemetry spans, metrics and logs, for a process where an
