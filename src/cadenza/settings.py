@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     #: API key make Cadenza call its own network.
     allow_private_urls: bool = False
 
+    #: A directory of moderation lists (``artists.txt``, ``producer_tags.txt``,
+    #: ``inappropriate.txt``, ``copyrighted_lyrics.txt``, one entry a line): each file there
+    #: replaces the shipped list of that name (an empty file turns it off). Empty means the
+    #: shipped lists (``cadenza/domain/moderation_lists``).
+    moderation_dir: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
     #: FastAPI's own OpenTelemetry spans, metrics and logs, for a process where an
