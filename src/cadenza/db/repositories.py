@@ -306,6 +306,7 @@ def _task_values(task: Task) -> dict[str, Any]:
         "idempotency_key": task.idempotency_key,
         "request_hash": task.request_hash,
         "result": task.result,
+        "origin": task.origin,
     }
 
 
@@ -332,6 +333,7 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         idempotency_key=row["idempotency_key"],
         request_hash=row["request_hash"],
         result=row["result"],
+        origin=row.get("origin"),
         revision=row["revision"],
     )
 

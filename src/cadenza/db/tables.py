@@ -113,6 +113,7 @@ tasks = Table(
     Column("idempotency_key", String(255), nullable=True),
     Column("request_hash", String(64), nullable=True),
     Column("result", JSON, nullable=True),
+    Column("origin", JSON, nullable=True),
     #: Counted up by every change to the task or one of its clips (see repositories).
     Column("revision", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("key_id", "idempotency_key"),

@@ -37,8 +37,9 @@ INLINE_BUSY_TIMEOUT_MS = 200
 
 
 _TASK, _CLIP = "task__", "clip__"
-#: A poll never needs the task's request (``params``, the largest column): not read.
-_TASK_COLUMNS = [column for column in t.tasks.c if column.key != "params"]
+#: A poll never needs the task's request (``params``, the largest column, and the body the
+#: client sent, in ``origin``): not read.
+_TASK_COLUMNS = [column for column in t.tasks.c if column.key not in ("params", "origin")]
 _TASK_NAMES = [str(column.key) for column in _TASK_COLUMNS]
 _CLIP_NAMES = [str(column.key) for column in t.clips.c]
 

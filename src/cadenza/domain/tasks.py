@@ -104,6 +104,9 @@ class Task:
     request_hash: str | None = None
     #: The answer of an action that makes data rather than clips (lyrics: title and text).
     result: dict[str, Any] | None = None
+    #: Where it came from: ``dialect``, the client's ``request`` body, the ``trace_id`` it
+    #: was answered with (``TaskOrigin``); None for tasks the server made itself.
+    origin: dict[str, Any] | None = None
     #: Counted up by the database at every change to the task or its clips.
     revision: int = 0
 

@@ -96,6 +96,7 @@ def _submit_edit(
     *,
     idempotency_key: str | None,
     deadline_s: int,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     """One new clip made from ``clip``, on the worker that holds the source's files."""
     return tasks.submit(
@@ -109,6 +110,7 @@ def _submit_edit(
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         route=_route(uow, clip),
+        origin=origin,
     )
 
 
@@ -273,6 +275,7 @@ def submit_concat(
     is_infill: bool = False,
     deadline_s: int = 900,
     idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     """The whole song of an extend chain, as one clip with ``concat_history``."""
     clip = source_clip(uow, key, clip_id)
@@ -322,6 +325,7 @@ def submit_concat(
         _clip_fields(clip, name),
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        origin=origin,
     )
 
 
@@ -657,6 +661,7 @@ def submit_upsample(
     variation_category: str | None = None,
     deadline_s: int = 900,
     idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
     storage: MediaStorage | None = None,
 ) -> Task:
     """A remastered copy of the clip ("<title> (Remastered)").
@@ -703,4 +708,5 @@ def submit_upsample(
         fields,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        origin=origin,
     )

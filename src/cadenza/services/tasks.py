@@ -77,6 +77,7 @@ def submit(
     deadline_s: int = 900,
     route: str | None = None,
     request: dict[str, Any] | None = None,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     """Charge for and record one task, then hand it to the queue.
 
@@ -97,6 +98,7 @@ def submit(
         fingerprint=request_hash(action, params if request is None else request),
         deadline_s=deadline_s,
         route=route,
+        origin=origin,
     )
 
 
@@ -108,9 +110,35 @@ def submit_music(
     *,
     idempotency_key: str | None = None,
     deadline_s: int = 900,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
-    """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker."""
-    req = build_music_request(params)
+    """A music task from generic parameters (``build_music_request``'s names)."""
+    return submit_music_request(
+        uow,
+        queue,
+        key,
+        build_music_request(params),
+        fingerprint=request_hash(Action.MUSIC.value, params),
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        origin=origin,
+    )
+
+
+def submit_music_request(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    req: MusicRequest,
+    *,
+    fingerprint: str,
+    idempotency_key: str | None = None,
+    deadline_s: int = 900,
+    origin: dict[str, Any] | None = None,
+) -> Task:
+    """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker.
+    ``fingerprint`` identifies the request as the client sent it (its built form holds a
+    random seed when none was given), to recognise an idempotent retry."""
     route: str | None = None
     score_key: str | None = None
     if req.persona_id or req.continue_clip_id or req.cover_clip_id:
@@ -140,10 +168,10 @@ def submit_music(
         clip_ids=clip_ids,
         clip_fields=clip_fields,
         idempotency_key=idempotency_key,
-        # The raw body: the built request draws a random seed when none is given.
-        fingerprint=request_hash(Action.MUSIC.value, params),
+        fingerprint=fingerprint,
         deadline_s=deadline_s,
         route=route,
+        origin=origin,
     )
 
 
@@ -155,6 +183,7 @@ def submit_lyrics(
     *,
     idempotency_key: str | None = None,
     deadline_s: int = 900,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     """A lyrics task: a title and sectioned lyrics for a description, as its result."""
     req = build_lyrics_request(params)
@@ -167,6 +196,7 @@ def submit_lyrics(
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         request=params,
+        origin=origin,
     )
 
 
@@ -217,6 +247,7 @@ def _submit(
     fingerprint: str,
     deadline_s: int,
     route: str | None,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
@@ -242,6 +273,7 @@ def _submit(
                 fingerprint=fingerprint,
                 deadline_s=deadline_s,
                 route=route,
+                origin=origin,
             )
             break
         except IdempotencyKeyTaken:
@@ -272,6 +304,7 @@ def _record(
     fingerprint: str,
     deadline_s: int,
     route: str | None,
+    origin: dict[str, Any] | None = None,
 ) -> Task:
     """The submit's one transaction. The key's row is locked from the concurrency check to
     the commit, so a key's submits are counted and charged one at a time; everything that
@@ -294,6 +327,7 @@ def _record(
             route=route,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            origin=origin,
         )
         holder = queue.instance
         if holder is not None:
