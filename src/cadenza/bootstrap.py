@@ -11,12 +11,15 @@ import importlib
 import importlib.util
 import threading
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
+from cadenza.services.callbacks import CallbackRenderers
+from cadenza.services.events import TaskEventWaiter
 from cadenza.services.ports import (
+    CallbackSender,
     Engine,
     MediaStorage,
     RateLimiter,
@@ -42,6 +45,16 @@ class Container:
     views: Views
     #: Which tasks changed, as they commit (PostgreSQL); lets polls skip the database.
     changes: TaskChanges = field(default_factory=NoTaskChanges)
+    #: How each dialect renders its callbacks; dialects register here at start-up.
+    callback_renderers: CallbackRenderers = field(default_factory=CallbackRenderers)
+    #: Sends callbacks; None where no sender is installed (deliveries wait in the outbox).
+    callback_sender: CallbackSender | None = None
+
+    @functools.cached_property
+    def event_waiter(self) -> TaskEventWaiter:
+        """Wakes API coroutines waiting for a task's next events (ndjson streams); the
+        app feeds it the change notices."""
+        return TaskEventWaiter(self.uow, self.changes)
 
     @functools.cached_property
     def inline_queue(self) -> TaskQueue:
@@ -256,7 +269,37 @@ def build_container(settings: Settings) -> Container:
         runner=build_runner(settings, uow, storage, engines),
         views=views,
         changes=build_changes(settings),
+        callback_sender=build_callback_sender(),
     )
+
+
+#: The module that holds the real sender (signing, address checks, timeouts).
+WEBHOOKS_MODULE = "cadenza.net.webhooks"
+
+
+class _DeliverSender:
+    """``CallbackSender`` over ``cadenza.net.webhooks.deliver(url, body, event_id, secret)``."""
+
+    def __init__(self, deliver: Any) -> None:
+        self._deliver = deliver
+
+    async def send(
+        self, url: str, body: bytes, event_id: str, secret: str
+    ) -> tuple[bool, bool, str | None]:
+        delivered, retryable, error = await self._deliver(url, body, event_id, secret)
+        return bool(delivered), bool(retryable), error
+
+
+def build_callback_sender() -> CallbackSender | None:
+    """The installed webhook sender, or None where there is none yet."""
+    try:
+        found = importlib.util.find_spec(WEBHOOKS_MODULE)
+    except ImportError:
+        found = None
+    if found is None:
+        return None
+    deliver = getattr(importlib.import_module(WEBHOOKS_MODULE), "deliver", None)
+    return _DeliverSender(deliver) if callable(deliver) else None
 
 
 def build_changes(settings: Settings) -> TaskChanges:

@@ -13,16 +13,19 @@ from cadenza.db.repositories import (
     SqlPriceRepository,
     SqlTaskRepository,
 )
+from cadenza.db.repositories_events import SqlCallbackDeliveryRepository, SqlTaskEventRepository
 from cadenza.db.repositories_library import SqlPersonaRepository, SqlPlaylistRepository
 from cadenza.db.repositories_uploads import SqlUploadRepository
 from cadenza.domain.errors import UpstreamUnavailable
 from cadenza.services.ports import (
+    CallbackDeliveryRepository,
     ClipRepository,
     KeyRepository,
     LedgerRepository,
     PersonaRepository,
     PlaylistRepository,
     PriceRepository,
+    TaskEventRepository,
     TaskRepository,
     UnitOfWorkFactory,
     UploadRepository,
@@ -44,6 +47,8 @@ class SqlUnitOfWork:
     uploads: UploadRepository
     personas: PersonaRepository
     playlists: PlaylistRepository
+    task_events: TaskEventRepository
+    callbacks: CallbackDeliveryRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -66,6 +71,8 @@ class SqlUnitOfWork:
         self.uploads = SqlUploadRepository(conn)
         self.personas = SqlPersonaRepository(conn)
         self.playlists = SqlPlaylistRepository(conn)
+        self.task_events = SqlTaskEventRepository(conn)
+        self.callbacks = SqlCallbackDeliveryRepository(conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import (
     ConcurrencyLimited,
     DuplicateLedgerEntry,
@@ -78,6 +79,7 @@ def submit(
     deadline_s: int = 900,
     route: str | None = None,
     request: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """Charge for and record one task, then hand it to the queue.
 
@@ -98,6 +100,7 @@ def submit(
         fingerprint=request_hash(action, params if request is None else request),
         deadline_s=deadline_s,
         route=route,
+        callback=callback,
     )
 
 
@@ -109,6 +112,7 @@ def submit_music(
     *,
     idempotency_key: str | None = None,
     deadline_s: int = 900,
+    callback: Callback | None = None,
 ) -> Task:
     """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker."""
     req = build_music_request(params)
@@ -145,6 +149,7 @@ def submit_music(
         fingerprint=request_hash(Action.MUSIC.value, params),
         deadline_s=deadline_s,
         route=route,
+        callback=callback,
     )
 
 
@@ -218,6 +223,7 @@ def _submit(
     fingerprint: str,
     deadline_s: int,
     route: str | None,
+    callback: Callback | None = None,
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
@@ -243,6 +249,7 @@ def _submit(
                 fingerprint=fingerprint,
                 deadline_s=deadline_s,
                 route=route,
+                callback=callback,
             )
             break
         except IdempotencyKeyTaken:
@@ -273,6 +280,7 @@ def _record(
     fingerprint: str,
     deadline_s: int,
     route: str | None,
+    callback: Callback | None = None,
 ) -> Task:
     """The submit's one transaction. The key's row is locked from the concurrency check to
     the commit, so a key's submits are counted and charged one at a time; everything that
@@ -294,6 +302,8 @@ def _record(
             route=route,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            callback_url=callback.url if callback else None,
+            callback_dialect=callback.dialect if callback else None,
         )
         holder = queue.instance
         if holder is not None:
@@ -450,12 +460,12 @@ def fail_task(
     reason = reason.strip()[:MAX_FAIL_REASON] or "failed"
     task.fail_reason = reason
     task.move_to(TaskStatus.FAILURE, now)
-    u.tasks.update(task)
     for clip in u.clips.list_for_tasks([task.id]):
         if clip.status is not ClipStatus.COMPLETE:
             clip.status = ClipStatus.ERROR
             clip.error_message = reason
             u.clips.update(clip)
+    u.tasks.update(task)  # last: the task's final event follows its clips'
     return refund(u, task, now) if with_refund else None
 
 
