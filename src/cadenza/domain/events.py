@@ -44,8 +44,11 @@ class TaskEvent:
 
     @property
     def terminal(self) -> bool:
-        """The task's last state: nothing follows it."""
-        return self.kind is EventKind.STATE and TaskStatus(self.payload["status"]).finished
+        """The task's last state: nothing follows it (a task answered at once, such as a
+        synchronous tool's, is created finished)."""
+        if self.kind not in (EventKind.CREATED, EventKind.STATE):
+            return False
+        return TaskStatus(self.payload["status"]).finished
 
 
 @dataclass(frozen=True)
