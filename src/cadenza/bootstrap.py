@@ -16,7 +16,10 @@ from typing import cast
 from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
+from cadenza.services.callbacks import CallbackRenderers
+from cadenza.services.events import TaskEventWaiter
 from cadenza.services.ports import (
+    CallbackSender,
     Engine,
     MediaStorage,
     RateLimiter,
@@ -42,6 +45,16 @@ class Container:
     views: Views
     #: Which tasks changed, as they commit (PostgreSQL); lets polls skip the database.
     changes: TaskChanges = field(default_factory=NoTaskChanges)
+    #: How each dialect renders its callbacks; dialects register here at start-up.
+    callback_renderers: CallbackRenderers = field(default_factory=CallbackRenderers)
+    #: Sends callbacks; None where no sender is installed (deliveries wait in the outbox).
+    callback_sender: CallbackSender | None = None
+
+    @functools.cached_property
+    def event_waiter(self) -> TaskEventWaiter:
+        """Wakes API coroutines waiting for a task's next events (ndjson streams); the
+        app feeds it the change notices."""
+        return TaskEventWaiter(self.uow, self.changes)
 
     @functools.cached_property
     def inline_queue(self) -> TaskQueue:
@@ -256,7 +269,15 @@ def build_container(settings: Settings) -> Container:
         runner=build_runner(settings, uow, storage, engines),
         views=views,
         changes=build_changes(settings),
+        callback_sender=build_callback_sender(settings),
     )
+
+
+def build_callback_sender(settings: Settings) -> CallbackSender:
+    """Signed deliveries through the outbound layer's address checks."""
+    from cadenza.net.webhooks import WebhookSender
+
+    return WebhookSender(allow_private=settings.allow_private_urls)
 
 
 def build_changes(settings: Settings) -> TaskChanges:

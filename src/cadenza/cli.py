@@ -204,6 +204,7 @@ def keys_create(
         f"{key.rate_limit_per_minute} rpm, concurrency {key.concurrency_limit}"
         + (", admin" if key.is_admin else "")
     )
+    console.print(f"callback signing secret: {key.callback_secret}", soft_wrap=True)
     print(f"API key (shown once): {secret}")
 
 
@@ -225,6 +226,21 @@ def keys_list(data_dir: DataDir = None) -> None:
             "yes" if key.revoked else "",
         )
     console.print(table)
+
+
+@keys_app.command("secret")
+def keys_secret(
+    ref: Annotated[str, typer.Argument(help="Key id or key prefix.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Print the secret that signs a key's callbacks (receivers verify signatures with it)."""
+    from cadenza.services import keys
+
+    try:
+        _, secret = keys.callback_secret(_admin_uow(load_settings(data_dir)), ref)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    print(secret)
 
 
 @keys_app.command("revoke")

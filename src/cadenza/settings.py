@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     #: and is handed out again (the attempt counts toward ``max_attempts``).
     heartbeat_interval_s: float = 10.0
     stalled_after_s: float = 120.0
+    #: Task events (``task_events``) of tasks finished longer ago than this are deleted by
+    #: the reaper.
+    event_retention_days: float = Field(default=7.0, gt=0)
+    #: Seconds between two looks for callbacks due (each API process sends them; 0: none
+    #: from this process).
+    callback_interval_s: float = Field(default=1.0, ge=0)
     #: Seconds a verified key is remembered; revocation takes effect within this time.
     auth_cache_ttl_s: float = 1.0
 

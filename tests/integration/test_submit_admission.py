@@ -157,3 +157,15 @@ def test_an_idempotent_retry_gets_its_task_even_after_the_price_is_disabled(
         billing.set_price(uow, Action.MUSIC, enabled=True)
     assert rows(engine, key) == (1, 2, 2)
     assert balance(uow, key) == Decimal(90)
+
+
+def test_an_edit_with_one_clip_is_admitted_too(uow: UnitOfWorkFactory, engine: Engine) -> None:
+    """One clip and one event: single-row inserts, which must not wait for an answer."""
+    key, _ = keys.create_key(uow, name="one-clip", credits=Decimal(100))
+    task = tasks.submit(uow, NullQueue(), key, "CROP", {"x": 1}, clip_count=1)
+    assert rows(engine, key) == (1, 1, 2)
+    assert task.price == balance_change(uow, key)
+
+
+def balance_change(uow: UnitOfWorkFactory, key: ApiKey) -> Decimal:
+    return Decimal(100) - balance(uow, key)

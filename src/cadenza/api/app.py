@@ -34,6 +34,7 @@ from cadenza.api.sunocore.polling import Polls
 from cadenza.api.sunocore.remaster_routes import router as sunocore_remaster_router
 from cadenza.api.sunocore.routes import router as sunocore_router
 from cadenza.bootstrap import Container
+from cadenza.services.callbacks import CallbackDispatcher
 from cadenza.storage.local import LocalStorage
 
 log = structlog.get_logger("cadenza.api")
@@ -75,14 +76,22 @@ async def _reaper_loop(container: Container, interval_s: float) -> None:
                 container.uow,
                 container.queue,
                 stalled_after_s=container.settings.stalled_after_s,
+                event_retention_days=container.settings.event_retention_days,
             )
-            if report.failed or report.redispatched or report.revived or report.recovered:
+            if (
+                report.failed
+                or report.redispatched
+                or report.revived
+                or report.recovered
+                or report.pruned
+            ):
                 log.info(
                     "reaped",
                     failed=report.failed,
                     redispatched=report.redispatched,
                     revived=report.revived,
                     recovered=report.recovered,
+                    pruned_events=report.pruned,
                 )
         except Exception as exc:  # the loop must outlive a database hiccup
             log.warning("reaper_failed", error=type(exc).__name__, detail=str(exc)[:200])
@@ -98,14 +107,45 @@ _NO_TELEMETRY: TelemetryConfig = {
 }
 
 
+def _callback_dispatcher(container: Container, metrics: Metrics) -> CallbackDispatcher | None:
+    """This process's sender of the callback outbox; None without a sender or when
+    ``callback_interval_s`` is 0 (another process sends them)."""
+    interval = container.settings.callback_interval_s
+    if container.callback_sender is None or interval <= 0:
+        return None
+    return CallbackDispatcher(
+        container.uow,
+        container.callback_renderers,
+        container.callback_sender,
+        interval_s=interval,
+        on_outcome=metrics.count_callback,
+    )
+
+
 def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
-    """Build the app; with ``manage_queue`` its lifespan starts/stops the queue and reaper."""
+    """Build the app; with ``manage_queue`` its lifespan starts/stops the queue and reaper.
+    The change listener and the callback dispatcher run in every API process."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper: asyncio.Task[None] | None = None
         renderings: Renderings = app.state.renderings
-        container.changes.start(renderings.changed, renderings.reset)
+        waiter = container.event_waiter
+
+        def changed(task_id: str, revision: int) -> None:
+            renderings.changed(task_id, revision)
+            waiter.changed(task_id, revision)
+
+        def reset() -> None:
+            renderings.reset()
+            waiter.reset()
+
+        container.changes.start(changed, reset)
+        dispatcher = _callback_dispatcher(container, metrics)
+        if dispatcher is not None:
+            dispatcher.start()
+        elif container.callback_sender is None:
+            log.info("callbacks_not_sent", reason="no webhook sender installed")
         if manage_queue:
             container.queue.start()
             interval = container.settings.reaper_interval_s
@@ -118,6 +158,11 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reaper
+            if dispatcher is not None:
+                await dispatcher.stop()
+            close = getattr(container.callback_sender, "aclose", None)
+            if close is not None:
+                await close()
             if manage_queue:
                 await asyncio.to_thread(container.queue.stop)
             await asyncio.to_thread(container.changes.stop)

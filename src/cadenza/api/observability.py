@@ -95,7 +95,12 @@ class Metrics:
         self._counts: dict[tuple[str, str, int], int] = {}
         # (method, route) -> [per-bucket counts..., +Inf count, sum of seconds]
         self._latency: dict[tuple[str, str], list[float]] = {}
+        self._callbacks: dict[str, int] = {}
         self.registry.register(self)
+
+    def count_callback(self, outcome: str) -> None:
+        """Counts one callback attempt by outcome (delivered, retry, failed)."""
+        self._callbacks[outcome] = self._callbacks.get(outcome, 0) + 1
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Counts one request and its latency."""
@@ -132,6 +137,14 @@ class Metrics:
                 buckets.append((bound, running))
             latency.add_metric([method, route], buckets, sum_value=cells[-1])
         yield latency
+        callbacks = CounterMetricFamily(
+            "cadenza_callback_deliveries",
+            "Callback delivery attempts by outcome (delivered, retry, failed)",
+            labels=["outcome"],
+        )
+        for outcome, count in list(self._callbacks.items()):
+            callbacks.add_metric([outcome], count)
+        yield callbacks
 
 
 #: Answers a request whose route raised: (scope, exception) -> the dialect's 500.

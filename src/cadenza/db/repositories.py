@@ -12,15 +12,18 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from cadenza.db import tables as t
+from cadenza.db.repositories_events import SqlCallbackDeliveryRepository, SqlTaskEventRepository
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry
+from cadenza.domain.callbacks import delivery_for
 from cadenza.domain.errors import (
     DuplicateLedgerEntry,
     IdempotencyKeyTaken,
     InvalidInput,
     NotFound,
 )
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus
+from cadenza.domain.events import TaskState, clip_event, task_events
+from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, utcnow
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 _UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
@@ -36,7 +39,9 @@ SCAN_LIMIT = 500
 _BOOTSTRAP_LOCK = 7_041_917_312
 
 _INSERT_KEY = insert(t.api_keys)
-_INSERT_ENTRY = insert(t.ledger_entries)
+#: ``inline``: no RETURNING of the generated ``seq`` (nothing reads it), so these inserts
+#: can travel in a batch of writes (``UnitOfWork.batch``) without waiting for an answer.
+_INSERT_ENTRY = insert(t.ledger_entries).inline()
 _INSERT_TASK = insert(t.tasks)
 #: Every change to a task counts its revision up (polls answer unchanged tasks from the
 #: rendering of their last revision); so does every change to one of its clips.
@@ -76,8 +81,15 @@ _TASK_BY_IDEMPOTENCY = select(t.tasks).where(
     t.tasks.c.key_id == bindparam("key_id"),
     t.tasks.c.idempotency_key == bindparam("idempotency_key"),
 )
-_INSERT_CLIP = insert(t.clips)
+_INSERT_CLIP = insert(t.clips).inline()
 _UPDATE_CLIP = update(t.clips).where(t.clips.c.id == bindparam("b_id"))
+#: What a task's events are computed from, read under the row lock just before a write.
+_TASK_STATE = (
+    select(t.tasks.c.status, t.tasks.c.progress, t.tasks.c.attempts)
+    .where(t.tasks.c.id == bindparam("task_id"))
+    .with_for_update()
+)
+_CLIP_STATUS = select(t.clips.c.status).where(t.clips.c.id == bindparam("clip_id"))
 
 
 def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
@@ -92,6 +104,7 @@ def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
         is_admin=bool(row["is_admin"]),
         revoked=bool(row["revoked"]),
         created_at=row["created_at"],
+        callback_secret=row["callback_secret"],
     )
 
 
@@ -113,6 +126,7 @@ class SqlKeyRepository:
                 "is_admin": key.is_admin,
                 "revoked": key.revoked,
                 "created_at": key.created_at,
+                "callback_secret": key.callback_secret,
             },
         )
 
@@ -307,6 +321,8 @@ def _task_values(task: Task) -> dict[str, Any]:
         "request_hash": task.request_hash,
         "result": task.result,
         "origin": task.origin,
+        "callback_url": task.callback_url,
+        "callback_dialect": task.callback_dialect,
     }
 
 
@@ -335,12 +351,40 @@ def task_from_row(row: Mapping[Any, Any]) -> Task:
         result=row["result"],
         origin=row.get("origin"),
         revision=row["revision"],
+        callback_url=row["callback_url"],
+        callback_dialect=row["callback_dialect"],
     )
 
 
+class _Outbox:
+    """What a stored change owes its readers, written beside it: its task events and,
+    when it finishes a task that asked for one, its callback delivery."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.events = SqlTaskEventRepository(conn)
+        self.deliveries = SqlCallbackDeliveryRepository(conn)
+
+    def task_written(self, before: TaskState | None, task: Task) -> None:
+        now = utcnow()
+        self.events.add_all(task_events(before, task, now))
+        if before is None or not before.status.finished:
+            delivery = delivery_for(task, now)
+            if delivery is not None:
+                self.deliveries.add(delivery)
+
+    def clip_written(self, before: ClipStatus | None, clip: Clip) -> None:
+        event = clip_event(before, clip)
+        if event is not None:
+            self.events.add(event)
+
+
 class SqlTaskRepository:
+    """Each write also records the task's events (and a finished task's callback) in the
+    same transaction (see ``domain.events``), as it counts the task's revision up."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._outbox = _Outbox(conn)
 
     def add(self, task: Task) -> None:
         try:
@@ -352,6 +396,7 @@ class SqlTaskRepository:
             ):
                 raise IdempotencyKeyTaken(task.idempotency_key) from exc
             raise
+        self._outbox.task_written(None, task)
 
     def get(self, task_id: str, *, for_update: bool = False) -> Task | None:
         query = _TASK_BY_ID_LOCKED if for_update else _TASK_BY_ID
@@ -373,9 +418,13 @@ class SqlTaskRepository:
         return {str(row[0]): int(row[1]) for row in self._conn.execute(query)}
 
     def update(self, task: Task) -> None:
-        result = self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
-        if not result.rowcount:
+        # Under the row lock (callers hold it already; taking it again costs nothing).
+        row = self._conn.execute(_TASK_STATE, {"task_id": task.id}).first()
+        if row is None:
             raise NotFound("task not found")
+        before = TaskState(TaskStatus(row[0]), int(row[1]), int(row[2]))
+        self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
+        self._outbox.task_written(before, task)
 
     def count_active(self, key_id: str, up_to: int | None = None) -> int:
         limit = up_to if up_to is not None else 2**62
@@ -509,8 +558,12 @@ def clip_from_row(row: Mapping[Any, Any]) -> Clip:
 
 
 class SqlClipRepository:
+    """A clip that becomes ready or fails records a ``clip`` event of its task, after the
+    task's row is touched (and so locked)."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._outbox = _Outbox(conn)
 
     def add(self, clip: Clip) -> None:
         self.add_many([clip])
@@ -521,6 +574,8 @@ class SqlClipRepository:
         self._conn.execute(_INSERT_CLIP, [{"id": c.id, **_clip_values(c)} for c in clips])
         for task_id in dict.fromkeys(c.task_id for c in clips):
             self._conn.execute(_TOUCH_TASK, {"b_task_id": task_id})
+        for clip in clips:
+            self._outbox.clip_written(None, clip)
 
     def get(self, clip_id: str) -> Clip | None:
         query = select(t.clips).where(t.clips.c.id == clip_id)
@@ -534,7 +589,9 @@ class SqlClipRepository:
         return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, clip: Clip) -> None:
-        result = self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
-        if not result.rowcount:
+        stored = self._conn.execute(_CLIP_STATUS, {"clip_id": clip.id}).scalar_one_or_none()
+        if stored is None:
             raise NotFound("clip not found")
+        self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
         self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})
+        self._outbox.clip_written(ClipStatus(stored), clip)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -51,6 +52,8 @@ api_keys = Table(
     Column("is_admin", Boolean, nullable=False),
     Column("revoked", Boolean, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    #: Signs the key's callbacks (migration 0012).
+    Column("callback_secret", String(64), nullable=False),
     CheckConstraint("credits_balance >= 0", name="balance_not_negative"),
 )
 
@@ -116,6 +119,9 @@ tasks = Table(
     Column("origin", JSON, nullable=True),
     #: Counted up by every change to the task or one of its clips (see repositories).
     Column("revision", Integer, nullable=False, server_default=text("0")),
+    #: Where the outcome is POSTed when the task ends, and who renders it (0012).
+    Column("callback_url", Text, nullable=True),
+    Column("callback_dialect", String(32), nullable=True),
     UniqueConstraint("key_id", "idempotency_key"),
     Index("ix_tasks_key_id_status", "key_id", "status"),
     Index("ix_tasks_status_dispatched", "status", "dispatched"),
@@ -146,4 +152,39 @@ clips = Table(
     Column("metadata", JSON, nullable=False),
     Column("error_message", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+#: What a client can see change in each task, in order (migration 0011; see
+#: ``domain.events``). Written in the transaction of the change it records.
+task_events = Table(
+    "task_events",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False),
+    Column("key_id", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Index("ix_task_events_task_id_seq", "task_id", "seq"),
+)
+
+#: The callback outbox (migration 0012; see ``domain.callbacks``).
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("key_id", String(36), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("dialect", String(32), nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Index("ix_callback_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )

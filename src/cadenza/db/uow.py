@@ -22,17 +22,20 @@ from cadenza.db.repositories import (
     SqlPriceRepository,
     SqlTaskRepository,
 )
+from cadenza.db.repositories_events import SqlCallbackDeliveryRepository, SqlTaskEventRepository
 from cadenza.db.repositories_library import SqlPersonaRepository, SqlPlaylistRepository
 from cadenza.db.repositories_uploads import SqlUploadRepository
 from cadenza.domain.billing import LedgerEntry, key_refused, short_of_credits, too_many_active
 from cadenza.domain.errors import DomainError, IdempotencyKeyTaken, UpstreamUnavailable
 from cadenza.services.ports import (
+    CallbackDeliveryRepository,
     ClipRepository,
     KeyRepository,
     LedgerRepository,
     PersonaRepository,
     PlaylistRepository,
     PriceRepository,
+    TaskEventRepository,
     TaskRepository,
     UnitOfWorkFactory,
     UploadRepository,
@@ -54,6 +57,8 @@ class SqlUnitOfWork:
     uploads: UploadRepository
     personas: PersonaRepository
     playlists: PlaylistRepository
+    task_events: TaskEventRepository
+    callbacks: CallbackDeliveryRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -76,6 +81,8 @@ class SqlUnitOfWork:
         self.uploads = SqlUploadRepository(conn)
         self.personas = SqlPersonaRepository(conn)
         self.playlists = SqlPlaylistRepository(conn)
+        self.task_events = SqlTaskEventRepository(conn)
+        self.callbacks = SqlCallbackDeliveryRepository(conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

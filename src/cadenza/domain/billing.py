@@ -22,6 +22,10 @@ class EntryType(enum.StrEnum):
     ADJUST = "ADJUST"
 
 
+def new_callback_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 @dataclass
 class ApiKey:
     id: str
@@ -34,6 +38,8 @@ class ApiKey:
     is_admin: bool = False
     revoked: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    #: Signs the key's callbacks (receivers check the signature with it); not a login.
+    callback_secret: str = field(default_factory=new_callback_secret)
 
 
 @dataclass

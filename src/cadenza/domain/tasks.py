@@ -109,6 +109,9 @@ class Task:
     origin: dict[str, Any] | None = None
     #: Counted up by the database at every change to the task or its clips.
     revision: int = 0
+    #: Where its outcome is POSTed when it ends, and the dialect that renders it.
+    callback_url: str | None = None
+    callback_dialect: str | None = None
 
     def move_to(self, new: TaskStatus, now: datetime | None = None) -> None:
         check_transition(self.status, new)

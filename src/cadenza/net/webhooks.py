@@ -9,10 +9,12 @@ lives with the task events; this module gives it a single attempt and the delays
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import random
 import time
+import weakref
 from dataclasses import dataclass
 
 import anyio
@@ -157,3 +159,38 @@ async def deliver(
     if 200 <= status < 300:
         return DeliveryResult(True, status, False)
     return DeliveryResult(False, status, True, f"answered HTTP {status}")
+
+
+class WebhookSender:
+    """The ``CallbackSender`` of the callback outbox: ``deliver`` over a safe client, one
+    per event loop (an httpx client is bound to the loop that first used it)."""
+
+    def __init__(self, *, allow_private: bool = False, timeout_s: float = 10.0) -> None:
+        self._allow_private = allow_private
+        self._timeout_s = timeout_s
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._clients = weakref.WeakKeyDictionary()
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            from cadenza.net.transport import safe_async_client
+
+            client = safe_async_client(allow_private=self._allow_private)
+            self._clients[loop] = client
+        return client
+
+    async def send(
+        self, url: str, body: bytes, event_id: str, secret: str
+    ) -> tuple[bool, bool, str | None]:
+        result = await deliver(
+            self._client(), url, body, event_id=event_id, secret=secret, timeout_s=self._timeout_s
+        )
+        return result.delivered, result.retryable, result.error
+
+    async def aclose(self) -> None:
+        """Closes this loop's client (at shutdown)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

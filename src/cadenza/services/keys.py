@@ -91,6 +91,13 @@ def _resolve(u: UnitOfWork, ref: str) -> ApiKey:
     return matches[0]
 
 
+def callback_secret(uow: UnitOfWorkFactory, ref: str) -> tuple[ApiKey, str]:
+    """The key and the secret that signs its callbacks (its owner checks signatures with it)."""
+    with uow(read_only=True) as u:
+        key = _resolve(u, ref)
+    return key, key.callback_secret
+
+
 def revoke_key(uow: UnitOfWorkFactory, ref: str) -> ApiKey:
     with uow() as u:
         key = _resolve(u, ref)

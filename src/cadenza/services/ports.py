@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.callbacks import CallbackDelivery, DeliveryStatus
+from cadenza.domain.events import TaskEvent
 from cadenza.domain.library import Persona, Playlist
 from cadenza.domain.tasks import Clip, Task, TaskView
 from cadenza.domain.uploads import Upload, UploadStatus
@@ -109,6 +111,60 @@ class ClipRepository(Protocol):
     def update(self, clip: Clip) -> None: ...
 
 
+class TaskEventRepository(Protocol):
+    """A task's events, in order. The task and clip repositories add them as they store
+    each change (see ``domain.events``); readers page through them by ``seq``."""
+
+    def add(self, event: TaskEvent) -> None:
+        """Store one event in the current transaction."""
+        ...
+
+    def after(self, task_id: str, seq: int, limit: int = 100) -> list[TaskEvent]:
+        """The task's events with a ``seq`` above ``seq``, oldest first, at most ``limit``."""
+        ...
+
+    def latest_seq(self, task_id: str) -> int:
+        """The ``seq`` of the task's last event; 0 when it has none."""
+        ...
+
+    def prune(self, finished_before: datetime, limit: int = 5000) -> int:
+        """Delete up to ``limit`` events of tasks finished before then; how many went."""
+        ...
+
+
+class CallbackDeliveryRepository(Protocol):
+    """The callback outbox. A delivery is added by the transaction that finishes its task."""
+
+    def add(self, delivery: CallbackDelivery) -> None: ...
+    def get(self, event_id: str) -> CallbackDelivery | None: ...
+    def for_task(self, task_id: str) -> list[CallbackDelivery]: ...
+    def due(self, now: datetime) -> bool:
+        """Whether any pending delivery is due by ``now`` (a read: no claim)."""
+        ...
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[CallbackDelivery]:
+        """Pending deliveries due by ``now``, each counted as attempted and held until
+        ``lease_until`` (then due again, should its sender die). Rows another transaction
+        holds are skipped, so several processes share the work."""
+        ...
+
+    def freeze_body(self, event_id: str, body: bytes, now: datetime) -> bytes:
+        """Keep ``body`` unless one was kept already; the body kept."""
+        ...
+
+    def record_attempt(
+        self,
+        event_id: str,
+        *,
+        status: DeliveryStatus,
+        next_attempt_at: datetime,
+        last_error: str,
+        now: datetime,
+    ) -> None:
+        """The outcome of the attempt counted at the claim (pending ones only)."""
+        ...
+
+
 class UploadRepository(Protocol):
     def add(self, upload: Upload) -> None: ...
     def get(self, upload_id: str) -> Upload | None: ...
@@ -148,6 +204,8 @@ class UnitOfWork(Protocol):
     uploads: UploadRepository
     personas: PersonaRepository
     playlists: PlaylistRepository
+    task_events: TaskEventRepository
+    callbacks: CallbackDeliveryRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -238,6 +296,21 @@ class TaskChanges(Protocol):
     def stop(self) -> None: ...
 
 
+class CallbackSender(Protocol):
+    """POSTs a callback body. The sender signs it with ``secret`` (its own header), sends
+    ``event_id`` so receivers can drop a repeat, and refuses addresses a server must not
+    reach. Answers ``(delivered, retryable, error)``: a 2xx is delivered; a refused
+    address or a 4xx other than 408/429 is not worth retrying."""
+
+    async def send(
+        self, url: str, body: bytes, event_id: str, secret: str
+    ) -> tuple[bool, bool, str | None]: ...
+
+
+#: Renders the body of a callback from the finished task, in its dialect's shape.
+CallbackRenderer = Callable[[TaskView], bytes]
+
+
 class RateLimiter(Protocol):
     def hit(self, key_id: str, limit_per_minute: int) -> int | None:
         """Record one request; None if allowed, else seconds to wait."""
@@ -284,6 +357,9 @@ class Engine(Protocol):
 
 
 __all__ = [
+    "CallbackDeliveryRepository",
+    "CallbackRenderer",
+    "CallbackSender",
     "ClipRepository",
     "Engine",
     "KeyRepository",
@@ -295,6 +371,7 @@ __all__ = [
     "ProgressCallback",
     "RateLimiter",
     "TaskChanges",
+    "TaskEventRepository",
     "TaskQueue",
     "TaskRepository",
     "UnitOfWork",

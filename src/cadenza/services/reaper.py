@@ -25,6 +25,8 @@ class ReapReport:
     revived: int = 0
     #: Handed out again because the in-process queue holding them is gone.
     recovered: int = 0
+    #: Events deleted, of tasks finished longer ago than the retention period.
+    pruned: int = 0
 
 
 def reap(
@@ -34,11 +36,14 @@ def reap(
     now: datetime | None = None,
     undispatched_after_s: float = 30,
     stalled_after_s: float = STALLED_AFTER_S,
+    event_retention_days: float | None = None,
 ) -> ReapReport:
     """Fail and refund tasks past their deadline; enqueue again tasks never dispatched,
     tasks held by an in-process queue that is gone (its server stopped or died: nothing
     will run them; see ``TaskQueue.gone``), and running tasks whose worker stopped beating
     (the worker counts the attempt and gives up on a poison task).
+
+    With ``event_retention_days``, also delete the events of tasks finished longer ago.
 
     Safe to run from several processes at once: each task is settled under its row lock,
     and the ledger refuses a second refund.
@@ -87,6 +92,12 @@ def reap(
                 revived += 1
         except Exception:
             log.warning("could not hand out stalled task %s again", task_id, exc_info=True)
+    pruned = 0
+    if event_retention_days is not None:
+        try:
+            pruned = prune_events(uow, moment - timedelta(days=event_retention_days))
+        except Exception:
+            log.warning("could not prune task events", exc_info=True)
     if failed or redispatched or revived or recovered:
         log.info(
             "reaper: %d timed out, %d dispatched again, %d revived after their worker died,"
@@ -97,8 +108,26 @@ def reap(
             recovered,
         )
     return ReapReport(
-        failed=failed, redispatched=redispatched, revived=revived, recovered=recovered
+        failed=failed,
+        redispatched=redispatched,
+        revived=revived,
+        recovered=recovered,
+        pruned=pruned,
     )
+
+
+def prune_events(uow: UnitOfWorkFactory, finished_before: datetime, *, batch: int = 5000) -> int:
+    """Delete the events of tasks finished before ``finished_before``, a batch per
+    transaction (so writers are never held long); how many went. Once a task has ended its
+    events have been read by whoever streamed them, and its rows hold the outcome."""
+    total = 0
+    while True:
+        with uow() as u:
+            gone = u.task_events.prune(finished_before, batch)
+            u.commit()
+        total += gone
+        if gone < batch:
+            return total
 
 
 def _recover(

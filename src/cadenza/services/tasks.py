@@ -14,6 +14,7 @@ from typing import Any
 
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import (
     DuplicateLedgerEntry,
     Forbidden,
@@ -78,6 +79,7 @@ def submit(
     route: str | None = None,
     request: dict[str, Any] | None = None,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """Charge for and record one task, then hand it to the queue.
 
@@ -99,6 +101,7 @@ def submit(
         deadline_s=deadline_s,
         route=route,
         origin=origin,
+        callback=callback,
     )
 
 
@@ -111,6 +114,7 @@ def submit_music(
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """A music task from generic parameters (``build_music_request``'s names)."""
     return submit_music_request(
@@ -122,6 +126,7 @@ def submit_music(
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         origin=origin,
+        callback=callback,
     )
 
 
@@ -135,6 +140,7 @@ def submit_music_request(
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker.
     ``fingerprint`` identifies the request as the client sent it (its built form holds a
@@ -172,6 +178,7 @@ def submit_music_request(
         deadline_s=deadline_s,
         route=route,
         origin=origin,
+        callback=callback,
     )
 
 
@@ -248,6 +255,7 @@ def _submit(
     deadline_s: int,
     route: str | None,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
@@ -274,6 +282,7 @@ def _submit(
                 deadline_s=deadline_s,
                 route=route,
                 origin=origin,
+                callback=callback,
             )
             break
         except IdempotencyKeyTaken:
@@ -305,6 +314,7 @@ def _record(
     deadline_s: int,
     route: str | None,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """The submit's one transaction. The key's row is locked from the concurrency check to
     the commit, so a key's submits are counted and charged one at a time; everything that
@@ -328,6 +338,8 @@ def _record(
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
             origin=origin,
+            callback_url=callback.url if callback else None,
+            callback_dialect=callback.dialect if callback else None,
         )
         holder = queue.instance
         if holder is not None:
@@ -477,12 +489,12 @@ def fail_task(
     reason = reason.strip()[:MAX_FAIL_REASON] or "failed"
     task.fail_reason = reason
     task.move_to(TaskStatus.FAILURE, now)
-    u.tasks.update(task)
     for clip in u.clips.list_for_tasks([task.id]):
         if clip.status is not ClipStatus.COMPLETE:
             clip.status = ClipStatus.ERROR
             clip.error_message = reason
             u.clips.update(clip)
+    u.tasks.update(task)  # last: the task's final event follows its clips'
     return refund(u, task, now) if with_refund else None
 
 

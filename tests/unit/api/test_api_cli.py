@@ -87,3 +87,16 @@ def test_errors_exit_non_zero(data_dir: Path) -> None:
     assert result.exit_code == 1
     bad = CliRunner().invoke(app, ["credits", "grant", "x", "lots", "--data-dir", str(data_dir)])
     assert bad.exit_code == 1
+
+
+def test_keys_show_their_callback_secret(data_dir: Path) -> None:
+    out = _run("keys", "create", "--name", "hooks", "--data-dir", str(data_dir))
+    shown = next(ln for ln in out.splitlines() if ln.startswith("callback signing secret: "))
+    created = shown.split()[-1]
+    secret = out.strip().splitlines()[-1].split()[-1]
+    key = keys.authenticate(UowViews(build_uow(Settings(data_dir=data_dir))), secret)
+    assert key.callback_secret == created and len(created) >= 40
+    assert _run("keys", "secret", key.id, "--data-dir", str(data_dir)).strip() == created
+    assert _run("keys", "secret", secret[:10], "--data-dir", str(data_dir)).strip() == created
+    missing = CliRunner().invoke(app, ["keys", "secret", "nope", "--data-dir", str(data_dir)])
+    assert missing.exit_code == 1

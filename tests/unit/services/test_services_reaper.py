@@ -278,3 +278,22 @@ def test_a_recovered_poison_task_fails_with_one_refund(
     kinds = [e.entry_type for e in billing.transactions(uow, key) if e.task_id == task.id]
     assert sorted(kinds) == [EntryType.CONSUME, EntryType.REFUND]
     assert balance(key.id) == Decimal("20")
+
+
+def test_the_reaper_prunes_events_of_tasks_finished_long_ago(
+    uow: UnitOfWorkFactory, queue: Any, make_key: Callable[..., ApiKey]
+) -> None:
+    key = make_key("20")
+    task = tasks.submit(uow, queue, key, "MUSIC", {"x": 1}, deadline_s=60)
+    waiting = tasks.submit(uow, queue, key, "CROP", {"x": 2}, deadline_s=7 * 24 * 3600)
+    assert reap(uow, queue, now=utcnow() + timedelta(seconds=120)).failed == 1
+    with uow(read_only=True) as u:
+        assert u.task_events.latest_seq(task.id) > 0
+    # Timed out two minutes from now; events kept for a day after that.
+    soon = utcnow() + timedelta(hours=1)
+    assert reap(uow, queue, now=soon, event_retention_days=1).pruned == 0
+    much_later = utcnow() + timedelta(days=2)
+    assert reap(uow, queue, now=much_later, event_retention_days=1).pruned >= 2
+    with uow(read_only=True) as u:
+        assert u.task_events.after(task.id, 0, 10) == []
+        assert u.task_events.latest_seq(waiting.id) > 0  # unfinished: kept
