@@ -17,6 +17,7 @@ from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
 from cadenza.services.callbacks import CallbackRenderers
+from cadenza.services.commands import Commands
 from cadenza.services.events import TaskEventWaiter
 from cadenza.services.ports import (
     CallbackSender,
@@ -62,6 +63,17 @@ class Container:
         from cadenza.queue.inline import InlineQueue
 
         return InlineQueue(self.runner.run)
+
+    @functools.cached_property
+    def commands(self) -> Commands:
+        """The one handler of every dialect's commands."""
+        return Commands(
+            self.uow,
+            self.queue,
+            self.inline_queue,
+            self.storage,
+            deadline_s=self.settings.task_timeout_s,
+        )
 
 
 def build_uow(settings: Settings) -> UnitOfWorkFactory:

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
 
+    #: Longest an AceData ``/suno/audios`` request is held for its task in the default
+    #: (blocking) mode before answering ``504 timeout`` (the task goes on; poll it with
+    #: ``/suno/tasks``). Under the 180 s of the slowest official client.
+    acedata_wait_s: float = Field(default=170.0, gt=0)
+
     #: Task answers kept rendered per API process, reused while their task is unchanged
     #: (0: render every poll).
     poll_cache_entries: int = Field(default=10_000, ge=0)

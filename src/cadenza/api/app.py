@@ -17,6 +17,8 @@ from starlette.types import ASGIApp
 
 from cadenza import __version__
 from cadenza.api import openapi
+from cadenza.api.acedata.routes import body_error_for as acedata_body_error_for
+from cadenza.api.acedata.routes import router as acedata_router
 from cadenza.api.deps import AuthCache
 from cadenza.api.forwarding import PublicURL, TrustedProxies
 from cadenza.api.guards import BodyLimit, SubmitPathCase
@@ -187,6 +189,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.include_router(sunocore_library_router)
     app.include_router(sunocore_media_router)
     app.include_router(sunocore_remaster_router)
+    app.include_router(acedata_router)
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
 
@@ -217,6 +220,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
             max_bytes=settings.max_body_bytes,
             error=error_response,
             streams_own_body=_streams_own_body,
+            error_for=acedata_body_error_for,
         )
         inner = PublicURL(
             inner, fixed=settings.public_url, trusted=TrustedProxies(settings.forwarded_allow_ips)

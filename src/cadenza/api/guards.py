@@ -50,11 +50,14 @@ class BodyLimit:
         max_bytes: int,
         error: ErrorResponder,
         streams_own_body: Callable[[str], bool] = lambda path: False,
+        error_for: Callable[[Scope], ErrorResponder | None] = lambda scope: None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.error = error
         self.streams_own_body = streams_own_body
+        #: The responder of the dialect that owns the path, where it is not ``error``'s.
+        self.error_for = error_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -92,7 +95,8 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = f"{self.max_bytes:,}".replace(",", " ")
-        response = self.error(413, "payload_too_large", f"request body is over {limit} bytes")
+        error = self.error_for(scope) or self.error
+        response = error(413, "payload_too_large", f"request body is over {limit} bytes")
         await response(scope, receive, send)
 
 

@@ -409,6 +409,24 @@ class SqlTaskRepository:
         query = select(t.tasks).where(t.tasks.c.id.in_(list(task_ids)), t.tasks.c.key_id == key_id)
         return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
+    def list_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        submitted_after: datetime | None = None,
+        submitted_before: datetime | None = None,
+    ) -> list[Task]:
+        query = select(t.tasks).where(t.tasks.c.key_id == key_id)
+        if submitted_after is not None:
+            query = query.where(t.tasks.c.submit_time >= submitted_after)
+        if submitted_before is not None:
+            query = query.where(t.tasks.c.submit_time <= submitted_before)
+        query = query.order_by(t.tasks.c.submit_time.desc(), t.tasks.c.id).limit(limit)
+        query = query.offset(offset)
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
+
     def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
         if not task_ids:
             return {}

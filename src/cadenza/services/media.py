@@ -22,6 +22,7 @@ from typing import Any
 from cadenza.audio.probe import MediaRejected, probe
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
+from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput, NotFound, UpstreamUnavailable
 from cadenza.domain.models import resolve_model
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
@@ -97,6 +98,7 @@ def _submit_edit(
     idempotency_key: str | None,
     deadline_s: int,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """One new clip made from ``clip``, on the worker that holds the source's files."""
     return tasks.submit(
@@ -111,6 +113,7 @@ def _submit_edit(
         deadline_s=deadline_s,
         route=_route(uow, clip),
         origin=origin,
+        callback=callback,
     )
 
 
@@ -276,6 +279,7 @@ def submit_concat(
     deadline_s: int = 900,
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """The whole song of an extend chain, as one clip with ``concat_history``."""
     clip = source_clip(uow, key, clip_id)
@@ -326,6 +330,7 @@ def submit_concat(
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         origin=origin,
+        callback=callback,
     )
 
 
@@ -662,6 +667,7 @@ def submit_upsample(
     deadline_s: int = 900,
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
     storage: MediaStorage | None = None,
 ) -> Task:
     """A remastered copy of the clip ("<title> (Remastered)").
@@ -709,4 +715,5 @@ def submit_upsample(
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         origin=origin,
+        callback=callback,
     )

@@ -65,6 +65,18 @@ class TaskRepository(Protocol):
 
     def get(self, task_id: str, *, for_update: bool = False) -> Task | None: ...
     def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]: ...
+    def list_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        submitted_after: datetime | None = None,
+        submitted_before: datetime | None = None,
+    ) -> list[Task]:
+        """The key's tasks, newest first."""
+        ...
+
     def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
         """The revision of each of the key's tasks among ``task_ids`` (others left out)."""
         ...

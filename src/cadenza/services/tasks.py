@@ -191,6 +191,7 @@ def submit_lyrics(
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """A lyrics task: a title and sectioned lyrics for a description, as its result."""
     req = build_lyrics_request(params)
@@ -204,6 +205,7 @@ def submit_lyrics(
         deadline_s=deadline_s,
         request=params,
         origin=origin,
+        callback=callback,
     )
 
 

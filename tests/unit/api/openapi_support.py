@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Route
 
+from cadenza.api.acedata.errors import AceDataRoute
+
 
 class Document:
     """``/openapi.json`` as served, with a check of an answer against its operation."""
@@ -60,6 +62,8 @@ def app_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
         route = context.original_route
         if not isinstance(route, Route) or context.path_format in own:
             continue
+        if isinstance(route, AceDataRoute):
+            continue  # the AceData dialect's document is its own (not yet served)
         plain = not isinstance(route, APIRoute)
         methods = set(context.methods or ()) - ({"HEAD"} if plain else set())
         found.extend((method, str(context.path_format), plain) for method in sorted(methods))

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cadenza.api.acedata.errors import AceDataRoute
 from cadenza.bootstrap import Container
 
 #: JSON POST routes with no FastAPI body model (the polling route): field -> JSON type.
@@ -75,7 +76,8 @@ def json_post_routes(client: TestClient) -> dict[str, dict[str, str]]:
         route = context.route
         if not isinstance(route, APIRoute) or "POST" not in route.methods:
             continue
-        if route.path in SKIPPED:
+        if route.path in SKIPPED or isinstance(route, AceDataRoute):
+            # AceData's routes answer in their own envelope: fuzzed by their own test.
             continue
         assert route.body_field is not None, f"{route.path}: a POST route with no JSON body"
         model = route.body_field.field_info.annotation

@@ -1,0 +1,197 @@
+"""Typed commands and the one object that handles them, whichever dialect asked.
+
+A dialect's route translates its body into a command (named in the domain's words) and
+a ``Submission`` (how it arrived: its origin, an Idempotency-Key, a callback), hands both
+to ``Commands.submit`` and translates the task it gets back into its own answer. Each
+command type is registered once with its handler (``handles``); the handler prices,
+charges and records through the one submit path of ``services.tasks``, so prices,
+limits, refunds, idempotency and ownership are the same from every dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from cadenza.domain.billing import ApiKey
+from cadenza.domain.callbacks import Callback
+from cadenza.domain.music import MusicRequest
+from cadenza.domain.tasks import Task
+from cadenza.services import media, tasks
+from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a task came from, kept with it (``Task.origin``): the dialect, the body as
+    the client sent it (AceData hands it back when the task is retrieved), and the trace
+    id the submit was answered with."""
+
+    dialect: str
+    request: Mapping[str, Any] | None = None
+    trace_id: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        kept: dict[str, Any] = {"dialect": self.dialect}
+        if self.request is not None:
+            kept["request"] = dict(self.request)
+        if self.trace_id is not None:
+            kept["trace_id"] = self.trace_id
+        return kept
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How a command arrived, whatever it asks for."""
+
+    origin: Origin
+    idempotency_key: str | None = None
+    callback: Callback | None = None
+    #: What identifies the request for an idempotent retry: the body as sent (a built
+    #: request may hold values the server drew, such as a random seed).
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- the commands --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MakeMusic:
+    """A song (two clips): from a description or lyrics, or an extension or cover of a
+    clip, or in a persona's voice; ``request`` says which."""
+
+    request: MusicRequest
+
+
+@dataclass(frozen=True)
+class WriteLyrics:
+    """A title and sectioned lyrics for a description."""
+
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Concat:
+    """The whole song of an extend chain ending at ``clip_id``, as one clip."""
+
+    clip_id: str
+
+
+@dataclass(frozen=True)
+class Remaster:
+    """A remastered copy of a clip."""
+
+    clip_id: str
+    model: str | None = None
+    variation: str | None = None
+
+
+# -- the handler ---------------------------------------------------------------------
+
+C = TypeVar("C")
+Handler = Callable[["Commands", ApiKey, Any, Submission], Task]
+_HANDLERS: dict[type[Any], Handler] = {}
+
+
+def handles(kind: type[C]) -> Callable[[Callable[[Commands, ApiKey, C, Submission], Task]], Any]:
+    """Registers the handler of one command type (one registration per action)."""
+
+    def register(handler: Callable[[Commands, ApiKey, C, Submission], Task]) -> Any:
+        if kind in _HANDLERS:
+            raise RuntimeError(f"{kind.__name__} has a handler already")
+        _HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+class Commands:
+    """Handles every command; built once (``Container.commands``) over the adapters."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        inline_queue: TaskQueue,
+        storage: MediaStorage,
+        *,
+        deadline_s: int,
+    ) -> None:
+        self.uow = uow
+        self.queue = queue
+        self.inline_queue = inline_queue
+        self.storage = storage
+        self.deadline_s = deadline_s
+
+    def submit(self, key: ApiKey, command: object, how: Submission) -> Task:
+        """Charge for and record the command's task, then hand it to its queue."""
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        return handler(self, key, command, how)
+
+    @staticmethod
+    def registered() -> frozenset[type[Any]]:
+        return frozenset(_HANDLERS)
+
+
+@handles(MakeMusic)
+def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission) -> Task:
+    return tasks.submit_music_request(
+        app.uow,
+        app.queue,
+        key,
+        command.request,
+        fingerprint=tasks.request_hash("MUSIC", dict(how.fingerprint)),
+        idempotency_key=how.idempotency_key,
+        deadline_s=app.deadline_s,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(WriteLyrics)
+def _write_lyrics(app: Commands, key: ApiKey, command: WriteLyrics, how: Submission) -> Task:
+    # Written at once: the inline queue runs it before the submit returns.
+    return tasks.submit_lyrics(
+        app.uow,
+        app.inline_queue,
+        key,
+        {"prompt": command.prompt},
+        idempotency_key=how.idempotency_key,
+        deadline_s=app.deadline_s,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(Concat)
+def _concat(app: Commands, key: ApiKey, command: Concat, how: Submission) -> Task:
+    return media.submit_concat(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(Remaster)
+def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) -> Task:
+    return media.submit_upsample(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        model_name=command.model,
+        variation_category=command.variation,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        storage=app.storage,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
