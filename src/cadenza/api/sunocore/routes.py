@@ -22,11 +22,19 @@ from cadenza.api.sunocore.schemas import (
     price_object,
     transaction_object,
 )
-from cadenza.services import billing, tasks
+from cadenza.domain.music import build_music_request
+from cadenza.services import billing
+from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
 
 router = APIRouter()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+SUNOCORE = Origin("sunocore")
+
+
+def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) -> Submission:
+    """How a sunocore request arrived; its body, as given, tells an idempotent retry."""
+    return Submission(SUNOCORE, idempotency_key=idempotency_key, fingerprint=body or {})
 
 
 @router.post("/suno/submit/music", responses=documented(TaskIdAnswer, 402, 403, 404))
@@ -36,14 +44,9 @@ def submit_music(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = tasks.submit_music(
-        container.uow,
-        container.queue,
-        key,
-        body.to_params(),
-        idempotency_key=idempotency_key,
-        deadline_s=container.settings.task_timeout_s,
-    )
+    params = body.to_params()
+    command = MakeMusic(build_music_request(params))
+    task = container.commands.submit(key, command, submission(idempotency_key, params))
     return ok(task.id)
 
 
@@ -55,14 +58,9 @@ def submit_lyrics(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Lyrics for a description; written at once, polled like any task (action LYRICS)."""
-    task = tasks.submit_lyrics(
-        container.uow,
-        container.inline_queue,
-        key,
-        body.to_params(),
-        idempotency_key=idempotency_key,
-        deadline_s=container.settings.task_timeout_s,
-    )
+    params = body.to_params()
+    command = WriteLyrics(params.get("prompt"), params.get("seed"))
+    task = container.commands.submit(key, command, submission(idempotency_key, params))
     return ok(task.id)
 
 
