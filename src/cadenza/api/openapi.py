@@ -2,7 +2,10 @@
 
 FastAPI documents what it sees: its own routes, a 200 and its 422 validation error. The
 API answers otherwise, so this module builds the document once (cached until the routes
-change) and completes every operation the same way, whoever wrote the route:
+change) and completes every operation the way its dialect answers, whoever wrote the
+route. The route's class tells the dialect (``documenting.Dialect``): AceData's routes
+(``AceDataRoute``) are completed by ``cadenza.api.acedata.document``, every other route
+as sunocore's, here:
 
 * the plain Starlette polling routes (``sunocore.polling``, ahead of FastAPI for speed)
   are described by twins declared like FastAPI routes (``_PLAIN``), never called;
@@ -30,28 +33,25 @@ from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
+from cadenza.api.acedata.document import ACEDATA
 from cadenza.api.deps import CurrentKey, current_key, fresh_key
+from cadenza.api.documenting import (
+    API_KEY,
+    BEARER,
+    REF_PREFIX,
+    Dialect,
+    OperationFacts,
+    add_named_components,
+)
 from cadenza.api.sunocore.answers import ErrorBody, TaskAnswer, TaskIdAnswer, TaskListAnswer
 from cadenza.api.sunocore.errors import ERROR_CODES, HTTP_CODES
 from cadenza.api.sunocore.schemas import FetchBody
 
-#: The two ways to send a key (``deps.read_secret``). Used only to describe them: the
-#: key is read and checked by ``current_key``.
-API_KEY = APIKeyHeader(
-    name="X-API-Key",
-    scheme_name="ApiKey",
-    description="The API key (`cadenza keys create`).",
-    auto_error=False,
-)
-BEARER = HTTPBearer(
-    scheme_name="Bearer",
-    description="The same API key as `Authorization: Bearer <key>`.",
-    auto_error=False,
-)
+__all__ = ["API_KEY", "BEARER", "SECURITY", "build_document", "documented", "install"]
+
 SECURITY: list[dict[str, list[str]]] = [{API_KEY.scheme_name: []}, {BEARER.scheme_name: []}]
 
 #: When each error status is answered; the codes come from the dialect's error table.
@@ -68,7 +68,7 @@ _WHEN: dict[int, str] = {
     500: "an unexpected failure; the server log has it under the X-Request-ID",
     502: "a backend (database, broker, storage, limiter store) is unreachable",
 }
-_ERROR_REF = "#/components/schemas/" + ErrorBody.__name__
+_ERROR_REF = REF_PREFIX + ErrorBody.__name__
 _IDEMPOTENCY_HEADER = "idempotency-key"
 
 
@@ -197,7 +197,41 @@ def _is_keyed(dependant: Dependant) -> bool:
     )
 
 
-def _complete(operation: dict[str, Any], route: RouteContext) -> None:
+def _sunocore_statuses(facts: OperationFacts) -> set[int]:
+    statuses = {500}
+    if facts.keyed:
+        statuses |= {401, 429, 502}
+    if facts.has_body or facts.places & {"query", "header"}:
+        statuses.add(400)
+    if facts.has_body:
+        statuses.add(413)
+    if "path" in facts.places:
+        statuses.add(404)
+    if facts.idempotent:
+        statuses.add(422)
+    return statuses
+
+
+SUNOCORE = Dialect(
+    name="sunocore",
+    route_class=None,
+    error_response=error_response,
+    statuses=_sunocore_statuses,
+    security=SECURITY,
+)
+#: The dialects whose routes are told by their class; any other route is sunocore's.
+DIALECTS: tuple[Dialect, ...] = (ACEDATA,)
+
+
+def dialect_of(route: BaseRoute) -> Dialect:
+    """The dialect a route answers in, from its class."""
+    for dialect in DIALECTS:
+        if dialect.route_class is not None and isinstance(route, dialect.route_class):
+            return dialect
+    return SUNOCORE
+
+
+def _complete(operation: dict[str, Any], route: RouteContext, dialect: Dialect) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for response in responses.values():
         # FastAPI merges a declared model into the inferred ``dict[str, Any]`` schema.
@@ -206,28 +240,28 @@ def _complete(operation: dict[str, Any], route: RouteContext) -> None:
             if isinstance(schema, dict) and "$ref" in schema:
                 media["schema"] = {"$ref": schema["$ref"]}
     parameters = operation.get("parameters", [])
-    places = {param["in"] for param in parameters}
-    has_body = "requestBody" in operation
-    statuses = {500}
-    if _is_keyed(route.dependant):
-        operation["security"] = SECURITY
-        statuses |= {401, 429, 502}
-    if has_body or places & {"query", "header"}:
-        statuses.add(400)
-    if has_body:
-        statuses.add(413)
-    if "path" in places:
-        statuses.add(404)
-    if any(
-        param["in"] == "header" and param["name"].lower() == _IDEMPOTENCY_HEADER
-        for param in parameters
-    ):
-        statuses.add(422)
-        responses["422"] = error_response(422)
+    facts = OperationFacts(
+        keyed=_is_keyed(route.dependant),
+        has_body="requestBody" in operation,
+        places=frozenset(param["in"] for param in parameters),
+        idempotent=any(
+            param["in"] == "header" and param["name"].lower() == _IDEMPOTENCY_HEADER
+            for param in parameters
+        ),
+    )
+    if facts.keyed:
+        operation["security"] = dialect.security
+    for tag in dialect.tags:
+        tags: list[str] = operation.setdefault("tags", [])
+        if tag not in tags:
+            tags.append(tag)
+    statuses = dialect.statuses(facts)
+    if 422 in statuses:
+        responses["422"] = dialect.error_response(422)
     elif "422" in responses and 422 not in route.responses:
         del responses["422"]  # FastAPI's validation error: the API answers 400 instead
     for status in sorted(statuses):
-        responses.setdefault(str(status), error_response(status))
+        responses.setdefault(str(status), dialect.error_response(status))
     operation["responses"] = dict(sorted(responses.items()))
 
 
@@ -251,11 +285,12 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             continue
         item = document["paths"].get(route.path_format, {})
         methods = route.methods or set()
+        dialect = dialect_of(route.original_route)
         for method in methods:
             operation = item.get(method.lower())
             if operation is None:
                 continue
-            _complete(operation, route)
+            _complete(operation, route, dialect)
             if len(methods) > 1 and not route.operation_id:
                 # FastAPI's default id, but of this method rather than of the route's first.
                 name = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
@@ -265,6 +300,7 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     schemas.setdefault(ErrorBody.__name__, ErrorBody.model_json_schema())
+    add_named_components(document, schemas)  # other dialects' envelopes among them
     components["schemas"] = dict(sorted(schemas.items()))
     components["securitySchemes"] = {
         scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)

@@ -16,18 +16,12 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_support import Document
 
-from cadenza.api.acedata.errors import AceDataRoute
 from cadenza.bootstrap import Container
-
-#: JSON POST routes with no FastAPI body model (the polling route): field -> JSON type.
-EXTRA_ROUTES = {"/suno/fetch": {"ids": "array", "action": "string"}}
-#: Not JSON: the presigned upload form (multipart, tested on its own).
-SKIPPED = {"/suno/uploads/{upload_id}"}
 
 ODD_TEXT = st.sampled_from(
     ["\ud83d", "a\udc00b", "\x00", "evil\x1b[31m\n", "\u202e", "", " ", "💥", "../../x", "x" * 6000]
@@ -57,36 +51,11 @@ NASTY_BY_TYPE = {
 }
 
 
-def json_type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
-    """The JSON type a field's schema asks for (``anyOf`` with null: the other one)."""
-    if "$ref" in schema:
-        return json_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-    for option in schema.get("anyOf", ()):
-        kind = json_type(option, defs)
-        if kind != "null":
-            return kind
-    return str(schema.get("type", "object"))
-
-
 def json_post_routes(client: TestClient) -> dict[str, dict[str, str]]:
-    """Every JSON POST route of the app, with the JSON type of each body field."""
-    routes: dict[str, dict[str, str]] = {k: dict(v) for k, v in EXTRA_ROUTES.items()}
-    app_routes = client.app.routes  # type: ignore[attr-defined]
-    for context in iter_route_contexts(app_routes):
-        route = context.route
-        if not isinstance(route, APIRoute) or "POST" not in route.methods:
-            continue
-        if route.path in SKIPPED or isinstance(route, AceDataRoute):
-            # AceData's routes answer in their own envelope: fuzzed by their own test.
-            continue
-        assert route.body_field is not None, f"{route.path}: a POST route with no JSON body"
-        model = route.body_field.field_info.annotation
-        schema = model.model_json_schema()  # type: ignore[union-attr]
-        defs = schema.get("$defs", {})
-        routes[route.path] = {
-            name: json_type(field, defs) for name, field in schema["properties"].items()
-        }
-    return routes
+    """Every POST route of the sunocore dialect with a JSON body (the polling route's twin
+    included; the multipart upload form is not JSON), with the JSON type of each field.
+    AceData's answer in their own envelope: ``acedata/test_acedata_fuzz.py``."""
+    return Document(client.get("/openapi.json").json()).json_bodies("sunocore")
 
 
 def valid_bodies(clip_id: str, task_id: str) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from cadenza.api.acedata.answers import accepted_answer, audios_answer, batch_answer, task_record
+from cadenza.api.acedata.document import documented
 from cadenza.api.acedata.errors import AceDataError, acedata_router, error_response, trace_id_of
+from cadenza.api.acedata.models import (
+    AceDataAccepted,
+    AceDataAudiosAnswer,
+    AceDataSnapshot,
+    AceDataTaskBatch,
+    AceDataTaskRecord,
+)
 from cadenza.api.acedata.requests import (
     AudioAction,
     AudiosRequest,
@@ -31,7 +39,9 @@ from cadenza.api.acedata.requests import (
     parse_tasks,
     wants_ndjson,
 )
+from cadenza.api.acedata.schemas import AudiosBody, TasksBody
 from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.documenting import json_body
 from cadenza.api.guards import ErrorResponder
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
@@ -52,7 +62,7 @@ from cadenza.services.commands import (
 from cadenza.services.views import UowViews
 
 DIALECT = "acedata"
-router = acedata_router(include_in_schema=False)
+router = acedata_router()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 #: Longest pause between two looks at a waited-for task when no change notice comes.
@@ -218,7 +228,19 @@ async def snapshots(
         seq = await changes(container, task_id, seq, min(left, _WAIT_SLICE_S))
 
 
-@router.post("/suno/audios")
+@router.post(
+    "/suno/audios",
+    responses=documented(
+        AceDataAudiosAnswer | AceDataAccepted,
+        403,
+        500,
+        504,
+        stream=AceDataSnapshot,
+        description="the task's clips once it has ended (the default), or at once the "
+        "accepted task (``async: true`` or a ``callback_url``)",
+    ),
+    openapi_extra=json_body(AudiosBody, name="AceDataAudiosBody"),
+)
 async def audios(
     request: Request,
     key: CurrentKey,
@@ -226,6 +248,8 @@ async def audios(
     idempotency_key: IdempotencyKey = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
+    """Makes songs (``action``: generate, extend, cover, concat, remaster, ...) and answers
+    when the task ends, at once (``async``, ``callback_url``) or as it goes (ndjson)."""
     raw = await read_json(request)
     req = parse_audios(raw)
     if not req.implemented:
@@ -285,7 +309,14 @@ def _listed(container: Container, key: ApiKey, req: TaskBatchRequest) -> list[Ta
     return views.tasks([task.id for task in found], key.id)
 
 
-@router.post("/suno/tasks")
+@router.post(
+    "/suno/tasks",
+    responses=documented(
+        AceDataTaskRecord | AceDataTaskBatch,
+        description="``retrieve``: the task's record; ``retrieve_batch``: ``{items, count}``",
+    ),
+    openapi_extra=json_body(TasksBody, name="AceDataTasksBody"),
+)
 async def retrieve_tasks(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     """``retrieve`` (the default): the bare record; ``retrieve_batch``: ``{items, count}``."""
     req = parse_tasks(await read_json(request))
