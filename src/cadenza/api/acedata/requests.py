@@ -294,6 +294,10 @@ class TaskRetrieveRequest:
 #: Most records one retrieve_batch answers.
 MAX_BATCH = 100
 DEFAULT_BATCH_LIMIT = 20
+#: Past this a page is empty anyway; the database's integers stop at 2**63.
+MAX_OFFSET = 1_000_000_000
+#: 9999-12-31T23:59:59Z, the last moment a date holds.
+MAX_EPOCH_S = 253_402_300_799
 
 
 @dataclass(frozen=True)
@@ -728,6 +732,13 @@ def parse_mashup_lyrics(raw: Any) -> MashupLyricsRequest:
     )
 
 
+def _epoch(value: float | None, name: str) -> float | None:
+    """A time filter in epoch seconds, within what a date can hold (years 1970 to 9999)."""
+    if value is not None and not 0 <= value <= MAX_EPOCH_S:
+        raise InvalidInput(f"{name} must be epoch seconds between 0 and {MAX_EPOCH_S}")
+    return value
+
+
 def parse_tasks(raw: Any) -> TaskRequest:
     """``{"id", "action": "retrieve"}`` (the default) or ``{"ids", "action":
     "retrieve_batch"}`` with the Web client's filters."""
@@ -747,15 +758,15 @@ def parse_tasks(raw: Any) -> TaskRequest:
     if not 1 <= limit <= MAX_BATCH:
         raise InvalidInput(f"limit must be between 1 and {MAX_BATCH}")
     offset = body.offset or 0
-    if offset < 0:
-        raise InvalidInput("offset must be greater than or equal to 0")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
     return TaskBatchRequest(
         task_ids=ids,
         kind=_text(body.type),
         limit=limit,
         offset=offset,
-        created_after=body.created_at_min,
-        created_before=body.created_at_max,
+        created_after=_epoch(body.created_at_min, "created_at_min"),
+        created_before=_epoch(body.created_at_max, "created_at_max"),
         user_id=_text(body.user_id),
         application_id=_text(body.application_id),
     )

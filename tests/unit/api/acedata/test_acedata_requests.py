@@ -433,6 +433,22 @@ def test_tasks_bodies() -> None:
     assert refused(parse_tasks, {"action": "list"}) == "action is invalid."
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("offset", 2**63),
+        ("offset", -1),
+        ("created_at_min", 1e300),
+        ("created_at_min", -1e12),
+        ("created_at_max", 2.6e11),
+    ],
+)
+def test_batch_filters_out_of_range_are_refused(field: str, value: float) -> None:
+    # Past these, the database's integers and the calendar end: a 400, never a 500.
+    message = refused(parse_tasks, {"action": "retrieve_batch", field: value})
+    assert message.startswith(f"{field} must be"), message
+
+
 def test_ndjson_accept() -> None:
     assert wants_ndjson("application/x-ndjson")
     assert wants_ndjson("application/json, application/x-ndjson;q=0.9")
