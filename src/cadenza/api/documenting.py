@@ -11,7 +11,7 @@ it reads itself, ``component_ref`` for an answer FastAPI cannot see, such as a s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -86,18 +86,20 @@ def component_ref(
 
 
 def json_body(
-    model: type[BaseModel], *, name: str | None = None, required: bool = False
+    model: type[BaseModel],
+    *,
+    name: str | None = None,
+    required: bool = False,
+    examples: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``openapi_extra=`` of a route that reads its JSON body itself (to keep it as sent,
     or to answer its errors in its dialect's words): the body it reads, as if FastAPI had
-    read it. ``name`` keeps two dialects' bodies of one class name apart."""
-    schema = component_ref(model, name=name, mode="validation")
-    return {
-        "requestBody": {
-            "required": required,
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
+    read it. ``name`` keeps two dialects' bodies of one class name apart; ``examples``
+    (name -> body) show a client, and a fuzzer, requests the route accepts."""
+    media: dict[str, Any] = {"schema": component_ref(model, name=name, mode="validation")}
+    if examples:
+        media["examples"] = {key: {"value": value} for key, value in examples.items()}
+    return {"requestBody": {"required": required, "content": {"application/json": media}}}
 
 
 def add_named_components(document: dict[str, Any], schemas: dict[str, Any]) -> None:

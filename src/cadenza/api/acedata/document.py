@@ -5,7 +5,8 @@ errors in AceData's envelope (``models.AceDataErrorBody``) with the statuses of 
 contract's table (400 for a missing key or a bad field, 401 for a wrong key, 429 with
 ``Retry-After``, 413 for a body over the cap, 500 everywhere), no 422 (an
 ``Idempotency-Key`` reused with another body is a 400 here), the ``Authorization: Bearer``
-scheme, and the ``AceData`` tag. A route adds only what is its own::
+scheme (and ``X-API-Key``, which the key is read from too), and the ``AceData`` tag. A
+route adds only what is its own::
 
     @router.post("/suno/x", responses=documented(XAnswer, 403, 504),
                  openapi_extra=json_body(XBody, name="AceDataXBody"))
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 
 from cadenza.api.acedata.errors import AceDataRoute
 from cadenza.api.acedata.models import AceDataErrorBody
-from cadenza.api.documenting import BEARER, Dialect, OperationFacts, component_ref
+from cadenza.api.documenting import API_KEY, BEARER, Dialect, OperationFacts, component_ref
 
 NDJSON = "application/x-ndjson"
 
@@ -56,7 +57,9 @@ TABLE: dict[int, tuple[tuple[str, ...], str]] = {
     ),
 }
 
-SECURITY: list[dict[str, list[str]]] = [{BEARER.scheme_name: []}]
+#: AceData's clients send ``Authorization: Bearer``; the key is read from ``X-API-Key``
+#: too (``deps.read_secret``), so the document says both, Bearer first.
+SECURITY: list[dict[str, list[str]]] = [{BEARER.scheme_name: []}, {API_KEY.scheme_name: []}]
 TAG = "AceData"
 
 

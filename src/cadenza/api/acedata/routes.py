@@ -239,7 +239,26 @@ async def snapshots(
         description="the task's clips once it has ended (the default), or at once the "
         "accepted task (``async: true`` or a ``callback_url``)",
     ),
-    openapi_extra=json_body(AudiosBody, name="AceDataAudiosBody"),
+    openapi_extra=json_body(
+        AudiosBody,
+        name="AceDataAudiosBody",
+        examples={
+            "generate": {
+                "action": "generate",
+                "prompt": "a song about the sea",
+                "model": "chirp-v4",
+            },
+            "custom": {
+                "action": "generate",
+                "custom": True,
+                "lyric": "[Verse]\nThe tide comes in",
+                "style": "folk",
+                "title": "Tide",
+                "model": "chirp-v4-5",
+                "async": True,
+            },
+        },
+    ),
 )
 async def audios(
     request: Request,
@@ -315,7 +334,14 @@ def _listed(container: Container, key: ApiKey, req: TaskBatchRequest) -> list[Ta
         AceDataTaskRecord | AceDataTaskBatch,
         description="``retrieve``: the task's record; ``retrieve_batch``: ``{items, count}``",
     ),
-    openapi_extra=json_body(TasksBody, name="AceDataTasksBody"),
+    openapi_extra=json_body(
+        TasksBody,
+        name="AceDataTasksBody",
+        examples={
+            "retrieve": {"action": "retrieve", "id": "<task_id>"},
+            "retrieve_batch": {"action": "retrieve_batch", "limit": 5},
+        },
+    ),
 )
 async def retrieve_tasks(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     """``retrieve`` (the default): the bare record; ``retrieve_batch``: ``{items, count}``."""

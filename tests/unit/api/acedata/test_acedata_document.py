@@ -47,7 +47,7 @@ def test_acedata_operations_are_completed_in_their_dialect(document: Document) -
     for method, path, operation in operations:
         where = (method, path)
         assert operation["tags"] == [TAG], where
-        assert operation["security"] == [{"Bearer": []}], where
+        assert operation["security"] == [{"Bearer": []}, {"ApiKey": []}], where
         responses = operation["responses"]
         # A key (400 no_token, 401, 429), a JSON body (400, 413), anything (500); never
         # FastAPI's 422: AceData answers a bad field, or a reused Idempotency-Key, with 400.
@@ -118,6 +118,23 @@ def test_real_answers_match_the_document(
         "/suno/tasks", json={"action": "retrieve_batch", "ids": [task_id, lyrics]}, headers=headers
     )
     assert check(batch, "/suno/tasks")["count"] == 2
+
+
+def test_the_documented_examples_are_accepted(
+    client: TestClient, make_key: Any, document: Document
+) -> None:
+    headers = bearer(make_key)
+    tried = 0
+    for _, path, operation in document.operations("acedata"):
+        media = operation["requestBody"]["content"]["application/json"]
+        for name, example in media.get("examples", {}).items():
+            if "<" in json.dumps(example["value"]):
+                continue  # names something the reader has to fill in (a task id)
+            answer = client.post(path, json=example["value"], headers=headers)
+            assert answer.status_code == 200, (path, name, answer.text)
+            document.check(answer, path)
+            tried += 1
+    assert tried >= 3
 
 
 def test_a_failed_task_is_a_documented_500_with_its_id_and_record(
@@ -201,7 +218,8 @@ def test_a_route_added_later_only_says_what_is_its_own() -> None:
     app.include_router(router)
     document = build_document(app)
     operation = document["paths"]["/suno/later"]["post"]
-    assert operation["security"] == [{"Bearer": []}] and operation["tags"] == [TAG]
+    assert operation["security"] == [{"Bearer": []}, {"ApiKey": []}]
+    assert operation["tags"] == [TAG]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "429", "500"}
     schemas = document["components"]["schemas"]
     assert {"AceDataErrorBody", "AceDataErrorInfo", "AceDataClipToolBody"} <= set(schemas)
