@@ -9,7 +9,7 @@ key that an answer leaves out rather than sets to ``null`` is typed ``X | Absent
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -36,6 +36,11 @@ ErrorCode = Literal[
 
 class _Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+#: What a tool's task holds instead of clips or lyrics (vox, wav, midi, mp4, ...): the
+#: ``data`` of that tool's own answer.
+ToolData = dict[str, Any] | list[dict[str, Any]]
 
 
 class AceDataClip(_Shape):
@@ -88,6 +93,19 @@ class AceDataErrorBody(_Shape):
     )
 
 
+DataT = TypeVar("DataT")
+
+
+class AceDataAnswer(_Shape, Generic[DataT]):
+    """A success of an auxiliary endpoint: ``data`` depends on the route
+    (``AceDataAnswer[list[AceDataLyrics]]`` for ``/suno/lyrics``)."""
+
+    success: Literal[True]
+    task_id: str
+    trace_id: str
+    data: DataT
+
+
 class AceDataAudiosAnswer(_Shape):
     """The finished task (blocking mode, and the body POSTed to a ``callback_url``)."""
 
@@ -125,7 +143,7 @@ class AceDataTaskResponse(_Shape):
     success: Literal[True]
     task_id: str
     trace_id: str
-    data: list[AceDataClip] | list[AceDataLyrics]
+    data: list[AceDataClip] | list[AceDataLyrics] | ToolData
 
 
 class AceDataTaskFailure(_Shape):
@@ -158,3 +176,33 @@ class AceDataTaskBatch(_Shape):
 
     items: list[AceDataTaskRecord]
     count: int = Field(ge=0)
+
+
+class AceDataStyle(_Shape):
+    """``/suno/style``'s ``data``: Docs say ``upsampled_tags``, Web and the CLI read
+    ``text``; both hold the expanded style."""
+
+    upsampled_tags: str
+    text: str
+
+
+class AceDataPersona(_Shape):
+    """A persona as ``GET /suno/persona`` lists it."""
+
+    id: str
+    persona_id: str
+    name: str
+    description: str
+    user_id: str
+    created_at: float = Field(description="epoch seconds")
+    source_type: Literal["persona", "voice"]
+    source_audio_id: str
+    source_audio_url: str
+    task_id: str
+
+
+class AceDataPersonaList(_Shape):
+    """``GET /suno/persona``: one page of the key's personas; ``count`` is the total."""
+
+    count: int = Field(ge=0)
+    items: list[AceDataPersona]
