@@ -8,10 +8,11 @@
 #
 # Submits start real renders on a real server: the key's concurrency limit (4 here) bounds
 # them, and the submits beyond it answer 429 concurrency_limited, which is documented.
-# Defaults: every phase, the checks the suite runs plus the negative-data, auth and method
-# ones, 100 examples per operation, a new seed each run (printed; --seed N repeats one),
-# and 75 s per request: a video waits up to CADENZA_VIDEO_WAIT_S, an upload up to
-# CADENZA_WAIT_AUDIO_S, for their tasks.
+# Defaults: every phase, the checks in scripts/schemathesis.toml (the suite's plus the
+# negative-data, auth and method ones), 100 examples per operation, a new seed each run
+# (printed; --seed N repeats one), and 75 s per request: a video waits up to
+# CADENZA_VIDEO_WAIT_S, an upload up to CADENZA_WAIT_AUDIO_S, a blocking AceData submit up to
+# CADENZA_ACEDATA_WAIT_S (60 s on the throwaway server; 504 timeout past it) for its task.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -22,8 +23,8 @@ if [ -z "$url" ]; then
   data=$(mktemp -d)
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   url="http://127.0.0.1:$port"
-  CADENZA_LOG_LEVEL=WARNING .venv/bin/cadenza serve --data-dir "$data" --port "$port" \
-    >"$data/server.log" 2>&1 &
+  CADENZA_LOG_LEVEL=WARNING CADENZA_ACEDATA_WAIT_S=60 \
+    .venv/bin/cadenza serve --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
   server=$!
   stop() {
     local status=$?
@@ -43,10 +44,9 @@ fi
 : "${key:?set CADENZA_KEY to a funded key of the server at CADENZA_URL}"
 
 # Not exec: the EXIT trap must still stop the throwaway server.
-.venv/bin/schemathesis run "$url/openapi.json" \
+.venv/bin/schemathesis --config-file scripts/schemathesis.toml run "$url/openapi.json" \
   --header "X-API-Key: $key" \
   --phases examples,coverage,fuzzing,stateful \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,ignored_auth,use_after_free,ensure_resource_availability \
   --max-examples 100 \
   --request-timeout 75 \
   --generation-database none \
