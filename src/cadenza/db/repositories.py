@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,9 @@ from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, utcnow
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 _UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
+
+#: Seconds a price read for a submit is reused in the process that read it.
+PRICE_CACHE_S = 1.0
 
 #: The unique constraint on a key's Idempotency-Keys (named in migration 0001).
 IDEMPOTENCY_INDEX = "uq_tasks_key_id_idempotency_key"
@@ -190,13 +194,41 @@ def _price(row: RowMapping) -> Price:
     )
 
 
+class PriceCache:
+    """Prices read recently, per process (shared by the units of work of one engine)."""
+
+    def __init__(self, ttl_s: float = PRICE_CACHE_S) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, Price | None]] = {}
+
+    def get(self, action: str) -> tuple[bool, Price | None]:
+        entry = self._entries.get(action)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, action: str, price: Price | None) -> None:
+        self._entries[action] = (time.monotonic() + self.ttl_s, price)
+
+    def forget(self, action: str) -> None:
+        self._entries.pop(action, None)
+
+
 class SqlPriceRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: PriceCache | None = None) -> None:
         self._conn = conn
+        self._cache = cache or PriceCache(0.0)
 
     def get(self, action: str) -> Price | None:
         row = self._conn.execute(_PRICE, {"action": str(action)}).mappings().first()
         return _price(row) if row else None
+
+    def current(self, action: str) -> Price | None:
+        known, price = self._cache.get(str(action))
+        if not known:
+            price = self.get(action)
+            self._cache.put(str(action), price)
+        return price
 
     def list(self) -> list[Price]:
         query = select(t.prices).order_by(t.prices.c.action)
@@ -209,6 +241,7 @@ class SqlPriceRepository:
             "enabled": price.enabled,
             "refund_on_failure": price.refund_on_failure,
         }
+        self._cache.forget(str(price.action))
         result = self._conn.execute(
             update(t.prices).where(t.prices.c.action == str(price.action)).values(**values)
         )

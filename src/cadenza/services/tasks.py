@@ -322,7 +322,7 @@ def _record(
     is held short. A reused Idempotency-Key is caught by the database's unique index at
     the insert (``IdempotencyKeyTaken``)."""
     with uow() as u:
-        price = u.prices.get(action)
+        price = u.prices.current(action)
         now = utcnow()
         task = Task(
             id=new_id(),
