@@ -15,7 +15,8 @@ the rest). ``ALL_STEMS`` makes two candidate sets of the twelve stems, in Suno's
 - set 2, solo: the same parts each brought to the song's loudness (ITU-R BS.1770, gain
   capped so the true peak stays under -1 dBTP), for listening to one part alone, sampling
   or playing along: a shaker mixed 20 dB down is as audible as the lead. Its gain is in
-  each clip's metadata.
+  each clip's metadata (``gain_db``); a part already as loud as the song (often the lead
+  vocal) keeps nearly its level, while the accompaniment moves by 10-25 dB.
 
 A second render of the score (another seed, another mix) would be a different song, and
 the sibling clip of the source's task is one too: neither is a candidate split of THIS

@@ -14,7 +14,7 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from cadenza.bootstrap import Container, build_runner
+from cadenza.bootstrap import Container, build_engines, build_runner
 from cadenza.domain.actions import Action
 from cadenza.domain.stems import STEM_ORDER
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id
@@ -263,3 +263,9 @@ def test_a_split_that_fails_is_refunded(
     assert answer.status_code == 500
     assert answer.json()["success"] is False
     assert balance(container, key_id) == Decimal(100)
+
+
+def test_the_installation_runs_splits_on_the_stems_engine(container: Container) -> None:
+    registry = build_engines(container.settings, container.storage)
+    assert isinstance(registry("STEMS"), StemsEngine)
+    assert isinstance(registry("ALL_STEMS"), StemsEngine)
