@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
 
+    #: Submits run at once per API process (their database work and checks, on threads);
+    #: more wait their turn in arrival order.
+    submit_threads: int = Field(default=8, ge=1)
     #: Longest an AceData ``/suno/audios`` request is held for its task in the default
     #: (blocking) mode before answering ``504 timeout`` (the task goes on; poll it with
     #: ``/suno/tasks``). Under the 180 s of the slowest official client.

@@ -66,9 +66,10 @@ class MakeMusic:
 
 @dataclass(frozen=True)
 class WriteLyrics:
-    """A title and sectioned lyrics for a description."""
+    """A title and sectioned lyrics for a description (the same for the same seed)."""
 
-    prompt: str
+    prompt: str | None
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Concat:
     """The whole song of an extend chain ending at ``clip_id``, as one clip."""
 
     clip_id: str
+    is_infill: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def _write_lyrics(app: Commands, key: ApiKey, command: WriteLyrics, how: Submiss
         app.uow,
         app.inline_queue,
         key,
-        {"prompt": command.prompt},
+        {"prompt": command.prompt, **({"seed": command.seed} if command.seed is not None else {})},
         idempotency_key=how.idempotency_key,
         deadline_s=app.deadline_s,
         origin=how.origin.record(),
@@ -173,6 +175,7 @@ def _concat(app: Commands, key: ApiKey, command: Concat, how: Submission) -> Tas
         app.queue,
         key,
         clip_id=command.clip_id,
+        is_infill=command.is_infill,
         deadline_s=app.deadline_s,
         idempotency_key=how.idempotency_key,
         origin=how.origin.record(),

@@ -35,7 +35,6 @@ from cadenza.domain.errors import (
     EngineError,
     Forbidden,
     InvalidInput,
-    NotFound,
     UpstreamUnavailable,
 )
 from cadenza.domain.library import (
@@ -48,6 +47,7 @@ from cadenza.domain.library import (
     Playlist,
 )
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.services import ownership
 from cadenza.services.billing import charge_and_commit
 from cadenza.services.ports import MediaStorage, UnitOfWork, UnitOfWorkFactory
 from cadenza.services.tasks import settle_failure
@@ -159,10 +159,7 @@ def charge_for_work(
 
 def owned_clip(u: UnitOfWork, key: ApiKey, clip_id: str) -> Clip:
     """The key's clip; a missing and a foreign clip are the same 404."""
-    clip = u.clips.get(clip_id) if clip_id else None
-    if clip is None or clip.key_id != key.id:
-        raise NotFound(f"clip {clip_id} not found")
-    return clip
+    return ownership.owned_clip(u, key.id, clip_id)
 
 
 def _complete_clip(u: UnitOfWork, key: ApiKey, clip_id: str) -> Clip:
@@ -426,10 +423,7 @@ def _vox_persona(
 
 def get_persona(uow: UnitOfWorkFactory, key: ApiKey, persona_id: str) -> Persona:
     with uow() as u:
-        persona = u.personas.get(persona_id)
-    if persona is None or persona.key_id != key.id:
-        raise NotFound("persona not found")
-    return persona
+        return ownership.owned_persona(u, key.id, persona_id)
 
 
 # ------------------------------------------------------------------ MIDI

@@ -34,6 +34,7 @@ from cadenza.domain.uploads import (
     safe_title,
 )
 from cadenza.services import tasks
+from cadenza.services.ownership import owned
 from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -257,9 +258,7 @@ def extend_chain(uow: UnitOfWorkFactory, key: ApiKey, clip: Clip) -> list[_Link]
             parent_id, at = found
             if parent_id in seen or len(links) >= MAX_CHAIN:
                 raise InvalidInput("the extend chain is too long or loops")
-            parent = u.clips.get(parent_id)
-            if parent is None or parent.key_id != key.id:
-                raise NotFound(f"clip {parent_id} of the extend chain not found")
+            parent = owned(u.clips.get(parent_id), key.id, "clip", parent_id)
             _check_editable(parent)
             if at is not None and not 0 < at <= float(parent.duration or 0) + 1e-3:
                 raise InvalidInput(f"continue_at {at} is outside clip {parent_id}")

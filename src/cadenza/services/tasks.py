@@ -36,6 +36,7 @@ from cadenza.domain.tasks import (
     utcnow,
 )
 from cadenza.services.billing import charge_and_commit, refund
+from cadenza.services.ownership import owned_clip, owned_persona
 from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
 
 log = logging.getLogger(__name__)
@@ -224,16 +225,12 @@ def _with_sources(
     score_key: str | None = None
     with uow(read_only=True) as u:
         if req.persona_id:
-            persona = u.personas.get(req.persona_id)
-            if persona is None or persona.key_id != key.id:
-                raise NotFound(f"persona {req.persona_id} not found")
+            persona = owned_persona(u, key.id, req.persona_id)
             req = dataclasses.replace(req, persona=persona.request_payload())
         for clip_id in (req.continue_clip_id, req.cover_clip_id):
             if not clip_id:
                 continue
-            source = u.clips.get(clip_id)
-            if source is None or source.key_id != key.id:
-                raise NotFound(f"clip {clip_id} not found")
+            source = owned_clip(u, key.id, clip_id)
             if source.status is not ClipStatus.COMPLETE:
                 raise InvalidInput(f"clip {clip_id} is not complete yet")
             if not source.files.get("score.json"):
@@ -482,10 +479,7 @@ def get(views: Views, key: ApiKey, task_id: str) -> TaskView:
 
 def get_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:
     with uow(read_only=True) as u:
-        clip = u.clips.get(clip_id)
-    if clip is None or clip.key_id != key.id:
-        raise NotFound("clip not found")
-    return clip
+        return owned_clip(u, key.id, clip_id)
 
 
 def fail_task(

@@ -162,7 +162,7 @@ def test_an_unexpected_failure_is_a_500_envelope_with_the_request_id(
     def boom(*args: object, **kwargs: object) -> object:
         raise RuntimeError("database exploded: secret detail")
 
-    monkeypatch.setattr(tasks, "submit_music", boom)
+    monkeypatch.setattr(tasks, "submit_music_request", boom)
     answer = client.post(
         "/suno/submit/music",
         json={"prompt": "[Verse]\nhi"},

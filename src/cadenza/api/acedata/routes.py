@@ -31,7 +31,7 @@ from cadenza.api.acedata.requests import (
     parse_tasks,
     wants_ndjson,
 )
-from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.deps import ContainerDep, CurrentKey, run_submit
 from cadenza.api.guards import ErrorResponder
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
@@ -242,7 +242,7 @@ async def audios(
         fingerprint=raw,
     )
     command = command_of(req)
-    task = await run_in_threadpool(container.commands.submit, key, command, how)
+    task = await run_submit(container, container.commands.submit, key, command, how)
     request.state.task_id = task.id
     wait_s = container.settings.acedata_wait_s
     if wants_ndjson(accept):

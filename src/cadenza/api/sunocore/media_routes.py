@@ -39,13 +39,14 @@ from cadenza.api.sunocore.media_schemas import (
     CropBody,
     SpeedBody,
 )
-from cadenza.api.sunocore.routes import IdempotencyKey
+from cadenza.api.sunocore.routes import IdempotencyKey, submission
 from cadenza.api.sunocore.schemas import ok
 from cadenza.bootstrap import Container
 from cadenza.domain.errors import InvalidInput, NotFound
 from cadenza.domain.uploads import Upload
 from cadenza.services import keys as key_service
 from cadenza.services import media
+from cadenza.services.commands import Concat
 from cadenza.services.waiting import wait_for_task
 from cadenza.storage import public_base
 
@@ -132,16 +133,8 @@ def concat(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = media.submit_concat(
-        container.uow,
-        container.queue,
-        key,
-        clip_id=body.clip_id,
-        is_infill=body.is_infill,
-        deadline_s=container.settings.task_timeout_s,
-        idempotency_key=idempotency_key,
-    )
-    return ok(task.id)
+    command = Concat(body.clip_id, is_infill=body.is_infill)
+    return ok(container.commands.submit(key, command, submission(idempotency_key)).id)
 
 
 @router.post("/suno/api/create_audio_upload", responses=documented(UploadSlotAnswer))

@@ -15,9 +15,9 @@ from cadenza.api.bodies import RequestBody
 from cadenza.api.deps import ContainerDep, CurrentKey
 from cadenza.api.openapi import documented
 from cadenza.api.sunocore.answers import TaskIdAnswer
-from cadenza.api.sunocore.routes import IdempotencyKey
+from cadenza.api.sunocore.routes import IdempotencyKey, submission
 from cadenza.api.sunocore.schemas import ok
-from cadenza.services import media
+from cadenza.services.commands import Remaster
 
 router = APIRouter()
 
@@ -36,15 +36,5 @@ def upsample(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = media.submit_upsample(
-        container.uow,
-        container.queue,
-        key,
-        clip_id=body.clip_id,
-        model_name=body.model_name,
-        variation_category=body.variation_category,
-        deadline_s=container.settings.task_timeout_s,
-        idempotency_key=idempotency_key,
-        storage=container.storage,
-    )
-    return ok(task.id)
+    command = Remaster(body.clip_id, model=body.model_name, variation=body.variation_category)
+    return ok(container.commands.submit(key, command, submission(idempotency_key)).id)

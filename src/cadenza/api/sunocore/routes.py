@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 
-from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey
+from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey, run_submit
 from cadenza.api.openapi import documented
 from cadenza.api.sunocore.answers import MeAnswer, PricesAnswer, TaskIdAnswer, TransactionsAnswer
 from cadenza.api.sunocore.schemas import (
@@ -22,28 +22,32 @@ from cadenza.api.sunocore.schemas import (
     price_object,
     transaction_object,
 )
-from cadenza.services import billing, tasks
+from cadenza.domain.music import build_music_request
+from cadenza.services import billing
+from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
 
 router = APIRouter()
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+SUNOCORE = Origin("sunocore")
+
+
+def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) -> Submission:
+    """How a sunocore request arrived; its body, as given, tells an idempotent retry."""
+    return Submission(SUNOCORE, idempotency_key=idempotency_key, fingerprint=body or {})
 
 
 @router.post("/suno/submit/music", responses=documented(TaskIdAnswer, 402, 403, 404))
-def submit_music(
+async def submit_music(
     body: Annotated[SubmitMusicBody, Body()],
     key: CurrentKey,
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = tasks.submit_music(
-        container.uow,
-        container.queue,
-        key,
-        body.to_params(),
-        idempotency_key=idempotency_key,
-        deadline_s=container.settings.task_timeout_s,
-    )
+    params = body.to_params()
+    command = MakeMusic(build_music_request(params))
+    how = submission(idempotency_key, params)
+    task = await run_submit(container, container.commands.submit, key, command, how)
     return ok(task.id)
 
 
@@ -55,14 +59,9 @@ def submit_lyrics(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Lyrics for a description; written at once, polled like any task (action LYRICS)."""
-    task = tasks.submit_lyrics(
-        container.uow,
-        container.inline_queue,
-        key,
-        body.to_params(),
-        idempotency_key=idempotency_key,
-        deadline_s=container.settings.task_timeout_s,
-    )
+    params = body.to_params()
+    command = WriteLyrics(params.get("prompt"), params.get("seed"))
+    task = container.commands.submit(key, command, submission(idempotency_key, params))
     return ok(task.id)
 
 
