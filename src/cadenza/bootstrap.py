@@ -207,6 +207,12 @@ def _video_engine(storage: MediaStorage) -> Engine:
     return VideoEngine(storage)
 
 
+def _stems_engine(storage: MediaStorage) -> Engine:
+    from cadenza.engines.stems import StemsEngine
+
+    return StemsEngine(storage)
+
+
 def build_engines(settings: Settings, storage: MediaStorage | None = None) -> EngineRegistry:
     factories: dict[str, EngineFactory] = {}
     if builtin_engine_available():
@@ -220,6 +226,8 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         for action in (Action.CROP, Action.SPEED_ADJUST, Action.CONCAT, Action.UPLOAD):
             factories[action.value] = tools
         factories[Action.MP4.value] = functools.partial(_video_engine, storage)
+        stems = functools.partial(_stems_engine, storage)
+        factories[Action.STEMS.value] = factories[Action.ALL_STEMS.value] = stems
     return EngineRegistry(factories=factories)
 
 

@@ -198,3 +198,7 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
         origin=how.origin.record(),
         callback=how.callback,
     )
+
+
+# Handlers kept in modules of their own register on import.
+from cadenza.services import commands_stems as _commands_stems  # noqa: E402, F401

@@ -75,6 +75,7 @@ def submit(
     *,
     clip_count: int = 0,
     clip_fields: dict[str, Any] | None = None,
+    each_clip: Sequence[dict[str, Any]] | None = None,
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     route: str | None = None,
@@ -86,9 +87,13 @@ def submit(
 
     ``request`` is the body as the client sent it, when ``params`` holds values the server
     drew (a random seed): an idempotent retry is recognised by what the client sent.
+    ``each_clip`` (one dict per clip, in order) presets fields that differ between the
+    clips, such as the title of each stem, so even a pending clip shows them.
     """
     if clip_count < 0:
         raise ValueError("clip_count must not be negative")
+    if each_clip is not None and len(each_clip) != clip_count:
+        raise ValueError("each_clip needs one entry per clip")
     return _submit(
         uow,
         queue,
@@ -97,6 +102,7 @@ def submit(
         params,
         clip_ids=[new_id() for _ in range(clip_count)],
         clip_fields=clip_fields or {},
+        each_clip=each_clip,
         idempotency_key=idempotency_key,
         fingerprint=request_hash(action, params if request is None else request),
         deadline_s=deadline_s,
@@ -255,6 +261,7 @@ def _submit(
     route: str | None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    each_clip: Sequence[dict[str, Any]] | None = None,
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
@@ -262,7 +269,7 @@ def _submit(
         idempotency_key = idempotency_key.strip() or None
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
-    unknown = set(clip_fields) - CLIP_PRESETS
+    unknown = set(clip_fields).union(*(each_clip or ())) - CLIP_PRESETS
     if unknown:
         raise ValueError(f"unknown clip fields: {sorted(unknown)}")
 
@@ -275,7 +282,7 @@ def _submit(
                 action,
                 params,
                 clip_ids,
-                clip_fields,
+                [{**clip_fields, **extra} for extra in each_clip or [{}] * len(clip_ids)],
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 deadline_s=deadline_s,
@@ -306,7 +313,7 @@ def _record(
     action: str,
     params: dict[str, Any],
     clip_ids: list[str],
-    clip_fields: dict[str, Any],
+    clip_fields: list[dict[str, Any]],
     *,
     idempotency_key: str | None,
     fingerprint: str,
@@ -355,9 +362,9 @@ def _record(
                 key_id=key.id,
                 status=ClipStatus.QUEUED,
                 created_at=now,
-                **clip_fields,
+                **fields,
             )
-            for clip_id in clip_ids
+            for clip_id, fields in zip(clip_ids, clip_fields, strict=True)
         ]
         # Refusals come after the insert, so a retry under a used Idempotency-Key gets its
         # task (``IdempotencyKeyTaken``) whatever has changed since; they roll it back.

@@ -49,6 +49,7 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
+from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
 DIALECT = "acedata"
@@ -148,6 +149,8 @@ def command_of(req: AudiosRequest) -> object:
         return Concat(req.clip_id)
     if req.action is AudioAction.REMASTER and req.clip_id:
         return Remaster(req.clip_id, model=req.model_name, variation=req.variation)
+    if req.action in (AudioAction.STEMS, AudioAction.ALL_STEMS) and req.clip_id:
+        return SplitStems(req.clip_id, full=req.action is AudioAction.ALL_STEMS)
     raise AceDataError.not_implemented()
 
 
