@@ -23,6 +23,8 @@ class Action(enum.StrEnum):
     UPSAMPLE_TAGS = "UPSAMPLE_TAGS"
     PROMPT_IMAGE = "PROMPT_IMAGE"
     LYRICS = "LYRICS"
+    WAV = "WAV"
+    VOX = "VOX"
 
 
 @dataclass(frozen=True)
@@ -51,4 +53,6 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.UPSAMPLE_TAGS, "Upsample style tags", Decimal("0.5")),
     Price(Action.PROMPT_IMAGE, "Prompt image", Decimal("1")),
     Price(Action.LYRICS, "Lyrics generation", Decimal("1")),
+    Price(Action.WAV, "WAV export", Decimal("1")),
+    Price(Action.VOX, "Vocal excerpt (vox)", Decimal("1")),
 )
