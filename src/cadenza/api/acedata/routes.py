@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -314,4 +314,9 @@ def body_error_for(scope: Scope) -> ErrorResponder | None:
     return respond
 
 
-_PATHS = frozenset(getattr(route, "path", "") for route in router.routes)
+_PATHS: set[str] = {getattr(route, "path", "") for route in router.routes}
+
+
+def claim_paths(paths: Iterable[str]) -> None:
+    """Counts another AceData router's paths as this dialect's (``owns``)."""
+    _PATHS.update(paths)
