@@ -625,7 +625,7 @@ def request_video(
         task = _submit_video(
             uow, queue, key, clip, task.id if task else None, deadline_s, origin, callback
         )
-    if not task.status.finished and wait_s > 0:
+    if not task.status.finished:
         task = wait_for_task(uow, task.id, wait_s) or task
     if task.status is TaskStatus.SUCCESS:
         linked = _link_video(uow, clip.id, task.id)
