@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     #: Longest ``GET /suno/act/mp4`` waits for a video being rendered before answering
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
+    #: Longest the download of a client-given audio URL (AceData's ``/suno/upload`` and
+    #: ``/suno/voices``) may take, all of it (seconds); its size cap is ``upload_max_bytes``.
+    remote_fetch_timeout_s: float = Field(default=60.0, gt=0)
 
     #: Submits run at once per API process (their database work and checks, on threads);
     #: more wait their turn in arrival order.

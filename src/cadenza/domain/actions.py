@@ -25,6 +25,8 @@ class Action(enum.StrEnum):
     LYRICS = "LYRICS"
     STEMS = "STEMS"
     ALL_STEMS = "ALL_STEMS"
+    WAV = "WAV"
+    VOX = "VOX"
 
 
 @dataclass(frozen=True)
@@ -55,4 +57,6 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.LYRICS, "Lyrics generation", Decimal("1")),
     Price(Action.STEMS, "Stems: vocals and instrumental (2 clips)", Decimal("2")),
     Price(Action.ALL_STEMS, "All stems: 12 stems, 2 sets (24 clips)", Decimal("5")),
+    Price(Action.WAV, "WAV export", Decimal("1")),
+    Price(Action.VOX, "Vocal excerpt (vox)", Decimal("1")),
 )

@@ -8,7 +8,7 @@ and no ``error`` key unless it failed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,10 +144,100 @@ def lyrics_data(task: Task) -> list[dict[str, Any]]:
 
 
 def task_data(view: TaskView, storage: MediaStorage) -> Any:
-    """What ``data`` holds for a task of this action: lyrics or clips."""
-    if view.task.action == Action.LYRICS:
-        return lyrics_data(view.task)
+    """What ``data`` holds for a task of this action: lyrics, a tool's data (contract §4)
+    or clips."""
+    render = _TOOL_DATA.get(view.task.action)
+    if render is not None:
+        return render(view, storage)
     return clips_data(view, storage)
+
+
+def _result(task: Task) -> dict[str, Any]:
+    return task.result or {}
+
+
+def _lyrics_or_mashup(view: TaskView, storage: MediaStorage) -> Any:
+    """``/suno/lyrics`` answers a list; ``/suno/mashup-lyrics`` one object."""
+    if view.task.params.get("mashup"):
+        return {**lyrics_data(view.task)[0], "tags": []}
+    return lyrics_data(view.task)
+
+
+def upload_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/upload``: the clip the upload became (Docs(Upload)); ``audio_id`` feeds the
+    upload_* actions."""
+    if not view.clips:
+        return {"audio_id": ""}
+    clip = clip_object(view.clips[0], storage)
+    return {
+        "audio_id": clip["id"],
+        "title": clip["title"],
+        "audio_url": clip["audio_url"],
+        "image_url": clip["image_url"],
+        "image_large_url": clip["image_large_url"],
+        "lyric": clip["lyric"],
+        "style": clip["style"],
+        "duration": clip["duration"],
+    }
+
+
+def persona_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/persona`` (``{persona_id}``) and ``/suno/voices`` (also ``name`` and
+    ``is_public``)."""
+    params = view.task.params
+    persona_id = str(params.get("persona_id") or "")
+    if params.get("source_type") == "voice":
+        return {"name": str(params.get("name") or ""), "is_public": False, "persona_id": persona_id}
+    return {"persona_id": persona_id}
+
+
+def vox_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/vox``: the excerpt's id is the ``vox_audio_id`` of ``/suno/persona``."""
+    result = _result(view.task)
+    audio_key = str(result.get("audio_key") or "")
+    return {
+        "id": str(result.get("vox_clip_id") or ""),
+        "source_clip_id": str(result.get("source_clip_id") or ""),
+        "status": "complete",
+        "vocal_audio_url": storage.url(audio_key) if audio_key else "",
+        "vocal_start_s": float(result.get("start_s") or 0.0),
+        "vocal_end_s": float(result.get("end_s") or 0.0),
+        "wave_response": {"waveform_aggregates": list(result.get("waveform_aggregates") or [])},
+    }
+
+
+def wav_data(view: TaskView, storage: MediaStorage) -> list[dict[str, Any]]:
+    """``/suno/wav``: ``[{file_url}]``."""
+    return [{"file_url": storage.url(str(k))} for k in _result(view.task).get("files") or []]
+
+
+def midi_data(view: TaskView, storage: MediaStorage) -> list[dict[str, Any]]:
+    """``/suno/midi``: the notes per instrument (Docs(MIDI)); Web builds the file."""
+    instruments = _result(view.task).get("instruments")
+    if instruments is None:
+        return []
+    return [{"state": "complete", "instruments": list(instruments)}]
+
+
+def timing_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/timing``: ``{aligned_words, waveform_data, hoot_cer, is_streamed}``."""
+    result = _result(view.task)
+    return {
+        "aligned_words": list(result.get("aligned_words") or []),
+        "waveform_data": list(result.get("waveform_data") or []),
+        "hoot_cer": float(result.get("hoot_cer") or 0.0),
+        "is_streamed": bool(result.get("is_streamed")),
+    }
+
+
+def video_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/mp4``: ``{video_url}`` of the video the MP4 task made."""
+    made = next((c.video_key for c in view.clips if c.video_key), None)
+    return {"video_url": storage.url(made) if made else ""}
+
+
+def tags_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    return style_data(str(_result(view.task).get("upsampled_tags") or ""))
 
 
 def audios_answer(
@@ -240,3 +330,18 @@ def persona_list_answer(
 def style_data(tags: str) -> dict[str, Any]:
     """``/suno/style``: Docs say ``upsampled_tags``, Web and the CLI read ``text``."""
     return {"upsampled_tags": tags, "text": tags}
+
+
+#: ``data`` of the tasks whose result is not a list of clips, by action.
+_TOOL_DATA: dict[str, Callable[[TaskView, MediaStorage], Any]] = {
+    Action.LYRICS.value: _lyrics_or_mashup,
+    Action.UPLOAD.value: upload_data,
+    Action.PERSONA.value: persona_data,
+    Action.VOX_PERSONA.value: persona_data,
+    Action.VOX.value: vox_data,
+    Action.WAV.value: wav_data,
+    Action.MIDI.value: midi_data,
+    Action.ALIGNED_LYRICS.value: timing_data,
+    Action.MP4.value: video_data,
+    Action.UPSAMPLE_TAGS.value: tags_data,
+}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -317,4 +317,24 @@ def body_error_for(scope: Scope) -> ErrorResponder | None:
     return respond
 
 
-_PATHS = frozenset(getattr(route, "path", "") for route in router.routes)
+_PATHS: set[str] = {getattr(route, "path", "") for route in router.routes}
+
+
+def claim_paths(paths: Iterable[str]) -> None:
+    """Counts another AceData router's paths as this dialect's (``owns``)."""
+    _PATHS.update(paths)
+
+
+def register_callbacks(container: Container) -> None:
+    """AceData's callbacks carry the blocking answer (contract §2.1), rendered when the
+    task ends, with the trace id the submit was answered with."""
+    if DIALECT in container.callback_renderers:
+        return
+    storage = container.storage
+
+    def render(view: TaskView) -> bytes:
+        origin = view.task.origin or {}
+        body = audios_answer(view, storage, origin.get("trace_id") or view.task.id)
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    container.callback_renderers.register(DIALECT, render)

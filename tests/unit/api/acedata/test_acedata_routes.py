@@ -144,3 +144,27 @@ def test_a_body_over_the_cap_is_refused_in_the_envelope(client: TestClient, make
     answer = client.post("/suno/audios", json=big, headers=headers)
     assert answer.status_code == 413
     assert answer.json()["success"] is False and answer.json()["trace_id"]
+
+
+def test_a_callback_task_answers_at_once_and_its_body_is_the_blocking_answer(
+    client: TestClient, make_key: Any, container: Container
+) -> None:
+    _, headers = bearer(make_key)
+    body = {**GENERATE, "callback_url": "https://hooks.example.com/suno"}
+    accepted = client.post("/suno/audios", json=body, headers=headers).json()
+    assert accepted["success"] is True and accepted["data"] == []
+    task_id = accepted["task_id"]
+    with container.uow(read_only=True) as u:
+        [delivery] = u.callbacks.for_task(task_id)
+        task = u.tasks.get(task_id)
+        assert task is not None
+        clips = u.clips.list_for_tasks([task_id])
+    assert delivery.url == body["callback_url"] and delivery.dialect == "acedata"
+    render = container.callback_renderers.get("acedata")
+    assert render is not None
+    from cadenza.domain.tasks import TaskView
+
+    sent = json.loads(render(TaskView(task, clips)))
+    assert sent["success"] is True and sent["task_id"] == task_id
+    assert sent["trace_id"] == accepted["trace_id"]
+    assert [clip["state"] for clip in sent["data"]] == ["succeeded", "succeeded"]
