@@ -37,6 +37,7 @@ from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput, NotFound
+from cadenza.domain.library import PersonaType
 from cadenza.domain.models import resolve_model
 from cadenza.domain.moderation import moderator_for
 from cadenza.domain.music import MusicRequest
@@ -50,6 +51,7 @@ from cadenza.services.commands import (
     Submission,
 )
 from cadenza.services.commands_stems import SplitStems
+from cadenza.services.ownership import owned_persona
 from cadenza.services.views import UowViews
 
 DIALECT = "acedata"
@@ -139,6 +141,18 @@ _SONGS = frozenset(
         AudioAction.ARTIST_CONSISTENCY_VOX,
     }
 )
+
+
+def check_vox_persona(container: Container, key: ApiKey, persona_id: str) -> None:
+    """artist_consistency_vox sings with a persona made from a vocal stem (Persona-v2-vox:
+    ``/suno/vox``, then ``/suno/persona`` with ``vox_audio_id``)."""
+    with container.uow(read_only=True) as u:
+        persona = owned_persona(u, key.id, persona_id)
+    if persona.persona_type is not PersonaType.VOX:
+        raise InvalidInput(
+            "persona_id must be a vox persona (made with vox_audio_id) when"
+            " artist_consistency_vox audio"
+        )
 
 
 def command_of(req: AudiosRequest) -> object:
@@ -241,6 +255,8 @@ async def audios(
         callback=callback_of(container, req.delivery.callback_url),
         fingerprint=raw,
     )
+    if req.vox and req.persona_id:
+        await run_in_threadpool(check_vox_persona, container, key, req.persona_id)
     command = command_of(req)
     task = await run_submit(container, container.commands.submit, key, command, how)
     request.state.task_id = task.id

@@ -224,6 +224,20 @@ def test_persona_create_list_and_delete(
     assert item["source_audio_id"] == made.clip.id and item["task_id"] == body["task_id"]
     assert client.get("/suno/persona", headers=other).json() == {"count": 0, "items": []}
 
+    # A singer persona sings artist_consistency; the vox variant needs a vox persona.
+    song = {"persona_id": persona_id, "prompt": "a song by the river", "model": "chirp-v4"}
+    refused(
+        client.post(
+            "/suno/audios", json={**song, "action": "artist_consistency_vox"}, headers=headers
+        ),
+        "persona_id must be a vox persona (made with vox_audio_id) when"
+        " artist_consistency_vox audio",
+    )
+    sung = client.post(
+        "/suno/audios", json={**song, "action": "artist_consistency"}, headers=headers
+    )
+    assert sung.status_code == 200 and len(sung.json()["data"]) == 2, sung.text
+
     # Another key: its clip is missing, its persona too.
     refused(
         client.post("/suno/persona", json={"name": "x", "audio_id": made.clip.id}, headers=other),
