@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from cadenza import __version__
 from cadenza.api import openapi
 from cadenza.api.acedata.routes import body_error_for as acedata_body_error_for
+from cadenza.api.acedata.routes import register_callbacks as acedata_callbacks
 from cadenza.api.acedata.routes import router as acedata_router
 from cadenza.api.deps import AuthCache
 from cadenza.api.forwarding import PublicURL, TrustedProxies
@@ -190,6 +191,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.include_router(sunocore_media_router)
     app.include_router(sunocore_remaster_router)
     app.include_router(acedata_router)
+    acedata_callbacks(container)
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
 

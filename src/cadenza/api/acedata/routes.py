@@ -21,7 +21,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from cadenza.api.acedata.answers import accepted_answer, audios_answer, batch_answer, task_record
+from cadenza.api.acedata.answers import (
+    accepted_answer,
+    audios_answer,
+    batch_answer,
+    callback_body,
+    task_record,
+)
 from cadenza.api.acedata.errors import AceDataError, acedata_router, error_response, trace_id_of
 from cadenza.api.acedata.requests import (
     AudioAction,
@@ -78,6 +84,19 @@ def moderate(container: Container, req: AudiosRequest) -> None:
         lyrics=req.lyrics,
         title=req.title,
     )
+
+
+def register_callbacks(container: Container) -> None:
+    """Teaches the callback outbox how this dialect's callbacks look (once per container):
+    without it a ``callback_url`` task's delivery could never be rendered."""
+    if DIALECT in container.callback_renderers:
+        return
+    storage = container.storage
+
+    def render(view: TaskView) -> bytes:
+        return callback_body(view, storage)
+
+    container.callback_renderers.register(DIALECT, render)
 
 
 def callback_of(container: Container, url: str | None) -> Callback | None:
