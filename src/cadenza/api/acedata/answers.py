@@ -8,6 +8,7 @@ and no ``error`` key unless it failed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -253,6 +254,14 @@ def audios_answer(
     return success_answer(task.id, trace_id, task_data(view, storage) if data is None else data)
 
 
+def callback_body(view: TaskView, storage: MediaStorage) -> bytes:
+    """What is POSTed to a task's ``callback_url``: its final sync answer, carrying the
+    trace id of the submit, so a receiver gets what a blocking request would have."""
+    origin = view.task.origin or {}
+    trace_id = str(origin.get("trace_id") or view.task.id)
+    return json.dumps(audios_answer(view, storage, trace_id), ensure_ascii=False).encode()
+
+
 def lyrics_answer(task: Task, trace_id: str) -> dict[str, Any]:
     """``POST /suno/lyrics``: the written lyrics, ``data`` a list."""
     return success_answer(task.id, trace_id, lyrics_data(task))
@@ -281,7 +290,8 @@ def task_record(
         "trace_id": trace,
         "state": state,
         "status": status,
-        "progress": max(0, min(100, int(task.progress))),
+        # A string: the CLI puts it in a rich table cell, which refuses an int.
+        "progress": f"{max(0, min(100, int(task.progress)))}%",
         "request": dict(request) if request is not None else {},
     }
     if task.status is TaskStatus.SUCCESS:

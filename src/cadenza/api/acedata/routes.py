@@ -21,7 +21,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from cadenza.api.acedata.answers import accepted_answer, audios_answer, batch_answer, task_record
+from cadenza.api.acedata.answers import (
+    accepted_answer,
+    audios_answer,
+    batch_answer,
+    callback_body,
+    task_record,
+)
 from cadenza.api.acedata.errors import AceDataError, acedata_router, error_response, trace_id_of
 from cadenza.api.acedata.requests import (
     AudioAction,
@@ -81,6 +87,19 @@ def moderate(container: Container, req: AudiosRequest) -> None:
         lyrics=req.lyrics,
         title=req.title,
     )
+
+
+def register_callbacks(container: Container) -> None:
+    """Teaches the callback outbox how this dialect's callbacks look (once per container):
+    without it a ``callback_url`` task's delivery could never be rendered."""
+    if DIALECT in container.callback_renderers:
+        return
+    storage = container.storage
+
+    def render(view: TaskView) -> bytes:
+        return callback_body(view, storage)
+
+    container.callback_renderers.register(DIALECT, render)
 
 
 def callback_of(container: Container, url: str | None) -> Callback | None:
@@ -339,18 +358,3 @@ _PATHS: set[str] = {getattr(route, "path", "") for route in router.routes}
 def claim_paths(paths: Iterable[str]) -> None:
     """Counts another AceData router's paths as this dialect's (``owns``)."""
     _PATHS.update(paths)
-
-
-def register_callbacks(container: Container) -> None:
-    """AceData's callbacks carry the blocking answer (contract §2.1), rendered when the
-    task ends, with the trace id the submit was answered with."""
-    if DIALECT in container.callback_renderers:
-        return
-    storage = container.storage
-
-    def render(view: TaskView) -> bytes:
-        origin = view.task.origin or {}
-        body = audios_answer(view, storage, origin.get("trace_id") or view.task.id)
-        return json.dumps(body, ensure_ascii=False).encode()
-
-    container.callback_renderers.register(DIALECT, render)

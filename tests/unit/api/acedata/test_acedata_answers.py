@@ -140,7 +140,7 @@ def test_pending_record_has_no_response_and_no_error() -> None:
         "trace_id": "tr",
         "state": "pending",
         "status": "pending",
-        "progress": 0,
+        "progress": "0%",
         "request": BODY,
     }
     running = task_record(view(TaskStatus.IN_PROGRESS, []), STORAGE, request=BODY, trace_id="tr")

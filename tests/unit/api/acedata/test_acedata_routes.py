@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cadenza.bootstrap import Container
 from cadenza.services import billing
+from cadenza.services.views import UowViews
 
 
 def bearer(make_key: Any, credits: str = "100") -> tuple[str, dict[str, str]]:
@@ -146,25 +147,22 @@ def test_a_body_over_the_cap_is_refused_in_the_envelope(client: TestClient, make
     assert answer.json()["success"] is False and answer.json()["trace_id"]
 
 
-def test_a_callback_task_answers_at_once_and_its_body_is_the_blocking_answer(
+def test_a_callback_task_is_rendered_for_the_outbox_as_its_final_answer(
     client: TestClient, make_key: Any, container: Container
 ) -> None:
-    _, headers = bearer(make_key)
-    body = {**GENERATE, "callback_url": "https://hooks.example.com/suno"}
+    key_id, headers = bearer(make_key)
+    body = {**GENERATE, "callback_url": "https://example.com/hook"}
     accepted = client.post("/suno/audios", json=body, headers=headers).json()
-    assert accepted["success"] is True and accepted["data"] == []
     task_id = accepted["task_id"]
     with container.uow(read_only=True) as u:
-        [delivery] = u.callbacks.for_task(task_id)
-        task = u.tasks.get(task_id)
-        assert task is not None
-        clips = u.clips.list_for_tasks([task_id])
-    assert delivery.url == body["callback_url"] and delivery.dialect == "acedata"
-    render = container.callback_renderers.get("acedata")
-    assert render is not None
-    from cadenza.domain.tasks import TaskView
-
-    sent = json.loads(render(TaskView(task, clips)))
-    assert sent["success"] is True and sent["task_id"] == task_id
-    assert sent["trace_id"] == accepted["trace_id"]
-    assert [clip["state"] for clip in sent["data"]] == ["succeeded", "succeeded"]
+        (delivery,) = u.callbacks.for_task(task_id)
+    assert (delivery.url, delivery.dialect) == ("https://example.com/hook", "acedata")
+    render = container.callback_renderers.get(delivery.dialect)
+    assert render is not None, "the outbox could never render an AceData callback"
+    (view,) = UowViews(container.uow).tasks([task_id], key_id)
+    posted = json.loads(render(view))
+    record = client.post("/suno/tasks", json={"id": task_id}, headers=headers).json()
+    assert record["state"] == "complete"
+    assert posted == record["response"]
+    assert list(posted) == ["success", "task_id", "trace_id", "data"]
+    assert posted["trace_id"] == accepted["trace_id"] and len(posted["data"]) == 2
