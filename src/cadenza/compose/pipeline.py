@@ -625,13 +625,19 @@ class ComposeEngine:
     ) -> list[dict[str, Any]]:
         from cadenza.compose import engine_edits
 
+        partial = progress.partial if isinstance(progress, PartialReporter) else None
         if engine_edits.handles(action, params):
             return engine_edits.run_edit(
-                action, params, workdir, progress, storage=self.storage, soundfont=self.soundfont
+                action,
+                params,
+                workdir,
+                progress,
+                storage=self.storage,
+                soundfont=self.soundfont,
+                partial=partial,
             )
         if action.upper() != "MUSIC":
             raise EngineError(f"the compose engine cannot run action '{action}'")
-        partial = progress.partial if isinstance(progress, PartialReporter) else None
         try:
             request = MusicRequest.from_dict(dict(params["request"]))
             clip_ids = [str(c) for c in params["clip_ids"]]

@@ -79,7 +79,7 @@ def test_layout(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
 
 
 def test_progress_and_preview(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
-    score, result, events = rendered
+    _, result, events = rendered
     values = [e[0] for e in events if e[0] != "preview"]
     assert values == sorted(values) and values[-1] == 1.0
     stages = [e[1] for e in events if e[0] != "preview"]
