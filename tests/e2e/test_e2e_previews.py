@@ -60,7 +60,7 @@ def _decoded_seconds(audio: bytes, where: Path) -> float:
     assert info.format == "mp3", info
     samples = decode(where, info, max_duration_s=600)
     assert np.abs(samples).max() > 0.01  # sound, not silence
-    return samples.shape[0] / 44100
+    return float(samples.shape[0] / 44100)
 
 
 def test_ndjson_stream_plays_a_running_clip_before_the_song_ends(

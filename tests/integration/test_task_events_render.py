@@ -70,7 +70,7 @@ def test_a_rendered_song_tells_its_story_and_owes_one_callback(
     previews = [i for i, e in enumerate(every) if e.kind is EventKind.PREVIEW]
     assert len(previews) == 2
     first_clip = next(i for i, e in enumerate(every) if e.kind is EventKind.CLIP)
-    assert 1 < previews[0] and previews[-1] < first_clip
+    assert previews[0] > 1 and previews[-1] < first_clip
     assert all(every[i].payload["status"] == "streaming" for i in previews)
     assert all(every[i].payload["duration"] > 0 for i in previews)
     events = [e for e in every if e.kind is not EventKind.PREVIEW]

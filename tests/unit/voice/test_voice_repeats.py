@@ -93,7 +93,8 @@ def test_sparse_analysis_matches_the_dense_one_on_the_frames_it_analyses() -> No
 
 def test_a_sung_beginning_is_reused_by_the_whole_song() -> None:
     # Two different lines, a beat apart: the preview ends between them.
-    notes = _line(1.0, 0, 90) + [
+    notes = [
+        *_line(1.0, 0, 90),
         VocalNote(62, 1.0 + SHIFT_BEATS + 1.0, 2.0, "far", 3, 1, 0),
         VocalNote(64, 1.0 + SHIFT_BEATS + 3.0, 2.0, "away", 4, 1, 0),
     ]
