@@ -24,7 +24,7 @@ from cadenza.domain.errors import (
     NotFound,
 )
 from cadenza.domain.events import TaskState, clip_event, task_events
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, utcnow
+from cadenza.domain.tasks import PREVIEW_FILE, Clip, ClipStatus, Task, TaskStatus, utcnow
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 _UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
@@ -93,7 +93,7 @@ _TASK_STATE = (
     .where(t.tasks.c.id == bindparam("task_id"))
     .with_for_update()
 )
-_CLIP_STATUS = select(t.clips.c.status).where(t.clips.c.id == bindparam("clip_id"))
+_CLIP_STATE = select(t.clips.c.status, t.clips.c.files).where(t.clips.c.id == bindparam("clip_id"))
 
 
 def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
@@ -405,8 +405,10 @@ class _Outbox:
             if delivery is not None:
                 self.deliveries.add(delivery)
 
-    def clip_written(self, before: ClipStatus | None, clip: Clip) -> None:
-        event = clip_event(before, clip)
+    def clip_written(
+        self, before: ClipStatus | None, clip: Clip, preview_before: str | None = None
+    ) -> None:
+        event = clip_event(before, clip, preview_before=preview_before)
         if event is not None:
             self.events.add(event)
 
@@ -609,8 +611,9 @@ def clip_from_row(row: Mapping[Any, Any]) -> Clip:
 
 
 class SqlClipRepository:
-    """A clip that becomes ready or fails records a ``clip`` event of its task, after the
-    task's row is touched (and so locked)."""
+    """A clip that becomes ready or fails records a ``clip`` event of its task, one that
+    gets a new preview while streaming a ``preview`` event, after the task's row is
+    touched (and so locked)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -640,9 +643,10 @@ class SqlClipRepository:
         return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, clip: Clip) -> None:
-        stored = self._conn.execute(_CLIP_STATUS, {"clip_id": clip.id}).scalar_one_or_none()
+        stored = self._conn.execute(_CLIP_STATE, {"clip_id": clip.id}).first()
         if stored is None:
             raise NotFound("clip not found")
         self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
         self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})
-        self._outbox.clip_written(ClipStatus(stored), clip)
+        files = stored.files if isinstance(stored.files, dict) else {}
+        self._outbox.clip_written(ClipStatus(stored.status), clip, files.get(PREVIEW_FILE))

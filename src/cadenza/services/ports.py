@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
@@ -357,8 +357,26 @@ class MediaStorage(Protocol):
 ProgressCallback = Callable[[float, str], None]
 
 
+@runtime_checkable
+class PartialReporter(Protocol):
+    """What the worker's ``progress`` callback also is: where an engine that has a
+    playable part of a clip before the end (a preview) hands it over.
+
+    An engine checks ``isinstance(progress, PartialReporter)`` and, if so, may call
+    ``partial`` with a clip entry shaped like those ``run`` returns, files
+    ``{"preview.mp3": path}`` and meta ``{"preview_duration": seconds}``; the file must
+    stay in place until ``partial`` returns. Engines that never do keep working unchanged.
+    """
+
+    def partial(self, result: dict[str, Any]) -> None: ...
+
+
 class Engine(Protocol):
-    """Turns a task's parameters into clip files in a work directory."""
+    """Turns a task's parameters into clip files in a work directory.
+
+    ``progress`` is called with the fraction done and a stage name; it may also be a
+    ``PartialReporter`` (the worker's is), to hand over previews while the task runs.
+    """
 
     name: str
 
@@ -386,6 +404,7 @@ __all__ = [
     "KeyRepository",
     "LedgerRepository",
     "MediaStorage",
+    "PartialReporter",
     "PersonaRepository",
     "PlaylistRepository",
     "PriceRepository",

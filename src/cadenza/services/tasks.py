@@ -27,6 +27,8 @@ from cadenza.domain.errors import (
 from cadenza.domain.lyrics import build_lyrics_request
 from cadenza.domain.music import MusicRequest, build_music_request
 from cadenza.domain.tasks import (
+    PREVIEW_DURATION,
+    PREVIEW_FILE,
     Clip,
     ClipStatus,
     Task,
@@ -496,6 +498,9 @@ def fail_task(
         if clip.status is not ClipStatus.COMPLETE:
             clip.status = ClipStatus.ERROR
             clip.error_message = reason
+            # A failed run's files are deleted (``TaskRunner``): its preview goes too.
+            clip.files.pop(PREVIEW_FILE, None)
+            clip.metadata.pop(PREVIEW_DURATION, None)
             u.clips.update(clip)
     u.tasks.update(task)  # last: the task's final event follows its clips'
     return refund(u, task, now) if with_refund else None

@@ -63,22 +63,30 @@ def _url(storage: MediaStorage, key: str | None, ready: bool) -> str:
 
 def clip_object(clip: Clip, storage: MediaStorage) -> dict[str, Any]:
     """A clip (contract §2.4). Media URLs appear once the clip is complete; ``duration``
-    is always a number (0 until known) because MCP formats it with ``:.1f``."""
+    is always a number (0 until known) because MCP formats it with ``:.1f``.
+
+    A ``running`` clip whose beginning is rendered already plays it: ``audio_url`` is
+    its preview and ``duration`` the preview's length so far."""
     ready = clip.status is ClipStatus.COMPLETE
+    preview = clip.preview()
+    duration = float(clip.duration) if clip.duration is not None else 0.0
+    audio_url = _url(storage, clip.audio_key, ready)
+    if preview is not None:
+        audio_url, duration = storage.url(preview[0]), preview[1]
     body: dict[str, Any] = {
         "id": clip.id,
         "title": clip.title,
         "image_url": _url(storage, clip.image_key, ready),
         "image_large_url": _url(storage, clip.image_large_key, ready),
         "lyric": clip.lyrics,
-        "audio_url": _url(storage, clip.audio_key, ready),
+        "audio_url": audio_url,
         "video_url": _url(storage, clip.video_key, ready),
         "created_at": iso(clip.created_at),
         "model": clip.model_name,
         "state": CLIP_STATES[clip.status],
         "prompt": clip.gpt_description_prompt,
         "style": clip.tags,
-        "duration": float(clip.duration) if clip.duration is not None else 0.0,
+        "duration": duration,
     }
     history = clip.metadata.get("concat_history")
     if isinstance(history, list):
