@@ -17,8 +17,9 @@ from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
 from cadenza.services.callbacks import CallbackRenderers
-from cadenza.services.commands import Commands
+from cadenza.services.commands import Commands, RemoteAudio
 from cadenza.services.events import TaskEventWaiter
+from cadenza.services.media import UploadPolicy
 from cadenza.services.ports import (
     CallbackSender,
     Engine,
@@ -73,6 +74,15 @@ class Container:
             self.inline_queue,
             self.storage,
             deadline_s=self.settings.task_timeout_s,
+            uploads=UploadPolicy(
+                max_bytes=self.settings.upload_max_bytes,
+                ttl_s=self.settings.upload_ttl_s,
+                max_duration_s=self.settings.upload_max_duration_s,
+            ),
+            remote=RemoteAudio(
+                timeout_s=self.settings.remote_fetch_timeout_s,
+                allow_private=self.settings.allow_private_urls,
+            ),
         )
 
 
@@ -207,6 +217,12 @@ def _video_engine(storage: MediaStorage) -> Engine:
     return VideoEngine(storage)
 
 
+def _stems_engine(storage: MediaStorage) -> Engine:
+    from cadenza.engines.stems import StemsEngine
+
+    return StemsEngine(storage)
+
+
 def build_engines(settings: Settings, storage: MediaStorage | None = None) -> EngineRegistry:
     factories: dict[str, EngineFactory] = {}
     if builtin_engine_available():
@@ -220,6 +236,8 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         for action in (Action.CROP, Action.SPEED_ADJUST, Action.CONCAT, Action.UPLOAD):
             factories[action.value] = tools
         factories[Action.MP4.value] = functools.partial(_video_engine, storage)
+        stems = functools.partial(_stems_engine, storage)
+        factories[Action.STEMS.value] = factories[Action.ALL_STEMS.value] = stems
     return EngineRegistry(factories=factories)
 
 

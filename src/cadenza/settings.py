@@ -96,7 +96,13 @@ class Settings(BaseSettings):
     #: Longest ``GET /suno/act/mp4`` waits for a video being rendered before answering
     #: "processing" with the task id to poll (seconds).
     video_wait_s: float = 25.0
+    #: Longest the download of a client-given audio URL (AceData's ``/suno/upload`` and
+    #: ``/suno/voices``) may take, all of it (seconds); its size cap is ``upload_max_bytes``.
+    remote_fetch_timeout_s: float = Field(default=60.0, gt=0)
 
+    #: Submits run at once per API process (their database work and checks, on threads);
+    #: more wait their turn in arrival order.
+    submit_threads: int = Field(default=8, ge=1)
     #: Longest an AceData ``/suno/audios`` request is held for its task in the default
     #: (blocking) mode before answering ``504 timeout`` (the task goes on; poll it with
     #: ``/suno/tasks``). Under the 180 s of the slowest official client.

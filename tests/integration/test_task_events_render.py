@@ -62,11 +62,19 @@ def test_a_rendered_song_tells_its_story_and_owes_one_callback(
         callback=Callback("https://example.com/hook", "test"),
     )
 
-    events = _events(uow, task.id)
-    kinds = [e.kind for e in events]
-    seqs = [e.seq for e in events]
+    every = _events(uow, task.id)
+    seqs = [e.seq for e in every]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert all(e.task_id == task.id and e.key_id == key.id for e in events)
+    assert all(e.task_id == task.id and e.key_id == key.id for e in every)
+    # Each clip's preview is shown while the task runs, before any clip is complete.
+    previews = [i for i, e in enumerate(every) if e.kind is EventKind.PREVIEW]
+    assert len(previews) == 2
+    first_clip = next(i for i, e in enumerate(every) if e.kind is EventKind.CLIP)
+    assert previews[0] > 1 and previews[-1] < first_clip
+    assert all(every[i].payload["status"] == "streaming" for i in previews)
+    assert all(every[i].payload["duration"] > 0 for i in previews)
+    events = [e for e in every if e.kind is not EventKind.PREVIEW]
+    kinds = [e.kind for e in events]
 
     assert kinds[0] is EventKind.CREATED and events[0].payload["status"] == "QUEUED"
     assert kinds[1] is EventKind.STATE and events[1].payload["status"] == "IN_PROGRESS"
@@ -90,6 +98,7 @@ def test_a_rendered_song_tells_its_story_and_owes_one_callback(
         assert u.task_events.latest_seq(task.id) == seqs[-1]
     assert finished is not None and finished.status is TaskStatus.SUCCESS
     assert {e.payload["clip_id"] for e in tail[:2]} == clip_ids
+    assert {every[i].payload["clip_id"] for i in previews} == clip_ids
     assert len(deliveries) == 1
     (delivery,) = deliveries
     assert delivery.url == "https://example.com/hook" and delivery.dialect == "test"

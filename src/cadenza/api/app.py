@@ -18,7 +18,9 @@ from starlette.types import ASGIApp
 from cadenza import __version__
 from cadenza.api import openapi
 from cadenza.api.acedata.routes import body_error_for as acedata_body_error_for
+from cadenza.api.acedata.routes import register_callbacks as register_acedata_callbacks
 from cadenza.api.acedata.routes import router as acedata_router
+from cadenza.api.acedata.tool_routes import router as acedata_tool_router
 from cadenza.api.deps import AuthCache
 from cadenza.api.forwarding import PublicURL, TrustedProxies
 from cadenza.api.guards import BodyLimit, SubmitPathCase
@@ -190,6 +192,8 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.include_router(sunocore_media_router)
     app.include_router(sunocore_remaster_router)
     app.include_router(acedata_router)
+    register_acedata_callbacks(container)
+    app.include_router(acedata_tool_router)
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
 

@@ -7,11 +7,15 @@ that time. Unknown keys are never cached.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar, TypeVarTuple
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
@@ -24,6 +28,7 @@ from cadenza.services import keys as key_service
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class AuthCache:
@@ -188,3 +193,19 @@ async def fresh_key(request: Request) -> ApiKey:
 CurrentKey = Annotated[ApiKey, Depends(current_key)]
 FreshKey = Annotated[ApiKey, Depends(fresh_key)]
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+_submit_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def run_submit(container: Container, fn: Callable[[*Ts], T], /, *args: *Ts) -> T:
+    """Runs a submit on a thread of the submit lane: at most ``submit_threads`` at once per
+    process, the rest waiting in arrival order. Many threads taking turns at the
+    interpreter lock serve a burst no faster and make its slowest submits much slower."""
+    loop = asyncio.get_running_loop()
+    lane = _submit_lanes.get(loop)
+    if lane is None:
+        lane = _submit_lanes[loop] = CapacityLimiter(container.settings.submit_threads)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=lane)

@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cadenza.compose.edits import VARIATIONS, cover_score, extend_score, remaster_score, snap_to_bar
-from cadenza.compose.pipeline import ProgressFn, _clip_entry, clip_seed, render_clip
+from cadenza.compose.pipeline import (
+    ProgressFn,
+    _clip_entry,
+    clip_seed,
+    preview_entry,
+    render_clip,
+)
 from cadenza.compose.score import Score
 from cadenza.domain.errors import EngineError
 from cadenza.domain.music import MusicRequest
@@ -71,6 +78,7 @@ def _render_all(
     workdir: Path,
     progress: ProgressFn,
     soundfont: Path,
+    partial: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     fractions = [0.0] * len(scores)
     entries: list[dict[str, Any]] = []
@@ -80,6 +88,10 @@ def _render_all(
             fractions[index] = max(fractions[index], fraction)
             progress(sum(fractions) / len(fractions), stage)
 
+        def on_preview(path: Path, seconds: float, clip_id: str = clip_id) -> None:
+            if partial is not None:
+                partial(preview_entry(clip_id, path, seconds))
+
         try:
             result = render_clip(
                 score,
@@ -88,6 +100,7 @@ def _render_all(
                 model=request.model,
                 soundfont=soundfont,
                 extra_meta=extra,
+                on_preview=on_preview if partial is not None else None,
                 prior_seconds={"compose": composed},
             )
         except EngineError:
@@ -108,8 +121,10 @@ def run_edit(
     *,
     storage: MediaStorage | None,
     soundfont: Path,
+    partial: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run an extend, cover or remaster task; one result per clip id."""
+    """Run an extend, cover or remaster task; one result per clip id. ``partial`` gets
+    each clip's preview as soon as it is rendered (see ``PartialReporter``)."""
     clip_ids = _clip_ids(params)
     if action.upper() == "UPSAMPLE" and params.get("audio_remaster"):
         # No score worth performing again (an upload): master the clip's audio instead.
@@ -139,7 +154,7 @@ def run_edit(
                 "upsample_clip_id": params.get("source_clip_id"),
             }
             scores.append((clip_id, score, notes, time.perf_counter() - t))
-        return _render_all(scores, request, workdir, progress, soundfont)
+        return _render_all(scores, request, workdir, progress, soundfont, partial)
 
     try:
         request = MusicRequest.from_dict(dict(params["request"]))
@@ -160,4 +175,4 @@ def run_edit(
             score = cover_score(source, request, seed)
             extra = {"cover_clip_id": request.cover_clip_id}
         scores.append((clip_id, score, extra, time.perf_counter() - t))
-    return _render_all(scores, request, workdir, progress, soundfont)
+    return _render_all(scores, request, workdir, progress, soundfont, partial)

@@ -8,11 +8,17 @@ Layout of one clip directory::
 Stems are float WAVs that sum to ``song.wav``: every effect runs per stem and the master's
 gain envelope is applied to each of them. Nothing here draws random numbers, so the same
 score always gives the same bytes.
+
+``preview.mp3`` is the song's beginning up to a section boundary. A caller that wants it
+early (``on_preview``: a task shows a playable clip while it renders) gets it rendered
+first, from the score's head, before the whole song; the whole song's bytes are the same
+either way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -25,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,11 +43,22 @@ from cadenza.compose.score import STEM_NAMES, Score
 from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE, render_tracks, song_samples
 from cadenza.domain.errors import EngineError
 from cadenza.domain.music import MusicRequest
-from cadenza.services.ports import MediaStorage
+from cadenza.services.ports import MediaStorage, PartialReporter
+
+if TYPE_CHECKING:
+    from cadenza.compose.voice import VoiceBank
 
 ENGINE_NAME = "compose"
 ProgressFn = Callable[[float, str], None]
-PreviewFn = Callable[[Path], None]
+#: Called with the preview's path and its length in seconds once it is written.
+PreviewFn = Callable[[Path, float], None]
+
+#: The preview ends at the first section boundary at least this far in (a lone short
+#: intro is too little to judge a song by), and never later than ``PREVIEW_MAX_S``.
+PREVIEW_MIN_S = 10.0
+PREVIEW_MAX_S = 30.0
+#: Rendered past the boundary and faded out, so the preview does not stop on a click.
+PREVIEW_FADE_S = 0.5
 
 _NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -54,6 +71,17 @@ _STAGES: tuple[tuple[str, float], ...] = (
     ("master", 0.10),
     ("preview", 0.03),
     ("encode", 0.14),
+    ("files", 0.10),
+)
+# With the preview rendered first: the head of the song (a tenth of it, plus the speech
+# of the whole song's words), then the rest.
+_STAGES_PREVIEW_FIRST: tuple[tuple[str, float], ...] = (
+    ("preview", 0.12),
+    ("instruments", 0.20),
+    ("vocals", 0.24),
+    ("mix", 0.08),
+    ("master", 0.10),
+    ("encode", 0.16),
     ("files", 0.10),
 )
 
@@ -74,11 +102,13 @@ class ClipResult:
 class _Progress:
     """Maps stage-local fractions onto 0..1 and keeps the reported value monotonic."""
 
-    def __init__(self, callback: ProgressFn | None) -> None:
+    def __init__(
+        self, callback: ProgressFn | None, stages: tuple[tuple[str, float], ...] = _STAGES
+    ) -> None:
         self._callback = callback
         self._starts: dict[str, tuple[float, float]] = {}
         at = 0.0
-        for name, share in _STAGES:
+        for name, share in stages:
             self._starts[name] = (at, share)
             at += share
         self._last = 0.0
@@ -147,17 +177,34 @@ def _stem_name(name: str) -> str:
     return name if name in STEM_NAMES else "FX"
 
 
-def _sing(score: Score, n: int, progress: Callable[[float], None]) -> dict[str, AudioArray]:
+def _sing(
+    score: Score,
+    n: int,
+    progress: Callable[[float], None] | None,
+    bank: VoiceBank | None = None,
+    until: int | None = None,
+) -> dict[str, AudioArray]:
+    """The vocal stems, ``n`` samples long; with ``until``, the first ``until`` samples
+    only (see ``sing_parts``: ``bank`` then keeps what a later whole song reuses)."""
     from cadenza.compose.voice import sing_parts
 
     stems: dict[str, AudioArray] = {}
     parts = [p for p in score.vocals if p.notes]
-    sung = sing_parts(parts, score.tempo_bpm, n / SAMPLE_RATE, SAMPLE_RATE, progress)
+    length = n if until is None else min(n, until)
+    sung = sing_parts(
+        parts,
+        score.tempo_bpm,
+        n / SAMPLE_RATE,
+        SAMPLE_RATE,
+        progress,
+        bank=bank,
+        until_s=None if until is None else length / SAMPLE_RATE,
+    )
     for part, audio in zip(parts, sung, strict=True):
         mono = np.asarray(audio, np.float32)
-        if mono.shape[0] != n:
-            fitted = np.zeros(n, dtype=np.float32)
-            fitted[: min(n, mono.shape[0])] = mono[:n]
+        if mono.shape[0] != length:
+            fitted = np.zeros(length, dtype=np.float32)
+            fitted[: min(length, mono.shape[0])] = mono[:length]
             mono = fitted
         stereo = pan_mono(mono, part.pan, part.volume)
         name = _stem_name(part.stem)
@@ -168,12 +215,71 @@ def _sing(score: Score, n: int, progress: Callable[[float], None]) -> dict[str, 
     return stems
 
 
-def _preview_span(score: Score, n: int) -> int:
-    """Samples of the first section (at least 10 s, at most 45 s, never past the end)."""
-    end = n
-    if len(score.sections) > 1:
-        end = round(score.seconds(score.sections[1].start_bar * score.beats_per_bar) * SAMPLE_RATE)
-    return max(0, min(n, max(end, 10 * SAMPLE_RATE), 45 * SAMPLE_RATE))
+def preview_beats(score: Score) -> float:
+    """Where the preview ends, in beats: the first section boundary at least
+    ``PREVIEW_MIN_S`` in, or ``PREVIEW_MAX_S`` if that comes first, never past the end."""
+    longest = min(score.total_beats, PREVIEW_MAX_S * score.tempo_bpm / 60.0)
+    for section in score.sections[1:]:
+        boundary = float(section.start_bar * score.beats_per_bar)
+        if score.seconds(boundary) >= PREVIEW_MIN_S:
+            return min(boundary, longest)
+    return longest
+
+
+def _preview_samples(score: Score, n: int) -> int:
+    """Samples of the preview: to its boundary plus the fade, never past the song."""
+    end = score.seconds(preview_beats(score)) + PREVIEW_FADE_S
+    return max(0, min(n, round(end * SAMPLE_RATE)))
+
+
+def _fade_out(audio: AudioArray) -> AudioArray:
+    """The last ``PREVIEW_FADE_S`` of ``audio`` faded to silence (in place)."""
+    fade = min(audio.shape[0], round(PREVIEW_FADE_S * SAMPLE_RATE))
+    if fade > 0:
+        ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        audio[-fade:] *= ramp[:, None] if audio.ndim == 2 else ramp
+    return audio
+
+
+def _head(score: Score, beats: float) -> Score:
+    """The score cut at ``beats``: the notes that start before it (they ring on as in the
+    song), the song's end at ``beats``. Vocals stay whole: ``_sing`` cuts them."""
+    tracks = [
+        dataclasses.replace(t, notes=[note for note in t.notes if note.start < beats])
+        for t in score.tracks
+    ]
+    return dataclasses.replace(score, tracks=tracks, total_beats=beats)
+
+
+def _early_preview(
+    score: Score, out_dir: Path, soundfont: Path, bank: VoiceBank
+) -> tuple[Path, float] | None:
+    """Render, mix and master the song's head alone into ``preview.mp3``.
+
+    About a tenth of the song's instruments and mix is rendered twice (here and in the
+    whole song); the vocals are not: the words are spoken once into ``bank`` and the
+    phrases sung here are reused by the whole song. The head is mastered on its own to the
+    song's loudness target, so it sounds as loud as the final song.
+    """
+    n = song_samples(score, SAMPLE_RATE)
+    head = _head(score, min(preview_beats(score), score.total_beats))
+    keep = _preview_samples(score, n)
+    head_n = min(n, song_samples(head, SAMPLE_RATE))
+    stems: dict[str, AudioArray] = {}
+    for name, audio in render_tracks(head, soundfont, SAMPLE_RATE).items():
+        key = _stem_name(name)
+        stems[key] = stems[key] + audio if key in stems else audio
+    if not score.instrumental:
+        for name, audio in _sing(score, n, None, bank, until=head_n).items():
+            stems[name] = stems[name] + audio if name in stems else audio
+    if not stems or keep == 0:
+        return None
+    stems = mix_stems(stems, SAMPLE_RATE)
+    song, _ = master_stems(stems, SAMPLE_RATE)
+    del stems
+    part = _fade_out(np.ascontiguousarray(song[:keep]))
+    path = write_mp3(out_dir / "preview.mp3", part, SAMPLE_RATE)
+    return path, round(part.shape[0] / SAMPLE_RATE, 3)
 
 
 def _write_json(path: Path, data: Any, *, compact: bool = False) -> Path:
@@ -201,6 +307,8 @@ def render_clip(
 ) -> ClipResult:
     """Render ``score`` into ``out_dir`` (created) with the full clip layout.
 
+    With ``on_preview``, ``preview.mp3`` is rendered first (see ``_early_preview``) and
+    handed over before the whole song renders; without, it is cut from the mastered song.
     ``prior_seconds`` are stages done before (composing) to list in ``meta.json``.
     """
     from cadenza.compose.heap import reuse_freed_memory
@@ -231,15 +339,26 @@ def _render_clip(
 ) -> ClipResult:
     from cadenza.compose.midi import write_midi
     from cadenza.compose.timings import word_timings
+    from cadenza.compose.voice import VoiceBank
 
-    report = _Progress(progress)
+    early = on_preview is not None
+    report = _Progress(progress, _STAGES_PREVIEW_FIRST if early else _STAGES)
     seconds: dict[str, float] = dict(prior_seconds or {})
     cpu_seconds: dict[str, float] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     n = song_samples(score, SAMPLE_RATE)
+    bank = VoiceBank()  # the song's speech, shared by the preview and the whole song
 
     stage = _Stopwatch(seconds, cpu_seconds)
+    if on_preview is not None:
+        stage("preview")
+        report("preview")
+        preview = _early_preview(score, out_dir, soundfont, bank)
+        if preview is not None:
+            files["preview.mp3"] = preview[0]
+            on_preview(*preview)
+
     stage("instruments")
     report("instruments")
     stems: dict[str, AudioArray] = {}
@@ -252,7 +371,7 @@ def _render_clip(
     stage("vocals")
     report("vocals")
     if not score.instrumental:
-        for name, audio in _sing(score, n, lambda f: report("vocals", f)).items():
+        for name, audio in _sing(score, n, lambda f: report("vocals", f), bank).items():
             stems[name] = stems[name] + audio if name in stems else audio
     if not stems:
         raise EngineError("the score has no notes to render")
@@ -265,12 +384,11 @@ def _render_clip(
     report("master")
     song, mastered = master_stems(stems, SAMPLE_RATE)
 
-    stage("preview")
-    report("preview")
-    preview = write_mp3(out_dir / "preview.mp3", song[: _preview_span(score, n)], SAMPLE_RATE)
-    files["preview.mp3"] = preview
-    if on_preview is not None:
-        on_preview(preview)
+    if "preview.mp3" not in files:
+        stage("preview")
+        report("preview")
+        cut = _fade_out(song[: _preview_samples(score, n)].copy())
+        files["preview.mp3"] = write_mp3(out_dir / "preview.mp3", cut, SAMPLE_RATE)
 
     stage("encode")
     report("encode")
@@ -377,12 +495,22 @@ def _clip_entry(clip_id: str, result: ClipResult, request: MusicRequest) -> dict
     return {"id": clip_id, "files": {k: str(v) for k, v in result.files.items()}, "meta": meta}
 
 
+def preview_entry(clip_id: str, path: Path, seconds: float) -> dict[str, Any]:
+    """A clip's preview as a partial result (see ``PartialReporter``)."""
+    return {
+        "id": clip_id,
+        "files": {"preview.mp3": str(path)},
+        "meta": {"preview_duration": seconds},
+    }
+
+
 def _render_one(
     request_dict: dict[str, Any],
     index: int,
     clip_dir: str,
     soundfont: str,
     report: Callable[[int, float, str], None],
+    preview: Callable[[int, Path, float], None] | None = None,
 ) -> tuple[ClipResult, MusicRequest]:
     from cadenza.compose.composer import compose
 
@@ -398,6 +526,7 @@ def _render_one(
         lambda f, stage: report(index, f, stage),
         model=request.model,
         soundfont=Path(soundfont),
+        on_preview=None if preview is None else (lambda path, s: preview(index, path, s)),
         prior_seconds={"compose": composed},
     )
     return result, request
@@ -444,10 +573,21 @@ def _child_report(index: int, fraction: float, stage: str) -> None:
         _CHILD_QUEUE.put((index, fraction, stage))
 
 
+def _child_preview(index: int, path: Path, seconds: float) -> None:
+    if _CHILD_QUEUE is not None:
+        _CHILD_QUEUE.put((index, seconds, _PREVIEW_MESSAGE, str(path)))
+
+
+#: A queued message of a worker: ``(index, fraction, stage)`` or, for a preview written,
+#: ``(index, seconds, _PREVIEW_MESSAGE, path)``.
+_PREVIEW_MESSAGE = "preview-ready"
+
+
 def _child_render(
-    request_dict: dict[str, Any], index: int, clip_dir: str, soundfont: str
+    request_dict: dict[str, Any], index: int, clip_dir: str, soundfont: str, previews: bool = False
 ) -> tuple[ClipResult, MusicRequest]:
-    return _render_one(request_dict, index, clip_dir, soundfont, _child_report)
+    preview = _child_preview if previews else None
+    return _render_one(request_dict, index, clip_dir, soundfont, _child_report, preview)
 
 
 class ComposeEngine:
@@ -485,9 +625,16 @@ class ComposeEngine:
     ) -> list[dict[str, Any]]:
         from cadenza.compose import engine_edits
 
+        partial = progress.partial if isinstance(progress, PartialReporter) else None
         if engine_edits.handles(action, params):
             return engine_edits.run_edit(
-                action, params, workdir, progress, storage=self.storage, soundfont=self.soundfont
+                action,
+                params,
+                workdir,
+                progress,
+                storage=self.storage,
+                soundfont=self.soundfont,
+                partial=partial,
             )
         if action.upper() != "MUSIC":
             raise EngineError(f"the compose engine cannot run action '{action}'")
@@ -505,15 +652,22 @@ class ComposeEngine:
             fractions[index] = max(fractions[index], fraction)
             progress(sum(fractions) / len(fractions), stage)
 
+        preview: Callable[[int, Path, float], None] | None = None
+        if partial is not None:
+            hand_over = partial
+
+            def preview(index: int, path: Path, seconds: float) -> None:
+                hand_over(preview_entry(clip_ids[index], path, seconds))
+
         jobs = [
             (request.to_dict(), i, str(workdir / c), str(self.soundfont))
             for i, c in enumerate(clip_ids)
         ]
         try:
             if self.workers > 1 and len(jobs) > 1 and not multiprocessing.current_process().daemon:
-                results = self._parallel(jobs, report)
+                results = self._parallel(jobs, report, preview)
             else:
-                results = [_render_one(*job, report) for job in jobs]
+                results = [_render_one(*job, report, preview) for job in jobs]
         except EngineError:
             raise
         except Exception as exc:  # the task must end FAILURE with a reason, never hang
@@ -567,6 +721,7 @@ class ComposeEngine:
         self,
         jobs: list[tuple[dict[str, Any], int, str, str]],
         report: Callable[[int, float, str], None],
+        preview: Callable[[int, Path, float], None] | None = None,
     ) -> list[tuple[ClipResult, MusicRequest]]:
         # One task at a time owns the workers (it uses them all) and their progress queue.
         with self._pool_lock:
@@ -574,17 +729,25 @@ class ComposeEngine:
             progress_queue = self._queue
             try:
                 futures: list[Future[tuple[ClipResult, MusicRequest]]] = [
-                    pool.submit(_child_render, *job) for job in jobs
+                    pool.submit(_child_render, *job, preview is not None) for job in jobs
                 ]
+
+                def handle(message: tuple[Any, ...]) -> None:
+                    if len(message) == 4 and message[2] == _PREVIEW_MESSAGE:
+                        if preview is not None:
+                            preview(message[0], Path(message[3]), message[1])
+                    else:
+                        report(*message)
+
                 while not all(f.done() for f in futures):
                     try:
-                        index, fraction, stage = progress_queue.get(timeout=0.2)
+                        message = progress_queue.get(timeout=0.2)
                     except queue.Empty:
                         continue
-                    report(index, fraction, stage)
+                    handle(message)
                 while True:
                     try:
-                        report(*progress_queue.get_nowait())
+                        handle(progress_queue.get_nowait())
                     except queue.Empty:
                         break
                 return [f.result() for f in futures]

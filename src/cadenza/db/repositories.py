@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -23,10 +24,13 @@ from cadenza.domain.errors import (
     NotFound,
 )
 from cadenza.domain.events import TaskState, clip_event, task_events
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, utcnow
+from cadenza.domain.tasks import PREVIEW_FILE, Clip, ClipStatus, Task, TaskStatus, utcnow
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
 _UNFINISHED = tuple(s.value for s in TaskStatus if not s.finished)
+
+#: Seconds a price read for a submit is reused in the process that read it.
+PRICE_CACHE_S = 1.0
 
 #: The unique constraint on a key's Idempotency-Keys (named in migration 0001).
 IDEMPOTENCY_INDEX = "uq_tasks_key_id_idempotency_key"
@@ -89,7 +93,7 @@ _TASK_STATE = (
     .where(t.tasks.c.id == bindparam("task_id"))
     .with_for_update()
 )
-_CLIP_STATUS = select(t.clips.c.status).where(t.clips.c.id == bindparam("clip_id"))
+_CLIP_STATE = select(t.clips.c.status, t.clips.c.files).where(t.clips.c.id == bindparam("clip_id"))
 
 
 def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
@@ -190,13 +194,41 @@ def _price(row: RowMapping) -> Price:
     )
 
 
+class PriceCache:
+    """Prices read recently, per process (shared by the units of work of one engine)."""
+
+    def __init__(self, ttl_s: float = PRICE_CACHE_S) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, Price | None]] = {}
+
+    def get(self, action: str) -> tuple[bool, Price | None]:
+        entry = self._entries.get(action)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, action: str, price: Price | None) -> None:
+        self._entries[action] = (time.monotonic() + self.ttl_s, price)
+
+    def forget(self, action: str) -> None:
+        self._entries.pop(action, None)
+
+
 class SqlPriceRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: PriceCache | None = None) -> None:
         self._conn = conn
+        self._cache = cache or PriceCache(0.0)
 
     def get(self, action: str) -> Price | None:
         row = self._conn.execute(_PRICE, {"action": str(action)}).mappings().first()
         return _price(row) if row else None
+
+    def current(self, action: str) -> Price | None:
+        known, price = self._cache.get(str(action))
+        if not known:
+            price = self.get(action)
+            self._cache.put(str(action), price)
+        return price
 
     def list(self) -> list[Price]:
         query = select(t.prices).order_by(t.prices.c.action)
@@ -209,6 +241,7 @@ class SqlPriceRepository:
             "enabled": price.enabled,
             "refund_on_failure": price.refund_on_failure,
         }
+        self._cache.forget(str(price.action))
         result = self._conn.execute(
             update(t.prices).where(t.prices.c.action == str(price.action)).values(**values)
         )
@@ -372,8 +405,10 @@ class _Outbox:
             if delivery is not None:
                 self.deliveries.add(delivery)
 
-    def clip_written(self, before: ClipStatus | None, clip: Clip) -> None:
-        event = clip_event(before, clip)
+    def clip_written(
+        self, before: ClipStatus | None, clip: Clip, preview_before: str | None = None
+    ) -> None:
+        event = clip_event(before, clip, preview_before=preview_before)
         if event is not None:
             self.events.add(event)
 
@@ -576,8 +611,9 @@ def clip_from_row(row: Mapping[Any, Any]) -> Clip:
 
 
 class SqlClipRepository:
-    """A clip that becomes ready or fails records a ``clip`` event of its task, after the
-    task's row is touched (and so locked)."""
+    """A clip that becomes ready or fails records a ``clip`` event of its task, one that
+    gets a new preview while streaming a ``preview`` event, after the task's row is
+    touched (and so locked)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -607,9 +643,10 @@ class SqlClipRepository:
         return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, clip: Clip) -> None:
-        stored = self._conn.execute(_CLIP_STATUS, {"clip_id": clip.id}).scalar_one_or_none()
+        stored = self._conn.execute(_CLIP_STATE, {"clip_id": clip.id}).first()
         if stored is None:
             raise NotFound("clip not found")
         self._conn.execute(_UPDATE_CLIP, {"b_id": clip.id, **_clip_values(clip)})
         self._conn.execute(_TOUCH_TASK, {"b_task_id": clip.task_id})
-        self._outbox.clip_written(ClipStatus(stored), clip)
+        files = stored.files if isinstance(stored.files, dict) else {}
+        self._outbox.clip_written(ClipStatus(stored.status), clip, files.get(PREVIEW_FILE))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.engine import RowMapping
 
 from cadenza.db import tables_library as tl
@@ -56,14 +56,26 @@ class SqlPersonaRepository:
         row = self._conn.execute(query).mappings().first()
         return _persona(row) if row else None
 
-    def list_for_key(self, key_id: str, limit: int = 100) -> list[Persona]:
+    def list_for_key(self, key_id: str, limit: int = 100, offset: int = 0) -> list[Persona]:
         query = (
             select(tl.personas)
             .where(tl.personas.c.key_id == key_id)
             .order_by(tl.personas.c.seq.desc())
             .limit(limit)
+            .offset(offset)
         )
         return [_persona(row) for row in self._conn.execute(query).mappings()]
+
+    def count_for_key(self, key_id: str) -> int:
+        query = select(func.count()).select_from(tl.personas).where(tl.personas.c.key_id == key_id)
+        return int(self._conn.execute(query).scalar_one())
+
+    def delete(self, persona_id: str, key_id: str) -> bool:
+        """Only the owner's row goes: the key is part of the condition."""
+        query = delete(tl.personas).where(
+            tl.personas.c.id == persona_id, tl.personas.c.key_id == key_id
+        )
+        return bool(self._conn.execute(query).rowcount)
 
 
 def _playlist(row: RowMapping) -> Playlist:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from cadenza.db.engine import READ_ONLY_OPTION, create_engine_for
 from cadenza.db.repositories import (
     IDEMPOTENCY_INDEX,
+    PriceCache,
     SqlClipRepository,
     SqlKeyRepository,
     SqlLedgerRepository,
@@ -60,9 +61,12 @@ class SqlUnitOfWork:
     task_events: TaskEventRepository
     callbacks: CallbackDeliveryRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, prices: PriceCache | None = None
+    ) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._price_cache = prices
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -74,7 +78,7 @@ class SqlUnitOfWork:
             raise UpstreamUnavailable("database unavailable") from exc
         self._conn = conn
         self.keys = SqlKeyRepository(conn)
-        self.prices = SqlPriceRepository(conn)
+        self.prices = SqlPriceRepository(conn, self._price_cache)
         self.ledger = SqlLedgerRepository(conn)
         self.tasks = SqlTaskRepository(conn)
         self.clips = SqlClipRepository(conn)
@@ -93,7 +97,13 @@ class SqlUnitOfWork:
             return
         try:
             if conn.in_transaction():
-                conn.rollback()
+                # A reader ends with COMMIT, the same for a transaction that wrote nothing:
+                # a ROLLBACK would also make psycopg drop its prepared statements (one more
+                # round trip, and each statement parsed again).
+                if self._read_only and exc is None:
+                    conn.commit()
+                else:
+                    conn.rollback()
         except DBAPIError:
             if exc is None:
                 raise
@@ -214,8 +224,10 @@ _REFUSALS: dict[str, Callable[[LedgerEntry, str], DomainError]] = {
 def uow_factory(engine: Engine) -> UnitOfWorkFactory:
     """A factory of units of work over ``engine`` (one per call)."""
 
+    prices = PriceCache()
+
     def make(*, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, read_only=read_only)
+        return SqlUnitOfWork(engine, read_only=read_only, prices=prices)
 
     return make
 

@@ -23,6 +23,10 @@ class Action(enum.StrEnum):
     UPSAMPLE_TAGS = "UPSAMPLE_TAGS"
     PROMPT_IMAGE = "PROMPT_IMAGE"
     LYRICS = "LYRICS"
+    STEMS = "STEMS"
+    ALL_STEMS = "ALL_STEMS"
+    WAV = "WAV"
+    VOX = "VOX"
 
 
 @dataclass(frozen=True)
@@ -51,4 +55,8 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.UPSAMPLE_TAGS, "Upsample style tags", Decimal("0.5")),
     Price(Action.PROMPT_IMAGE, "Prompt image", Decimal("1")),
     Price(Action.LYRICS, "Lyrics generation", Decimal("1")),
+    Price(Action.STEMS, "Stems: vocals and instrumental (2 clips)", Decimal("2")),
+    Price(Action.ALL_STEMS, "All stems: 12 stems, 2 sets (24 clips)", Decimal("5")),
+    Price(Action.WAV, "WAV export", Decimal("1")),
+    Price(Action.VOX, "Vocal excerpt (vox)", Decimal("1")),
 )

@@ -1,8 +1,8 @@
 """Task events: what a client can see change in a task, in order (the outbox).
 
-Every change of a task's status, progress or a clip's readiness is written as an event in
-the transaction that makes it, so ndjson streams, callbacks, the console and relays read
-one ordered history instead of diffing polls. The rules that turn a change into events
+Every change of a task's status, progress, a clip's readiness or its preview is written
+as an event in the transaction that makes it, so ndjson streams, callbacks, the console and
+relays read one ordered history instead of diffing polls. The rules that turn a change into events
 live here; the repositories apply them to every write (as they count the revision up).
 
 Bookkeeping that no client sees (heartbeats, which queue holds a task, dispatch flags)
@@ -28,6 +28,8 @@ class EventKind(enum.StrEnum):
     STATE = "state"
     PROGRESS = "progress"
     CLIP = "clip"
+    #: A streaming clip got a playable preview (its beginning) or a newer one.
+    PREVIEW = "preview"
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,24 @@ _SETTLED = (ClipStatus.COMPLETE, ClipStatus.ERROR)
 
 
 def clip_event(
-    before: ClipStatus | None, clip: Clip, now: datetime | None = None
+    before: ClipStatus | None,
+    clip: Clip,
+    now: datetime | None = None,
+    *,
+    preview_before: str | None = None,
 ) -> TaskEvent | None:
-    """A ``clip`` event when a clip becomes ready (complete) or fails; None otherwise."""
+    """A ``clip`` event when a clip becomes ready (complete) or fails; a ``preview``
+    event when a streaming clip gets a preview other than ``preview_before`` (the stored
+    one's key); None otherwise."""
+    preview = clip.preview()
+    if preview is not None and preview[0] != preview_before:
+        return TaskEvent(
+            clip.task_id,
+            clip.key_id,
+            EventKind.PREVIEW,
+            {"clip_id": clip.id, "status": clip.status.value, "duration": preview[1]},
+            now or utcnow(),
+        )
     if clip.status not in _SETTLED or clip.status is before:
         return None
     payload: dict[str, Any] = {"clip_id": clip.id, "status": clip.status.value}

@@ -125,6 +125,12 @@ class Task:
         self.status = new
 
 
+#: The clip file playable while its task still runs (the song's beginning), and the
+#: metadata entry holding its length in seconds; the final files replace both.
+PREVIEW_FILE = "preview.mp3"
+PREVIEW_DURATION = "preview_duration"
+
+
 @dataclass
 class Clip:
     """A song (or other media result) produced by a task."""
@@ -150,6 +156,16 @@ class Clip:
     metadata: dict[str, Any] = field(default_factory=dict)
     error_message: str = ""
     created_at: datetime = field(default_factory=utcnow)
+
+    def preview(self) -> tuple[str, float] | None:
+        """The storage key and length (seconds) of what is playable while the clip is
+        streaming; None before the engine has handed a preview over, and once it is not
+        streaming (a complete clip plays its song)."""
+        key = self.files.get(PREVIEW_FILE)
+        if self.status is not ClipStatus.STREAMING or not key:
+            return None
+        seconds = self.metadata.get(PREVIEW_DURATION)
+        return key, float(seconds) if isinstance(seconds, int | float) else 0.0
 
 
 @dataclass

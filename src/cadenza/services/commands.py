@@ -53,6 +53,15 @@ class Submission:
     fingerprint: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RemoteAudio:
+    """How audio at a client's URL is fetched: within ``timeout_s`` (wall clock) and the
+    upload byte cap; private addresses only where the operator allows them."""
+
+    timeout_s: float = 60.0
+    allow_private: bool = False
+
+
 # -- the commands --------------------------------------------------------------------
 
 
@@ -119,12 +128,16 @@ class Commands:
         storage: MediaStorage,
         *,
         deadline_s: int,
+        uploads: media.UploadPolicy | None = None,
+        remote: RemoteAudio | None = None,
     ) -> None:
         self.uow = uow
         self.queue = queue
         self.inline_queue = inline_queue
         self.storage = storage
         self.deadline_s = deadline_s
+        self.uploads = uploads or media.UploadPolicy()
+        self.remote = remote or RemoteAudio()
 
     def submit(self, key: ApiKey, command: object, how: Submission) -> Task:
         """Charge for and record the command's task, then hand it to its queue."""
@@ -198,3 +211,7 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
         origin=how.origin.record(),
         callback=how.callback,
     )
+
+
+# Handlers kept in modules of their own register on import.
+from cadenza.services import commands_media, commands_stems  # noqa: E402, F401

@@ -34,6 +34,7 @@ from cadenza.domain.uploads import (
     safe_title,
 )
 from cadenza.services import tasks
+from cadenza.services.ownership import owned
 from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -257,9 +258,7 @@ def extend_chain(uow: UnitOfWorkFactory, key: ApiKey, clip: Clip) -> list[_Link]
             parent_id, at = found
             if parent_id in seen or len(links) >= MAX_CHAIN:
                 raise InvalidInput("the extend chain is too long or loops")
-            parent = u.clips.get(parent_id)
-            if parent is None or parent.key_id != key.id:
-                raise NotFound(f"clip {parent_id} of the extend chain not found")
+            parent = owned(u.clips.get(parent_id), key.id, "clip", parent_id)
             _check_editable(parent)
             if at is not None and not 0 < at <= float(parent.duration or 0) + 1e-3:
                 raise InvalidInput(f"continue_at {at} is outside clip {parent_id}")
@@ -427,6 +426,9 @@ def submit_upload(
     upload_filename: str,
     policy: UploadPolicy,
     deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """Probe the uploaded file now (bad files answer 400, uncharged), then submit the task
     that decodes it into a clip. The upload is consumed exactly once."""
@@ -468,6 +470,9 @@ def submit_upload(
             clip_count=1,
             clip_fields={"title": title},
             deadline_s=deadline_s,
+            idempotency_key=idempotency_key,
+            origin=origin,
+            callback=callback,
         )
     except BaseException:
         # Not charged (e.g. no credits): the client may try again with the same upload.
@@ -519,6 +524,8 @@ def _submit_video(
     clip: Clip,
     previous: str | None,
     deadline_s: int,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """The clip's one MP4 task after ``previous`` (a failed one, or None at first).
 
@@ -549,6 +556,8 @@ def _submit_video(
             idempotency_key=f"cadenza-mp4/{clip.id}/{previous or 'first'}",
             deadline_s=deadline_s,
             route=route,
+            origin=origin,
+            callback=callback,
         )
         if task.status is not TaskStatus.FAILURE:
             break
@@ -587,6 +596,8 @@ def request_video(
     *,
     deadline_s: int = 900,
     wait_s: float = 25.0,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> VideoRequest:
     """The clip's video, submitting its MP4 task (charged) on the first request and waiting
     for it up to ``wait_s``. A request while it renders waits on the same task, uncharged; a
@@ -595,7 +606,10 @@ def request_video(
 
     clip = tasks.get_clip(uow, key, clip_id)
     if clip.video_key:
-        return VideoRequest(clip, clip.video_key, None)
+        made = clip.metadata.get(VIDEO_TASK_META)
+        with uow(read_only=True) as u:
+            done = u.tasks.get(made) if isinstance(made, str) and made else None
+        return VideoRequest(clip, clip.video_key, done if done and done.key_id == key.id else None)
     if clip.status is not ClipStatus.COMPLETE or not clip.duration:
         raise InvalidInput(f"clip {clip.id} is not complete yet")
     _video_params(clip)  # a clip with nothing to show answers 400 before any charge
@@ -607,7 +621,9 @@ def request_video(
         if task is not None and task.key_id != key.id:
             task = None
     if task is None or task.status is TaskStatus.FAILURE:
-        task = _submit_video(uow, queue, key, clip, task.id if task else None, deadline_s)
+        task = _submit_video(
+            uow, queue, key, clip, task.id if task else None, deadline_s, origin, callback
+        )
     if not task.status.finished:
         task = wait_for_task(uow, task.id, wait_s) or task
     if task.status is TaskStatus.SUCCESS:

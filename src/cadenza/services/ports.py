@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
@@ -46,6 +46,11 @@ class KeyRepository(Protocol):
 
 class PriceRepository(Protocol):
     def get(self, action: str) -> Price | None: ...
+    def current(self, action: str) -> Price | None:
+        """The price as read at most ``PRICE_CACHE_S`` ago in this process (for submits:
+        an operator's change takes effect within that time, and a submit saves a read)."""
+        ...
+
     def list(self) -> list[Price]: ...
     def upsert(self, price: Price) -> None: ...
 
@@ -196,7 +201,11 @@ class UploadRepository(Protocol):
 class PersonaRepository(Protocol):
     def add(self, persona: Persona) -> None: ...
     def get(self, persona_id: str) -> Persona | None: ...
-    def list_for_key(self, key_id: str, limit: int = 100) -> list[Persona]: ...
+    def list_for_key(self, key_id: str, limit: int = 100, offset: int = 0) -> list[Persona]: ...
+    def count_for_key(self, key_id: str) -> int: ...
+    def delete(self, persona_id: str, key_id: str) -> bool:
+        """Deletes the key's persona; False when the key has none of that id."""
+        ...
 
 
 class PlaylistRepository(Protocol):
@@ -348,8 +357,26 @@ class MediaStorage(Protocol):
 ProgressCallback = Callable[[float, str], None]
 
 
+@runtime_checkable
+class PartialReporter(Protocol):
+    """What the worker's ``progress`` callback also is: where an engine that has a
+    playable part of a clip before the end (a preview) hands it over.
+
+    An engine checks ``isinstance(progress, PartialReporter)`` and, if so, may call
+    ``partial`` with a clip entry shaped like those ``run`` returns, files
+    ``{"preview.mp3": path}`` and meta ``{"preview_duration": seconds}``; the file must
+    stay in place until ``partial`` returns. Engines that never do keep working unchanged.
+    """
+
+    def partial(self, result: dict[str, Any]) -> None: ...
+
+
 class Engine(Protocol):
-    """Turns a task's parameters into clip files in a work directory."""
+    """Turns a task's parameters into clip files in a work directory.
+
+    ``progress`` is called with the fraction done and a stage name; it may also be a
+    ``PartialReporter`` (the worker's is), to hand over previews while the task runs.
+    """
 
     name: str
 
@@ -377,6 +404,7 @@ __all__ = [
     "KeyRepository",
     "LedgerRepository",
     "MediaStorage",
+    "PartialReporter",
     "PersonaRepository",
     "PlaylistRepository",
     "PriceRepository",

@@ -27,6 +27,8 @@ from cadenza.domain.errors import (
 from cadenza.domain.lyrics import build_lyrics_request
 from cadenza.domain.music import MusicRequest, build_music_request
 from cadenza.domain.tasks import (
+    PREVIEW_DURATION,
+    PREVIEW_FILE,
     Clip,
     ClipStatus,
     Task,
@@ -36,6 +38,7 @@ from cadenza.domain.tasks import (
     utcnow,
 )
 from cadenza.services.billing import charge_and_commit, refund
+from cadenza.services.ownership import owned_clip, owned_persona
 from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ def submit(
     *,
     clip_count: int = 0,
     clip_fields: dict[str, Any] | None = None,
+    each_clip: Sequence[dict[str, Any]] | None = None,
     idempotency_key: str | None = None,
     deadline_s: int = 900,
     route: str | None = None,
@@ -85,9 +89,13 @@ def submit(
 
     ``request`` is the body as the client sent it, when ``params`` holds values the server
     drew (a random seed): an idempotent retry is recognised by what the client sent.
+    ``each_clip`` (one dict per clip, in order) presets fields that differ between the
+    clips, such as the title of each stem, so even a pending clip shows them.
     """
     if clip_count < 0:
         raise ValueError("clip_count must not be negative")
+    if each_clip is not None and len(each_clip) != clip_count:
+        raise ValueError("each_clip needs one entry per clip")
     return _submit(
         uow,
         queue,
@@ -96,6 +104,7 @@ def submit(
         params,
         clip_ids=[new_id() for _ in range(clip_count)],
         clip_fields=clip_fields or {},
+        each_clip=each_clip,
         idempotency_key=idempotency_key,
         fingerprint=request_hash(action, params if request is None else request),
         deadline_s=deadline_s,
@@ -218,16 +227,12 @@ def _with_sources(
     score_key: str | None = None
     with uow(read_only=True) as u:
         if req.persona_id:
-            persona = u.personas.get(req.persona_id)
-            if persona is None or persona.key_id != key.id:
-                raise NotFound(f"persona {req.persona_id} not found")
+            persona = owned_persona(u, key.id, req.persona_id)
             req = dataclasses.replace(req, persona=persona.request_payload())
         for clip_id in (req.continue_clip_id, req.cover_clip_id):
             if not clip_id:
                 continue
-            source = u.clips.get(clip_id)
-            if source is None or source.key_id != key.id:
-                raise NotFound(f"clip {clip_id} not found")
+            source = owned_clip(u, key.id, clip_id)
             if source.status is not ClipStatus.COMPLETE:
                 raise InvalidInput(f"clip {clip_id} is not complete yet")
             if not source.files.get("score.json"):
@@ -258,6 +263,7 @@ def _submit(
     route: str | None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    each_clip: Sequence[dict[str, Any]] | None = None,
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
@@ -265,7 +271,7 @@ def _submit(
         idempotency_key = idempotency_key.strip() or None
     if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
-    unknown = set(clip_fields) - CLIP_PRESETS
+    unknown = set(clip_fields).union(*(each_clip or ())) - CLIP_PRESETS
     if unknown:
         raise ValueError(f"unknown clip fields: {sorted(unknown)}")
 
@@ -278,7 +284,7 @@ def _submit(
                 action,
                 params,
                 clip_ids,
-                clip_fields,
+                [{**clip_fields, **extra} for extra in each_clip or [{}] * len(clip_ids)],
                 idempotency_key=idempotency_key,
                 fingerprint=fingerprint,
                 deadline_s=deadline_s,
@@ -309,7 +315,7 @@ def _record(
     action: str,
     params: dict[str, Any],
     clip_ids: list[str],
-    clip_fields: dict[str, Any],
+    clip_fields: list[dict[str, Any]],
     *,
     idempotency_key: str | None,
     fingerprint: str,
@@ -325,7 +331,7 @@ def _record(
     is held short. A reused Idempotency-Key is caught by the database's unique index at
     the insert (``IdempotencyKeyTaken``)."""
     with uow() as u:
-        price = u.prices.get(action)
+        price = u.prices.current(action)
         now = utcnow()
         task = Task(
             id=new_id(),
@@ -358,9 +364,9 @@ def _record(
                 key_id=key.id,
                 status=ClipStatus.QUEUED,
                 created_at=now,
-                **clip_fields,
+                **fields,
             )
-            for clip_id in clip_ids
+            for clip_id, fields in zip(clip_ids, clip_fields, strict=True)
         ]
         # Refusals come after the insert, so a retry under a used Idempotency-Key gets its
         # task (``IdempotencyKeyTaken``) whatever has changed since; they roll it back.
@@ -475,10 +481,7 @@ def get(views: Views, key: ApiKey, task_id: str) -> TaskView:
 
 def get_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:
     with uow(read_only=True) as u:
-        clip = u.clips.get(clip_id)
-    if clip is None or clip.key_id != key.id:
-        raise NotFound("clip not found")
-    return clip
+        return owned_clip(u, key.id, clip_id)
 
 
 def fail_task(
@@ -495,6 +498,9 @@ def fail_task(
         if clip.status is not ClipStatus.COMPLETE:
             clip.status = ClipStatus.ERROR
             clip.error_message = reason
+            # A failed run's files are deleted (``TaskRunner``): its preview goes too.
+            clip.files.pop(PREVIEW_FILE, None)
+            clip.metadata.pop(PREVIEW_DURATION, None)
             u.clips.update(clip)
     u.tasks.update(task)  # last: the task's final event follows its clips'
     return refund(u, task, now) if with_refund else None

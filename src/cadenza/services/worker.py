@@ -16,7 +16,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cadenza.domain.errors import DomainError, EngineError
-from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
+from cadenza.domain.tasks import (
+    PREVIEW_DURATION,
+    PREVIEW_FILE,
+    Clip,
+    ClipStatus,
+    Task,
+    TaskStatus,
+    new_id,
+    utcnow,
+)
 from cadenza.services.ports import Engine, MediaStorage, UnitOfWorkFactory
 from cadenza.services.tasks import settle_failure
 
@@ -42,6 +51,41 @@ class TaskCancelled(Exception):
 class _Start:
     task: Task
     clips: list[Clip]
+
+
+@dataclass
+class _Outputs:
+    """Where one run stores its clips' files: a fresh prefix per clip (so a retry never
+    overwrites what an earlier attempt's answers point at), every prefix it wrote to (to
+    delete when the run fails), and the previews already stored (path, key) per clip."""
+
+    prefixes: dict[str, str]
+    uploaded: list[str]
+    previews: dict[str, tuple[str, str]]
+
+    def prefix(self, clip_id: str) -> str:
+        found = self.prefixes.get(clip_id)
+        if found is None:
+            found = f"clips/{clip_id}-{secrets.token_urlsafe(12)}"
+            self.prefixes[clip_id] = found
+            self.uploaded.append(found + "/")
+        return found
+
+
+class _Reporter:
+    """The ``progress`` an engine gets: progress writes, and previews (``partial``)."""
+
+    def __init__(
+        self, progress: Callable[[float, str], None], partial: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._progress = progress
+        self._partial = partial
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        self._progress(fraction, message)
+
+    def partial(self, result: dict[str, Any]) -> None:
+        self._partial(result)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -121,18 +165,23 @@ class TaskRunner:
             return
         task = start.task
         workdir = self._work_root / f"{task.id}-{secrets.token_hex(4)}"
-        uploaded: list[str] = []
+        outputs = _Outputs({}, [], {})
+        uploaded = outputs.uploaded
         try:
             engine = self._engine_for(task.action)
             params = dict(task.params)
             params.setdefault("clip_ids", [c.id for c in start.clips])
             workdir.mkdir(parents=True, exist_ok=True)
+            reporter = _Reporter(
+                self._progress(task.id),
+                lambda result: self._store_preview(task.id, result, outputs),
+            )
             with self._heartbeat(task.id):
-                results = engine.run(task.action, params, workdir, self._progress(task.id))
+                results = engine.run(task.action, params, workdir, reporter)
             outcome = _task_result(results)
             clip_results = [r for r in results if "result" not in r]
             clips = (
-                self._store(task, start.clips, clip_results, uploaded)
+                self._store(task, start.clips, clip_results, outputs)
                 if clip_results or outcome is None
                 else []
             )
@@ -179,6 +228,9 @@ class TaskRunner:
             clips = u.clips.list_for_tasks([task.id])
             for clip in clips:
                 clip.status = ClipStatus.STREAMING
+                # An earlier attempt's preview goes: this attempt hands over its own.
+                clip.files.pop(PREVIEW_FILE, None)
+                clip.metadata.pop(PREVIEW_DURATION, None)
                 u.clips.update(clip)
             u.commit()
         return _Start(task, clips)
@@ -239,12 +291,49 @@ class TaskRunner:
 
         return report
 
+    def _store_preview(self, task_id: str, result: dict[str, Any], outputs: _Outputs) -> None:
+        """Store a clip's preview and show it on the streaming clip, in one transaction
+        that counts the task's revision up and writes a ``preview`` event (the clip
+        repository does both). A preview is advisory: failing to store it only logs,
+        but a task finished elsewhere stops the render (``TaskCancelled``)."""
+        clip_id = str(result.get("id") or "")
+        path = (result.get("files") or {}).get(PREVIEW_FILE)
+        if not clip_id or not path:
+            return
+        seconds = (result.get("meta") or {}).get(PREVIEW_DURATION)
+        try:
+            with self._uow(read_only=True) as u:
+                clip = u.clips.get(clip_id)
+            if clip is None or clip.task_id != task_id or clip.status is not ClipStatus.STREAMING:
+                return
+            key = f"{outputs.prefix(clip_id)}/{PREVIEW_FILE}"
+            self._storage.put_file(key, Path(path), _content_type(PREVIEW_FILE))
+            outputs.previews[clip_id] = (str(path), key)
+            with self._uow() as u:
+                task = u.tasks.get(task_id, for_update=True)
+                if task is None or task.status is not TaskStatus.IN_PROGRESS:
+                    raise TaskCancelled(task_id)
+                clip = u.clips.get(clip_id)
+                if clip is None or clip.status is not ClipStatus.STREAMING:
+                    return
+                clip.files = {**clip.files, PREVIEW_FILE: key}
+                clip.metadata = {
+                    **clip.metadata,
+                    PREVIEW_DURATION: float(seconds) if isinstance(seconds, int | float) else 0.0,
+                }
+                u.clips.update(clip)
+                u.commit()
+        except TaskCancelled:
+            raise
+        except Exception:
+            log.warning("could not store the preview of clip %s", clip_id, exc_info=True)
+
     def _store(
         self,
         task: Task,
         clips: list[Clip],
         results: list[dict[str, Any]],
-        uploaded: list[str],
+        outputs: _Outputs,
     ) -> list[Clip]:
         """Upload each result's files and fill its clip; results may add clips too."""
         by_id = {c.id: c for c in clips}
@@ -261,15 +350,18 @@ class TaskRunner:
             else:
                 # More results than clips: each extra one becomes a clip of its own.
                 clip = Clip(id=new_id(), task_id=task.id, key_id=task.key_id)
-            prefix = f"clips/{clip.id}-{secrets.token_urlsafe(12)}"
-            uploaded.append(prefix + "/")
+            prefix = outputs.prefix(clip.id)
             stored: dict[str, str] = {}
             for name, path in (result.get("files") or {}).items():
                 relative = _relative_name(str(name))
                 storage_key = f"{prefix}/{_storage_name(relative)}"
-                self._storage.put_file(storage_key, Path(path), _content_type(relative))
+                if outputs.previews.get(clip.id) != (str(path), storage_key):
+                    self._storage.put_file(storage_key, Path(path), _content_type(relative))
+                # else: the preview already stored is this very file, at this very key
                 stored[relative] = storage_key
             meta = dict(result.get("meta") or {})
+            meta.pop(PREVIEW_DURATION, None)
+            # The final files replace the preview's: a complete clip plays its song.
             clip.files = stored
             clip.audio_key = stored.get(AUDIO_FILE, clip.audio_key)
             clip.image_key = stored.get(IMAGE_FILE, clip.image_key)
@@ -282,6 +374,7 @@ class TaskRunner:
                 if isinstance(value, str) and value:
                     setattr(clip, name, value)
             clip.metadata = {**clip.metadata, **meta}
+            clip.metadata.pop(PREVIEW_DURATION, None)
             clip.status = ClipStatus.COMPLETE
             clip.error_message = ""
             out.append(clip)

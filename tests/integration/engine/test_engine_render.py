@@ -37,7 +37,7 @@ def rendered(
         tmp_path_factory.mktemp("clip") / "clip-1",
         lambda f, stage: events.append((f, stage)),
         model="chirp-v4-5",
-        on_preview=lambda path: events.append(("preview", path)),
+        on_preview=lambda path, seconds: events.append(("preview", path, seconds)),
     )
     return score, result, events
 
@@ -83,10 +83,18 @@ def test_progress_and_preview(rendered: tuple[Score, ClipResult, list[Any]]) -> 
     values = [e[0] for e in events if e[0] != "preview"]
     assert values == sorted(values) and values[-1] == 1.0
     stages = [e[1] for e in events if e[0] != "preview"]
-    assert stages.index("master") < stages.index("preview") < stages.index("encode")
-    preview = [e[1] for e in events if e[0] == "preview"]
-    assert preview == [result.clip_dir / "preview.mp3"]
-    assert len(_read(preview[0])) < len(_read(result.clip_dir / "song.wav"))
+    # Asked for, the preview comes first: before any of the whole song is rendered.
+    at = next(i for i, e in enumerate(events) if e[0] == "preview")
+    assert stages[0] == "preview" and "instruments" not in [e[1] for e in events[:at]]
+    preview = [e[1:] for e in events if e[0] == "preview"]
+    assert len(preview) == 1 and preview[0][0] == result.clip_dir / "preview.mp3"
+    head = _read(preview[0][0])
+    assert len(head) / SR == pytest.approx(preview[0][1], abs=0.1)
+    song = _read(result.clip_dir / "song.wav")
+    assert len(head) < len(song)
+    # Mastered on its own to the song's target: about as loud as the song.
+    meter = pyloudnorm.Meter(SR)
+    assert abs(meter.integrated_loudness(head) - meter.integrated_loudness(song)) < 2.0
 
 
 def test_stems_sum_to_the_song(rendered: tuple[Score, ClipResult, list[Any]]) -> None:

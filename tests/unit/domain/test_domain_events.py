@@ -50,3 +50,19 @@ def test_clips_make_events_when_they_settle() -> None:
         "duration": 3.5,
     }
     assert clip_event(ClipStatus.COMPLETE, clip) is None  # already ready: no repeat
+
+
+def test_a_new_preview_of_a_streaming_clip_makes_a_preview_event() -> None:
+    clip = Clip(id="c", task_id="t", key_id="k", status=ClipStatus.STREAMING)
+    assert clip_event(ClipStatus.STREAMING, clip) is None
+    clip.files["preview.mp3"] = "clips/c-1/preview.mp3"
+    clip.metadata["preview_duration"] = 17.6
+    event = clip_event(ClipStatus.STREAMING, clip)
+    assert event is not None and event.kind is EventKind.PREVIEW and not event.terminal
+    assert event.payload == {"clip_id": "c", "status": "streaming", "duration": 17.6}
+    # The same preview written again (another field changed) makes none.
+    assert clip_event(ClipStatus.STREAMING, clip, preview_before="clips/c-1/preview.mp3") is None
+    # Complete: the settle event, not a preview one.
+    clip.status, clip.duration = ClipStatus.COMPLETE, 170.0
+    settled = clip_event(ClipStatus.STREAMING, clip, preview_before="clips/c-1/preview.mp3")
+    assert settled is not None and settled.kind is EventKind.CLIP

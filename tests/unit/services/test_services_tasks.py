@@ -128,7 +128,9 @@ def test_bola_other_keys_task_and_clip_are_not_found(
         tasks.get_clip(uow, bob, clip_id)
     with pytest.raises(NotFound) as clip_missing:
         tasks.get_clip(uow, bob, "no-such-clip")
-    assert clip_theirs.value.message == clip_missing.value.message
+    # The same words, each naming only the id the client sent.
+    assert clip_theirs.value.message == f"clip {clip_id} not found"
+    assert clip_missing.value.message == "clip no-such-clip not found"
     assert tasks.fetch(UowViews(uow), bob, [task.id]) == []
 
 

@@ -12,9 +12,10 @@ from svc_doubles import FakeEngine, MemoryStorage
 
 from cadenza.domain.billing import ApiKey, EntryType
 from cadenza.domain.errors import EngineError
+from cadenza.domain.events import EventKind
 from cadenza.domain.tasks import ClipStatus, TaskStatus, utcnow
 from cadenza.services import billing, tasks, worker
-from cadenza.services.ports import Engine, UnitOfWorkFactory
+from cadenza.services.ports import Engine, PartialReporter, UnitOfWorkFactory
 from cadenza.services.views import UowViews
 from cadenza.services.worker import TaskRunner
 
@@ -370,3 +371,124 @@ def test_a_running_task_beats_without_progress_and_a_revived_one_runs_again(
     assert beats == sorted(beats)
     view = tasks.get(UowViews(uow), key, task.id)
     assert view.task.status is TaskStatus.SUCCESS and view.task.attempts == 2
+
+
+class PreviewEngine:
+    """Hands each clip's preview over mid-run, records what a poll saw right after, then
+    finishes with the same preview file in its layout (or fails, when told to)."""
+
+    name = "previews"
+
+    def __init__(self, uow: UnitOfWorkFactory, key: ApiKey, *, fail: str | None = None) -> None:
+        self.uow, self.key, self.fail = uow, key, fail
+        self.seen: list[Any] = []
+
+    def run(
+        self, action: str, params: dict[str, Any], workdir: Path, progress: Any
+    ) -> list[dict[str, Any]]:
+        assert isinstance(progress, PartialReporter)
+        results = []
+        for clip_id in params["clip_ids"]:
+            preview = workdir / f"{clip_id}-preview.mp3"
+            preview.write_bytes(b"ID3 head " + clip_id.encode())
+            progress.partial(
+                {
+                    "id": clip_id,
+                    "files": {"preview.mp3": str(preview)},
+                    "meta": {"preview_duration": 17.6},
+                }
+            )
+            song = workdir / f"{clip_id}.mp3"
+            song.write_bytes(b"ID3 song " + clip_id.encode())
+            results.append(
+                {
+                    "id": clip_id,
+                    "files": {"song.mp3": str(song), "preview.mp3": str(preview)},
+                    "meta": {"duration": 170.0, "preview_duration": 17.6},
+                }
+            )
+        task_id = params["task_id"]
+        view = tasks.get(UowViews(self.uow), self.key, task_id)
+        with self.uow(read_only=True) as u:
+            events = u.task_events.after(task_id, 0)
+        self.seen = [view, events]
+        if self.fail is not None:
+            raise EngineError(self.fail)
+        return results
+
+
+def test_preview_is_stored_shown_while_streaming_and_replaced_by_the_song(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    with uow() as u:  # the engine reads its task id from the params
+        stored = u.tasks.get(task.id, for_update=True)
+        assert stored is not None
+        stored.params = {**stored.params, "task_id": task.id}
+        u.tasks.update(stored)
+        u.commit()
+    revision_before = UowViews(uow).revisions([task.id], key.id)[task.id]
+    engine = PreviewEngine(uow, key)
+    runner_for(uow, storage, engine, tmp_path).run(task.id)
+
+    running, events = engine.seen
+    assert running.task.status is TaskStatus.IN_PROGRESS
+    assert running.task.revision > revision_before
+    previews = {}
+    for clip in running.clips:
+        assert clip.status is ClipStatus.STREAMING
+        found = clip.preview()
+        assert found is not None and found[1] == 17.6
+        assert found[0].startswith(f"clips/{clip.id}-") and found[0].endswith("/preview.mp3")
+        assert storage.get_bytes(found[0]) == b"ID3 head " + clip.id.encode()
+        previews[clip.id] = found[0]
+    kinds = [e.kind for e in events]
+    assert kinds.count(EventKind.PREVIEW) == 2
+    shown = [e.payload for e in events if e.kind is EventKind.PREVIEW]
+    assert {p["clip_id"] for p in shown} == set(previews)
+    assert all(p["duration"] == 17.6 and p["status"] == "streaming" for p in shown)
+
+    done = tasks.get(UowViews(uow), key, task.id)
+    assert done.task.status is TaskStatus.SUCCESS
+    for clip in done.clips:
+        assert clip.status is ClipStatus.COMPLETE and clip.preview() is None
+        assert "preview_duration" not in clip.metadata
+        assert clip.duration == 170.0
+        assert clip.audio_key == clip.files["song.mp3"]
+        # The song's files sit beside the preview, which keeps its key (and its URL).
+        assert clip.files["preview.mp3"] == previews[clip.id]
+        assert clip.audio_key.rsplit("/", 1)[0] == previews[clip.id].rsplit("/", 1)[0]
+        assert storage.get_bytes(clip.audio_key) == b"ID3 song " + clip.id.encode()
+    with uow(read_only=True) as u:
+        after = u.task_events.after(task.id, 0)
+    assert [e.kind for e in after].count(EventKind.PREVIEW) == 2  # none at the end
+
+
+def test_a_failed_run_deletes_its_previews(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    key = make_key()
+    task = tasks.submit_music(uow, queue, key, MUSIC)
+    with uow() as u:
+        stored = u.tasks.get(task.id, for_update=True)
+        assert stored is not None
+        stored.params = {**stored.params, "task_id": task.id}
+        u.tasks.update(stored)
+        u.commit()
+    engine = PreviewEngine(uow, key, fail="lost the beat")
+    runner_for(uow, storage, engine, tmp_path).run(task.id)
+    running, _ = engine.seen
+    assert all(c.preview() is not None for c in running.clips)
+    view = tasks.get(UowViews(uow), key, task.id)
+    assert view.task.status is TaskStatus.FAILURE
+    assert all(c.preview() is None for c in view.clips)
+    assert storage.objects == {}

@@ -7,7 +7,7 @@ import pytest
 from voice_phrases import BEAT_S, RATE, TEMPO
 
 from cadenza.compose.score import VocalNote, VocalPart, VoiceSettings
-from cadenza.compose.voice import VoiceBank, sing, world
+from cadenza.compose.voice import VoiceBank, sing, sing_parts, world
 from cadenza.compose.voice.espeak import speak
 from cadenza.compose.voice.phonemes import is_vowel
 
@@ -89,3 +89,27 @@ def test_sparse_analysis_matches_the_dense_one_on_the_frames_it_analyses() -> No
     # in between, the envelope stays close (log power, a steady vowel)
     log_gap = np.abs(np.log(sparse.sp) - np.log(dense.sp))
     assert float(np.median(log_gap)) < 0.2
+
+
+def test_a_sung_beginning_is_reused_by_the_whole_song() -> None:
+    # Two different lines, a beat apart: the preview ends between them.
+    notes = [
+        *_line(1.0, 0, 90),
+        VocalNote(62, 1.0 + SHIFT_BEATS + 1.0, 2.0, "far", 3, 1, 0),
+        VocalNote(64, 1.0 + SHIFT_BEATS + 3.0, 2.0, "away", 4, 1, 0),
+    ]
+    part = VocalPart("lead", "Vocals", VoiceSettings(gender="female"), notes)
+    seconds = (1.0 + SHIFT_BEATS + 5.0) * BEAT_S + 0.5
+    until = (1.0 + SHIFT_BEATS + 0.5) * BEAT_S
+    bank = VoiceBank()
+    (head,) = sing_parts([part], TEMPO, seconds, RATE, bank=bank, until_s=until)
+    assert head.shape[0] == round(until * RATE) and np.abs(head).max() > 0
+    assert bank.synthesized == 1  # the second line waits for the whole song
+    (whole,) = sing_parts([part], TEMPO, seconds, RATE, bank=bank)
+    assert bank.synthesized == 2  # the first line was not synthesised again
+    (fresh,) = sing_parts([part], TEMPO, seconds, RATE)
+    assert np.array_equal(whole, fresh)
+    # The head is the song's beginning, up to each one's own peak scaling.
+    start = int(np.flatnonzero(head)[0])
+    scale = whole[start + 2000] / head[start + 2000]
+    assert np.allclose(head[: start + 20000] * scale, whole[: start + 20000], atol=1e-4)

@@ -8,7 +8,8 @@ and no ``error`` key unless it failed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,22 +63,30 @@ def _url(storage: MediaStorage, key: str | None, ready: bool) -> str:
 
 def clip_object(clip: Clip, storage: MediaStorage) -> dict[str, Any]:
     """A clip (contract §2.4). Media URLs appear once the clip is complete; ``duration``
-    is always a number (0 until known) because MCP formats it with ``:.1f``."""
+    is always a number (0 until known) because MCP formats it with ``:.1f``.
+
+    A ``running`` clip whose beginning is rendered already plays it: ``audio_url`` is
+    its preview and ``duration`` the preview's length so far."""
     ready = clip.status is ClipStatus.COMPLETE
+    preview = clip.preview()
+    duration = float(clip.duration) if clip.duration is not None else 0.0
+    audio_url = _url(storage, clip.audio_key, ready)
+    if preview is not None:
+        audio_url, duration = storage.url(preview[0]), preview[1]
     body: dict[str, Any] = {
         "id": clip.id,
         "title": clip.title,
         "image_url": _url(storage, clip.image_key, ready),
         "image_large_url": _url(storage, clip.image_large_key, ready),
         "lyric": clip.lyrics,
-        "audio_url": _url(storage, clip.audio_key, ready),
+        "audio_url": audio_url,
         "video_url": _url(storage, clip.video_key, ready),
         "created_at": iso(clip.created_at),
         "model": clip.model_name,
         "state": CLIP_STATES[clip.status],
         "prompt": clip.gpt_description_prompt,
         "style": clip.tags,
-        "duration": float(clip.duration) if clip.duration is not None else 0.0,
+        "duration": duration,
     }
     history = clip.metadata.get("concat_history")
     if isinstance(history, list):
@@ -144,10 +153,100 @@ def lyrics_data(task: Task) -> list[dict[str, Any]]:
 
 
 def task_data(view: TaskView, storage: MediaStorage) -> Any:
-    """What ``data`` holds for a task of this action: lyrics or clips."""
-    if view.task.action == Action.LYRICS:
-        return lyrics_data(view.task)
+    """What ``data`` holds for a task of this action: lyrics, a tool's data (contract §4)
+    or clips."""
+    render = _TOOL_DATA.get(view.task.action)
+    if render is not None:
+        return render(view, storage)
     return clips_data(view, storage)
+
+
+def _result(task: Task) -> dict[str, Any]:
+    return task.result or {}
+
+
+def _lyrics_or_mashup(view: TaskView, storage: MediaStorage) -> Any:
+    """``/suno/lyrics`` answers a list; ``/suno/mashup-lyrics`` one object."""
+    if view.task.params.get("mashup"):
+        return {**lyrics_data(view.task)[0], "tags": []}
+    return lyrics_data(view.task)
+
+
+def upload_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/upload``: the clip the upload became (Docs(Upload)); ``audio_id`` feeds the
+    upload_* actions."""
+    if not view.clips:
+        return {"audio_id": ""}
+    clip = clip_object(view.clips[0], storage)
+    return {
+        "audio_id": clip["id"],
+        "title": clip["title"],
+        "audio_url": clip["audio_url"],
+        "image_url": clip["image_url"],
+        "image_large_url": clip["image_large_url"],
+        "lyric": clip["lyric"],
+        "style": clip["style"],
+        "duration": clip["duration"],
+    }
+
+
+def persona_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/persona`` (``{persona_id}``) and ``/suno/voices`` (also ``name`` and
+    ``is_public``)."""
+    params = view.task.params
+    persona_id = str(params.get("persona_id") or "")
+    if params.get("source_type") == "voice":
+        return {"name": str(params.get("name") or ""), "is_public": False, "persona_id": persona_id}
+    return {"persona_id": persona_id}
+
+
+def vox_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/vox``: the excerpt's id is the ``vox_audio_id`` of ``/suno/persona``."""
+    result = _result(view.task)
+    audio_key = str(result.get("audio_key") or "")
+    return {
+        "id": str(result.get("vox_clip_id") or ""),
+        "source_clip_id": str(result.get("source_clip_id") or ""),
+        "status": "complete",
+        "vocal_audio_url": storage.url(audio_key) if audio_key else "",
+        "vocal_start_s": float(result.get("start_s") or 0.0),
+        "vocal_end_s": float(result.get("end_s") or 0.0),
+        "wave_response": {"waveform_aggregates": list(result.get("waveform_aggregates") or [])},
+    }
+
+
+def wav_data(view: TaskView, storage: MediaStorage) -> list[dict[str, Any]]:
+    """``/suno/wav``: ``[{file_url}]``."""
+    return [{"file_url": storage.url(str(k))} for k in _result(view.task).get("files") or []]
+
+
+def midi_data(view: TaskView, storage: MediaStorage) -> list[dict[str, Any]]:
+    """``/suno/midi``: the notes per instrument (Docs(MIDI)); Web builds the file."""
+    instruments = _result(view.task).get("instruments")
+    if instruments is None:
+        return []
+    return [{"state": "complete", "instruments": list(instruments)}]
+
+
+def timing_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/timing``: ``{aligned_words, waveform_data, hoot_cer, is_streamed}``."""
+    result = _result(view.task)
+    return {
+        "aligned_words": list(result.get("aligned_words") or []),
+        "waveform_data": list(result.get("waveform_data") or []),
+        "hoot_cer": float(result.get("hoot_cer") or 0.0),
+        "is_streamed": bool(result.get("is_streamed")),
+    }
+
+
+def video_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    """``/suno/mp4``: ``{video_url}`` of the video the MP4 task made."""
+    made = next((c.video_key for c in view.clips if c.video_key), None)
+    return {"video_url": storage.url(made) if made else ""}
+
+
+def tags_data(view: TaskView, storage: MediaStorage) -> dict[str, Any]:
+    return style_data(str(_result(view.task).get("upsampled_tags") or ""))
 
 
 def audios_answer(
@@ -161,6 +260,14 @@ def audios_answer(
         clips = clips_data(view, storage) if data is None else data
         return failure_answer(task.id, trace_id or "", code, message, clips or None)
     return success_answer(task.id, trace_id, task_data(view, storage) if data is None else data)
+
+
+def callback_body(view: TaskView, storage: MediaStorage) -> bytes:
+    """What is POSTed to a task's ``callback_url``: its final sync answer, carrying the
+    trace id of the submit, so a receiver gets what a blocking request would have."""
+    origin = view.task.origin or {}
+    trace_id = str(origin.get("trace_id") or view.task.id)
+    return json.dumps(audios_answer(view, storage, trace_id), ensure_ascii=False).encode()
 
 
 def lyrics_answer(task: Task, trace_id: str) -> dict[str, Any]:
@@ -191,7 +298,8 @@ def task_record(
         "trace_id": trace,
         "state": state,
         "status": status,
-        "progress": max(0, min(100, int(task.progress))),
+        # A string: the CLI puts it in a rich table cell, which refuses an int.
+        "progress": f"{max(0, min(100, int(task.progress)))}%",
         "request": dict(request) if request is not None else {},
     }
     if task.status is TaskStatus.SUCCESS:
@@ -240,3 +348,18 @@ def persona_list_answer(
 def style_data(tags: str) -> dict[str, Any]:
     """``/suno/style``: Docs say ``upsampled_tags``, Web and the CLI read ``text``."""
     return {"upsampled_tags": tags, "text": tags}
+
+
+#: ``data`` of the tasks whose result is not a list of clips, by action.
+_TOOL_DATA: dict[str, Callable[[TaskView, MediaStorage], Any]] = {
+    Action.LYRICS.value: _lyrics_or_mashup,
+    Action.UPLOAD.value: upload_data,
+    Action.PERSONA.value: persona_data,
+    Action.VOX_PERSONA.value: persona_data,
+    Action.VOX.value: vox_data,
+    Action.WAV.value: wav_data,
+    Action.MIDI.value: midi_data,
+    Action.ALIGNED_LYRICS.value: timing_data,
+    Action.MP4.value: video_data,
+    Action.UPSAMPLE_TAGS.value: tags_data,
+}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,7 +21,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from cadenza.api.acedata.answers import accepted_answer, audios_answer, batch_answer, task_record
+from cadenza.api.acedata.answers import (
+    accepted_answer,
+    audios_answer,
+    batch_answer,
+    callback_body,
+    task_record,
+)
 from cadenza.api.acedata.document import documented
 from cadenza.api.acedata.errors import AceDataError, acedata_router, error_response, trace_id_of
 from cadenza.api.acedata.models import (
@@ -40,13 +46,14 @@ from cadenza.api.acedata.requests import (
     wants_ndjson,
 )
 from cadenza.api.acedata.schemas import AudiosBody, TasksBody
-from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.deps import ContainerDep, CurrentKey, run_submit
 from cadenza.api.documenting import json_body
 from cadenza.api.guards import ErrorResponder
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput, NotFound
+from cadenza.domain.library import PersonaType
 from cadenza.domain.models import resolve_model
 from cadenza.domain.moderation import moderator_for
 from cadenza.domain.music import MusicRequest
@@ -59,6 +66,8 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
+from cadenza.services.commands_stems import SplitStems
+from cadenza.services.ownership import owned_persona
 from cadenza.services.views import UowViews
 
 DIALECT = "acedata"
@@ -88,6 +97,19 @@ def moderate(container: Container, req: AudiosRequest) -> None:
         lyrics=req.lyrics,
         title=req.title,
     )
+
+
+def register_callbacks(container: Container) -> None:
+    """Teaches the callback outbox how this dialect's callbacks look (once per container):
+    without it a ``callback_url`` task's delivery could never be rendered."""
+    if DIALECT in container.callback_renderers:
+        return
+    storage = container.storage
+
+    def render(view: TaskView) -> bytes:
+        return callback_body(view, storage)
+
+    container.callback_renderers.register(DIALECT, render)
 
 
 def callback_of(container: Container, url: str | None) -> Callback | None:
@@ -150,6 +172,18 @@ _SONGS = frozenset(
 )
 
 
+def check_vox_persona(container: Container, key: ApiKey, persona_id: str) -> None:
+    """artist_consistency_vox sings with a persona made from a vocal stem (Persona-v2-vox:
+    ``/suno/vox``, then ``/suno/persona`` with ``vox_audio_id``)."""
+    with container.uow(read_only=True) as u:
+        persona = owned_persona(u, key.id, persona_id)
+    if persona.persona_type is not PersonaType.VOX:
+        raise InvalidInput(
+            "persona_id must be a vox persona (made with vox_audio_id) when"
+            " artist_consistency_vox audio"
+        )
+
+
 def command_of(req: AudiosRequest) -> object:
     """The command an ``/suno/audios`` action asks for."""
     if req.action in _SONGS:
@@ -158,6 +192,8 @@ def command_of(req: AudiosRequest) -> object:
         return Concat(req.clip_id)
     if req.action is AudioAction.REMASTER and req.clip_id:
         return Remaster(req.clip_id, model=req.model_name, variation=req.variation)
+    if req.action in (AudioAction.STEMS, AudioAction.ALL_STEMS) and req.clip_id:
+        return SplitStems(req.clip_id, full=req.action is AudioAction.ALL_STEMS)
     raise AceDataError.not_implemented()
 
 
@@ -281,8 +317,10 @@ async def audios(
         callback=callback_of(container, req.delivery.callback_url),
         fingerprint=raw,
     )
+    if req.vox and req.persona_id:
+        await run_in_threadpool(check_vox_persona, container, key, req.persona_id)
     command = command_of(req)
-    task = await run_in_threadpool(container.commands.submit, key, command, how)
+    task = await run_submit(container, container.commands.submit, key, command, how)
     request.state.task_id = task.id
     wait_s = container.settings.acedata_wait_s
     if wants_ndjson(accept):
@@ -371,4 +409,9 @@ def body_error_for(scope: Scope) -> ErrorResponder | None:
     return respond
 
 
-_PATHS = frozenset(getattr(route, "path", "") for route in router.routes)
+_PATHS: set[str] = {getattr(route, "path", "") for route in router.routes}
+
+
+def claim_paths(paths: Iterable[str]) -> None:
+    """Counts another AceData router's paths as this dialect's (``owns``)."""
+    _PATHS.update(paths)

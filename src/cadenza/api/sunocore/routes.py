@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
 
-from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey
+from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey, run_submit
 from cadenza.api.openapi import documented
 from cadenza.api.sunocore.answers import MeAnswer, PricesAnswer, TaskIdAnswer, TransactionsAnswer
 from cadenza.api.sunocore.schemas import (
@@ -38,7 +38,7 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
 
 
 @router.post("/suno/submit/music", responses=documented(TaskIdAnswer, 402, 403, 404))
-def submit_music(
+async def submit_music(
     body: Annotated[SubmitMusicBody, Body()],
     key: CurrentKey,
     container: ContainerDep,
@@ -46,7 +46,8 @@ def submit_music(
 ) -> dict[str, Any]:
     params = body.to_params()
     command = MakeMusic(build_music_request(params))
-    task = container.commands.submit(key, command, submission(idempotency_key, params))
+    how = submission(idempotency_key, params)
+    task = await run_submit(container, container.commands.submit, key, command, how)
     return ok(task.id)
 
 

@@ -15,7 +15,14 @@ from pydantic import ConfigDict, Field
 from cadenza.api.bodies import RequestBody
 from cadenza.domain.actions import Action, Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
-from cadenza.domain.tasks import CLIP_STATUS_FOR_TASK, Clip, ClipStatus, Task, TaskView
+from cadenza.domain.tasks import (
+    CLIP_STATUS_FOR_TASK,
+    PREVIEW_DURATION,
+    Clip,
+    ClipStatus,
+    Task,
+    TaskView,
+)
 from cadenza.services.ports import MediaStorage
 from cadenza.services.tasks import MAX_FETCH_IDS
 
@@ -122,9 +129,17 @@ def _url(storage: MediaStorage, key: str | None, ready: bool) -> str:
 
 
 def clip_object(clip: Clip, storage: MediaStorage) -> dict[str, Any]:
+    """A clip as Suno shows it. While ``streaming``, Suno's ``audio_url`` already plays
+    what exists of the song (``metadata.stream``): here, once the clip's beginning is
+    rendered, its preview; ``duration`` stays None until the song is complete."""
     ready = clip.status is ClipStatus.COMPLETE
+    preview = clip.preview()
+    audio_url = _url(storage, clip.audio_key, ready)
+    if preview is not None:
+        audio_url = storage.url(preview[0])
     prompt = clip.lyrics or clip.prompt
     metadata: dict[str, Any] = dict(clip.metadata)
+    metadata.pop(PREVIEW_DURATION, None)
     metadata.update(
         {
             "tags": clip.tags,
@@ -140,7 +155,7 @@ def clip_object(clip: Clip, storage: MediaStorage) -> dict[str, Any]:
     return {
         "id": clip.id,
         "clip_id": clip.id,
-        "audio_url": _url(storage, clip.audio_key, ready),
+        "audio_url": audio_url,
         "video_url": _url(storage, clip.video_key, ready),
         "image_url": _url(storage, clip.image_key, ready),
         "image_large_url": _url(storage, clip.image_large_key, ready),

@@ -509,7 +509,12 @@ def sing(
 
 
 def _sing_words(
-    part: VocalPart, words: list[_Word], length: int, sample_rate: int, store: VoiceBank
+    part: VocalPart,
+    words: list[_Word],
+    length: int,
+    sample_rate: int,
+    store: VoiceBank,
+    until_s: float | None = None,
 ) -> np.ndarray:
     out = np.zeros(length, dtype=np.float32)
     syllables = _attach_sources(words, store)
@@ -519,6 +524,8 @@ def _sing_words(
     ramp = np.linspace(0.0, 1.0, fade)
     rate = float(store.sources[0].utterance.sample_rate)
     for phrase in _phrases(syllables):
+        if until_s is not None and phrase[0].start >= until_s:
+            break  # phrases come in time order
         origin, shape = _shape(phrase, rate)
         audio, owner = store.phrase(shape, part.voice, sample_rate)
         velocities = [[n.velocity for n in syl.notes] for syl in phrase]
@@ -546,21 +553,32 @@ def sing_parts(
     total_seconds: float,
     sample_rate: int = 44100,
     progress: Callable[[float], None] | None = None,
+    *,
+    bank: VoiceBank | None = None,
+    until_s: float | None = None,
 ) -> list[np.ndarray]:
     """Sing every part of a song, each as ``sing`` would, speaking each word only once.
 
     The words of all parts are spoken by one eSpeak process and analysed once, so
     harmonies and doubles cost only their synthesis.
+
+    ``until_s`` sings the beginning only (a preview): the phrases that start before it,
+    into arrays ``until_s`` long, each part scaled by its own peak so far. Every word of
+    the song is still spoken, in the order a whole song speaks them, so a later call for
+    the whole song with the same ``bank`` gives the very samples of a fresh one and
+    reuses the phrases synthesised here instead of synthesising them again.
     """
-    bank = VoiceBank()
+    bank = VoiceBank() if bank is None else bank
     length = max(0, round(total_seconds * sample_rate))
+    if until_s is not None:
+        length = min(length, max(0, round(until_s * sample_rate)))
     if length == 0 or tempo_bpm <= 0:
         return [np.zeros(length, dtype=np.float32) for _ in parts]
     words = [_words(p, tempo_bpm, total_seconds) for p in parts]
     bank.load([k for w in words for k in _word_keys(w)])
     sung: list[np.ndarray] = []
     for part, part_words in zip(parts, words, strict=True):
-        sung.append(_sing_words(part, part_words, length, sample_rate, bank))
+        sung.append(_sing_words(part, part_words, length, sample_rate, bank, until_s))
         if progress is not None:
             progress(len(sung) / len(parts))
     return sung

@@ -103,6 +103,20 @@ def test_clip_states_and_numeric_duration() -> None:
             assert body["audio_url"] == "" and body["image_url"] == ""
 
 
+def test_a_running_clip_with_a_preview_plays_it() -> None:
+    running = clip(ClipStatus.STREAMING, duration=None)
+    running.files["preview.mp3"] = "clips/c1-x/preview.mp3"
+    running.metadata["preview_duration"] = 17.6
+    body = clip_object(running, STORAGE)
+    assert body["state"] == "running"
+    assert body["audio_url"] == "https://music.example.com/media/clips/c1-x/preview.mp3"
+    assert body["duration"] == 17.6 and body["image_url"] == ""
+    assert "preview_duration" not in body
+    running.status, running.duration = ClipStatus.COMPLETE, 154.92
+    done = clip_object(running, STORAGE)  # complete: the song, not the preview
+    assert done["audio_url"].endswith("/c1.mp3") and done["duration"] == 154.92
+
+
 def test_concat_history_passes_through() -> None:
     c = clip(ClipStatus.COMPLETE)
     c.metadata["concat_history"] = [{"id": "a", "continue_at": 2, "type": "gen"}]
@@ -140,7 +154,7 @@ def test_pending_record_has_no_response_and_no_error() -> None:
         "trace_id": "tr",
         "state": "pending",
         "status": "pending",
-        "progress": 0,
+        "progress": "0%",
         "request": BODY,
     }
     running = task_record(view(TaskStatus.IN_PROGRESS, []), STORAGE, request=BODY, trace_id="tr")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cadenza.bootstrap import Container
 from cadenza.services import billing
+from cadenza.services.views import UowViews
 
 
 def bearer(make_key: Any, credits: str = "100") -> tuple[str, dict[str, str]]:
@@ -144,3 +145,24 @@ def test_a_body_over_the_cap_is_refused_in_the_envelope(client: TestClient, make
     answer = client.post("/suno/audios", json=big, headers=headers)
     assert answer.status_code == 413
     assert answer.json()["success"] is False and answer.json()["trace_id"]
+
+
+def test_a_callback_task_is_rendered_for_the_outbox_as_its_final_answer(
+    client: TestClient, make_key: Any, container: Container
+) -> None:
+    key_id, headers = bearer(make_key)
+    body = {**GENERATE, "callback_url": "https://example.com/hook"}
+    accepted = client.post("/suno/audios", json=body, headers=headers).json()
+    task_id = accepted["task_id"]
+    with container.uow(read_only=True) as u:
+        (delivery,) = u.callbacks.for_task(task_id)
+    assert (delivery.url, delivery.dialect) == ("https://example.com/hook", "acedata")
+    render = container.callback_renderers.get(delivery.dialect)
+    assert render is not None, "the outbox could never render an AceData callback"
+    (view,) = UowViews(container.uow).tasks([task_id], key_id)
+    posted = json.loads(render(view))
+    record = client.post("/suno/tasks", json={"id": task_id}, headers=headers).json()
+    assert record["state"] == "complete"
+    assert posted == record["response"]
+    assert list(posted) == ["success", "task_id", "trace_id", "data"]
+    assert posted["trace_id"] == accepted["trace_id"] and len(posted["data"]) == 2
