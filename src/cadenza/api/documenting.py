@@ -102,6 +102,18 @@ def json_body(
     return {"requestBody": {"required": required, "content": {"application/json": media}}}
 
 
+def query_parameter(
+    name: str, schema: dict[str, Any], *, required: bool = False, description: str = ""
+) -> dict[str, Any]:
+    """One entry of ``openapi_extra={"parameters": [...]}``, for a route that reads its
+    query string itself."""
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": required}
+    if description:
+        parameter["description"] = description
+    parameter["schema"] = schema
+    return parameter
+
+
 def add_named_components(document: dict[str, Any], schemas: dict[str, Any]) -> None:
     """Adds to ``schemas`` every model named through this module that ``document``
     refers to, with the models they nest (a name taken by another schema is an error)."""

@@ -99,13 +99,21 @@ class FakeVideo:
         return [{"id": params["clip_ids"][0], "files": {"video.mp4": str(video)}, "meta": {}}]
 
 
-@pytest.fixture
-def container(container: Container, queue: Any, engine: Any) -> Container:
-    """Every action runs on a fake engine: the fuzzer tests the HTTP surface, not audio."""
-    engines = EngineRegistry({action: engine for action in Action} | {Action.MP4: FakeVideo()})
+def fake_engines(container: Container, queue: Any, engine: Any) -> Container:
+    """Every action runs on a fake engine (lyrics on the real one, text only): the fuzzer
+    tests the HTTP surface, not audio."""
+    engines = EngineRegistry(
+        {action: engine for action in Action}
+        | {Action.MP4: FakeVideo(), Action.LYRICS: container.engines(Action.LYRICS)}
+    )
     runner = build_runner(container.settings, container.uow, container.storage, engines)
     queue.runner = runner
     return dataclasses.replace(container, engines=engines, runner=runner)
+
+
+@pytest.fixture
+def container(container: Container, queue: Any, engine: Any) -> Container:
+    return fake_engines(container, queue, engine)
 
 
 def test_the_api_answers_as_documented(client: TestClient, make_key: Any) -> None:

@@ -38,11 +38,6 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-#: What a tool's task holds instead of clips or lyrics (vox, wav, midi, mp4, ...): the
-#: ``data`` of that tool's own answer.
-ToolData = dict[str, Any] | list[dict[str, Any]]
-
-
 class AceDataClip(_Shape):
     """A clip (contract §2.4): media URLs are "" until its ``state`` is ``succeeded``."""
 
@@ -137,6 +132,99 @@ class AceDataSnapshot(_Shape):
     error: AceDataErrorInfo | Absent = None
 
 
+# -- the data of the auxiliary endpoints (contract §4) ---------------------------------
+
+
+class AceDataStyle(_Shape):
+    """``/suno/style``: Docs say ``upsampled_tags``, Web and the CLI read ``text``; both
+    hold the expanded style."""
+
+    upsampled_tags: str
+    text: str
+
+
+class AceDataUpload(_Shape):
+    """``/suno/upload``: the clip the audio became; ``audio_id`` feeds the upload_*
+    actions (only it while the import has made no clip)."""
+
+    audio_id: str
+    title: str | Absent = None
+    audio_url: str | Absent = None
+    image_url: str | Absent = None
+    image_large_url: str | Absent = None
+    lyric: str | Absent = None
+    style: str | Absent = None
+    duration: float | Absent = None
+
+
+class AceDataPersonaMade(_Shape):
+    """``/suno/persona`` (``persona_id``) and ``/suno/voices`` (also ``name``,
+    ``is_public``)."""
+
+    persona_id: str
+    name: str | Absent = None
+    is_public: bool | Absent = None
+
+
+class AceDataWaveform(_Shape):
+    waveform_aggregates: list[Any]
+
+
+class AceDataVox(_Shape):
+    """``/suno/vox``: a clip's vocal excerpt; ``id`` is the ``vox_audio_id`` of
+    ``/suno/persona``."""
+
+    id: str
+    source_clip_id: str
+    status: Literal["complete"]
+    vocal_audio_url: str
+    vocal_start_s: float
+    vocal_end_s: float
+    wave_response: AceDataWaveform
+
+
+class AceDataFile(_Shape):
+    """``/suno/wav``: one file."""
+
+    file_url: str
+
+
+class AceDataMidi(_Shape):
+    """``/suno/midi``: the notes of each instrument (Web builds the .mid itself)."""
+
+    state: Literal["complete"]
+    instruments: list[dict[str, Any]]
+
+
+class AceDataTiming(_Shape):
+    """``/suno/timing``: the words' times and the waveform."""
+
+    aligned_words: list[dict[str, Any]]
+    waveform_data: list[float]
+    hoot_cer: float
+    is_streamed: bool
+
+
+class AceDataVideo(_Shape):
+    """``/suno/mp4``."""
+
+    video_url: str
+
+
+#: What a tool's task holds instead of clips (``/suno/tasks`` records, callbacks).
+ToolData = (
+    AceDataLyrics
+    | AceDataUpload
+    | AceDataPersonaMade
+    | AceDataVox
+    | list[AceDataFile]
+    | list[AceDataMidi]
+    | AceDataTiming
+    | AceDataVideo
+    | AceDataStyle
+)
+
+
 class AceDataTaskResponse(_Shape):
     """A finished task's answer, as a blocking submit would have answered it."""
 
@@ -164,7 +252,7 @@ class AceDataTaskRecord(_Shape):
     trace_id: str = Field(description="the submit's trace id (the task id when unknown)")
     state: Literal["pending", "running", "complete", "failed"]
     status: Literal["pending", "processing", "complete", "failed"]
-    progress: int = Field(ge=0, le=100)
+    progress: str = Field(pattern=r"^\d{1,3}%$", description='"0%" to "100%"')
     request: dict[str, Any] = Field(description="the body the task was submitted with")
     finished_at: float | Absent = Field(default=None, description="epoch seconds")
     response: AceDataTaskResponse | AceDataTaskFailure | Absent = None
@@ -176,14 +264,6 @@ class AceDataTaskBatch(_Shape):
 
     items: list[AceDataTaskRecord]
     count: int = Field(ge=0)
-
-
-class AceDataStyle(_Shape):
-    """``/suno/style``'s ``data``: Docs say ``upsampled_tags``, Web and the CLI read
-    ``text``; both hold the expanded style."""
-
-    upsampled_tags: str
-    text: str
 
 
 class AceDataPersona(_Shape):
@@ -206,3 +286,9 @@ class AceDataPersonaList(_Shape):
 
     count: int = Field(ge=0)
     items: list[AceDataPersona]
+
+
+class AceDataDeleted(_Shape):
+    """``DELETE /suno/persona``."""
+
+    success: Literal[True]

@@ -21,7 +21,23 @@ from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.acedata import routes
 from cadenza.api.acedata.answers import accepted_answer, audios_answer, persona_list_answer
+from cadenza.api.acedata.document import documented
 from cadenza.api.acedata.errors import AceDataError, acedata_router, trace_id_of
+from cadenza.api.acedata.models import (
+    AceDataAccepted,
+    AceDataAnswer,
+    AceDataDeleted,
+    AceDataFile,
+    AceDataLyrics,
+    AceDataMidi,
+    AceDataPersonaList,
+    AceDataPersonaMade,
+    AceDataStyle,
+    AceDataTiming,
+    AceDataUpload,
+    AceDataVideo,
+    AceDataVox,
+)
 from cadenza.api.acedata.requests import (
     ClipTool,
     Delivery,
@@ -36,7 +52,19 @@ from cadenza.api.acedata.requests import (
     parse_voice,
     parse_vox,
 )
+from cadenza.api.acedata.schemas import (
+    AceDataBody,
+    ClipToolBody,
+    LyricsBody,
+    MashupLyricsBody,
+    PersonaBody,
+    StyleBody,
+    UploadBody,
+    VoicesBody,
+    VoxBody,
+)
 from cadenza.api.deps import ContainerDep, CurrentKey
+from cadenza.api.documenting import json_body, query_parameter
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.services import library
@@ -54,7 +82,33 @@ from cadenza.services.commands_media import (
     RenderVideo,
 )
 
-router = acedata_router(include_in_schema=False)
+router = acedata_router()
+
+#: What every tool that makes a task can answer besides its data: 403 (balance, disabled
+#: price, moderation), 500 (the task failed), 504 (it outlived the wait).
+_TASK_ERRORS = (403, 500, 504)
+
+
+def _answers(data: Any, *, deferrable: bool = False) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a tool route: ``AceDataAnswer[data]`` once its task has ended,
+    or at once ``AceDataAccepted`` where the body may ask (``async``, ``callback_url``)."""
+    answer: Any = AceDataAnswer[data]
+    if deferrable:
+        return documented(
+            answer | AceDataAccepted,
+            *_TASK_ERRORS,
+            description="the tool's data once its task has ended, or at once the accepted "
+            "task (``async: true`` or a ``callback_url``)",
+        )
+    return documented(answer, *_TASK_ERRORS, description="the tool's data")
+
+
+def _body(model: type[AceDataBody], example: dict[str, Any] | None = None) -> dict[str, Any]:
+    return json_body(
+        model,
+        name=f"AceData{model.__name__}",
+        examples={"request": example} if example is not None else None,
+    )
 
 
 def _status_of(body: Mapping[str, Any]) -> int:
@@ -94,21 +148,31 @@ async def run_command(
     return JSONResponse(body, status_code=_status_of(body))
 
 
-@router.post("/suno/lyrics")
+@router.post(
+    "/suno/lyrics",
+    responses=_answers(list[AceDataLyrics]),
+    openapi_extra=_body(LyricsBody, {"prompt": "a song about the sea", "model": "default"}),
+)
 async def lyrics(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_lyrics(raw)
     return await run_command(request, key, container, WriteLyrics(req.prompt), raw)
 
 
-@router.post("/suno/upload")
+@router.post(
+    "/suno/upload",
+    responses=_answers(AceDataUpload, deferrable=True),
+    openapi_extra=_body(UploadBody),
+)
 async def upload(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_upload(raw)
     return await run_command(request, key, container, ImportAudio(req.audio_url), raw, req.delivery)
 
 
-@router.post("/suno/persona")
+@router.post(
+    "/suno/persona", responses=_answers(AceDataPersonaMade), openapi_extra=_body(PersonaBody)
+)
 async def create_persona(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_persona(raw)
@@ -123,7 +187,17 @@ async def create_persona(request: Request, key: CurrentKey, container: Container
     return await run_command(request, key, container, command, raw)
 
 
-@router.get("/suno/persona")
+@router.get(
+    "/suno/persona",
+    responses=documented(AceDataPersonaList),
+    openapi_extra={
+        "parameters": [
+            query_parameter("user_id", {"type": "string"}, description="AceData's account id"),
+            query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+            query_parameter("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+        ]
+    },
+)
 async def list_personas(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     req = parse_persona_list(dict(request.query_params))
     found, count = await run_in_threadpool(
@@ -132,14 +206,25 @@ async def list_personas(request: Request, key: CurrentKey, container: ContainerD
     return JSONResponse(persona_list_answer(found, count, req.user_id or ""))
 
 
-@router.delete("/suno/persona")
+@router.delete(
+    "/suno/persona",
+    responses=documented(AceDataDeleted),
+    openapi_extra={
+        "parameters": [
+            query_parameter("persona_id", {"type": "string", "minLength": 1}, required=True),
+            query_parameter("user_id", {"type": "string"}),
+        ]
+    },
+)
 async def delete_persona(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     req = parse_persona_delete(dict(request.query_params))
     await run_in_threadpool(library.delete_persona, container.uow, key, req.persona_id)
     return JSONResponse({"success": True})
 
 
-@router.post("/suno/voices")
+@router.post(
+    "/suno/voices", responses=_answers(AceDataPersonaMade), openapi_extra=_body(VoicesBody)
+)
 async def voices(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_voice(raw)
@@ -147,7 +232,9 @@ async def voices(request: Request, key: CurrentKey, container: ContainerDep) -> 
     return await run_command(request, key, container, command, raw)
 
 
-@router.post("/suno/vox")
+@router.post(
+    "/suno/vox", responses=_answers(AceDataVox, deferrable=True), openapi_extra=_body(VoxBody)
+)
 async def vox(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_vox(raw)
@@ -176,34 +263,61 @@ async def _clip_tool(
     return await run_command(request, key, container, command, raw, req.delivery)
 
 
-@router.post("/suno/mp4")
+@router.post(
+    "/suno/mp4",
+    responses=_answers(AceDataVideo, deferrable=True),
+    openapi_extra=_body(ClipToolBody),
+)
 async def mp4(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     return await _clip_tool(ClipTool.MP4, request, key, container)
 
 
-@router.post("/suno/timing")
+@router.post(
+    "/suno/timing",
+    responses=_answers(AceDataTiming, deferrable=True),
+    openapi_extra=_body(ClipToolBody),
+)
 async def timing(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     return await _clip_tool(ClipTool.TIMING, request, key, container)
 
 
-@router.post("/suno/wav")
+@router.post(
+    "/suno/wav",
+    responses=_answers(list[AceDataFile], deferrable=True),
+    openapi_extra=_body(ClipToolBody),
+)
 async def wav(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     return await _clip_tool(ClipTool.WAV, request, key, container)
 
 
-@router.post("/suno/midi")
+@router.post(
+    "/suno/midi",
+    responses=_answers(list[AceDataMidi], deferrable=True),
+    openapi_extra=_body(ClipToolBody),
+)
 async def midi(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     return await _clip_tool(ClipTool.MIDI, request, key, container)
 
 
-@router.post("/suno/style")
+@router.post(
+    "/suno/style",
+    responses=_answers(AceDataStyle),
+    openapi_extra=_body(StyleBody, {"prompt": "dreamy synth-pop"}),
+)
 async def style(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_style(raw)
     return await run_command(request, key, container, ExpandStyle(req.prompt), raw)
 
 
-@router.post("/suno/mashup-lyrics")
+@router.post(
+    "/suno/mashup-lyrics",
+    responses=_answers(AceDataLyrics),
+    openapi_extra=_body(
+        MashupLyricsBody,
+        {"lyrics_a": "[Verse]\nRain on the window", "lyrics_b": "[Chorus]\nSun on the sea"},
+    ),
+)
 async def mashup_lyrics(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     raw = await routes.read_json(request)
     req = parse_mashup_lyrics(raw)

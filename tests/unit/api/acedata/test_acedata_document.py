@@ -13,7 +13,9 @@ from typing import Any, cast
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from library_helpers import generated_clip, tone_wav
 from openapi_support import Document
+from test_api_fuzz import fake_engines
 
 from cadenza.api.acedata.document import TAG, documented
 from cadenza.api.acedata.errors import acedata_router
@@ -203,6 +205,75 @@ def test_real_errors_match_the_document(
     billing.set_price(container.uow, "MUSIC", price=Decimal("10"), enabled=False)
     disabled = client.post("/suno/audios", json=GENERATE, headers=headers)
     assert check(disabled, "/suno/audios")["error"]["code"] == "forbidden"
+
+
+def sung_clip(container: Container, key_id: str) -> str:
+    """A composed song's files (score, MIDI, lyrics, a vocal stem) and a WAV mix: what
+    the tools read."""
+    clip = generated_clip(container, key_id).clip
+    key = f"clips/{clip.id}-test/song.wav"
+    container.storage.put_bytes(key, tone_wav(), "audio/wav")
+    with container.uow() as u:
+        stored = u.clips.get(clip.id)
+        assert stored is not None
+        stored.files["song.wav"] = key
+        u.clips.update(stored)
+        u.commit()
+    return clip.id
+
+
+@pytest.fixture
+def tooled(container: Container, queue: Any, engine: Any) -> Iterator[TestClient]:
+    """A server with an engine for every tool (fakes, text ones real)."""
+    app = create_app(fake_engines(container, queue, engine), manage_queue=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_the_tools_answer_as_documented(
+    tooled: TestClient, make_key: Any, document: Document, container: Container
+) -> None:
+    key_id, sent = make_key("1000")
+    headers = {"Authorization": f"Bearer {sent['X-API-Key']}"}
+    check = document.check
+    clip_id = sung_clip(container, key_id)
+    song = check(tooled.post("/suno/audios", json=GENERATE, headers=headers), "/suno/audios")
+    with_cover = song["data"][0]["id"]  # the fake engine's clips have a cover image
+    bodies: dict[str, dict[str, Any]] = {
+        "/suno/lyrics": {"prompt": "a song about rain", "model": "default"},
+        "/suno/style": {"prompt": "dreamy synth-pop"},
+        "/suno/mashup-lyrics": {"lyrics_a": "[Verse]\nrain", "lyrics_b": "[Verse]\nsun"},
+        "/suno/vox": {"audio_id": clip_id, "vocal_start": 0, "vocal_end": 5},
+        **{f"/suno/{tool}": {"audio_id": clip_id} for tool in ("timing", "wav", "midi")},
+        "/suno/mp4": {"audio_id": with_cover},
+    }
+    task_ids = []
+    for path, body in bodies.items():
+        answered = check(tooled.post(path, json=body, headers=headers), path)
+        assert answered["success"] is True, (path, answered)
+        task_ids.append(answered["task_id"])
+        accepted = tooled.post(path, json={**body, "async": True}, headers=headers)
+        check(accepted, path)
+    records = tooled.post(
+        "/suno/tasks", json={"action": "retrieve_batch", "ids": task_ids}, headers=headers
+    )
+    assert check(records, "/suno/tasks")["count"] == len(task_ids)
+    made = tooled.post("/suno/persona", json={"name": "me", "audio_id": clip_id}, headers=headers)
+    persona_id = check(made, "/suno/persona")["data"]["persona_id"]
+    listed = tooled.get("/suno/persona", params={"limit": 5}, headers=headers)
+    assert check(listed, "/suno/persona")["count"] == 1
+    gone = tooled.delete("/suno/persona", params={"persona_id": persona_id}, headers=headers)
+    assert check(gone, "/suno/persona") == {"success": True}
+    refused = tooled.get("/suno/persona", params={"limit": "many"}, headers=headers)
+    assert check(refused, "/suno/persona")["error"]["code"] == "bad_request"
+
+
+def test_a_wrong_method_names_every_method_the_path_serves(client: TestClient) -> None:
+    # /suno/persona is three routes (GET, POST, DELETE); the 405 lists all three.
+    answer = client.options("/suno/persona")
+    assert answer.status_code == 405
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "POST", "DELETE"}
+    assert client.put("/suno/audios").headers["allow"] == "POST"
 
 
 def test_a_route_added_later_only_says_what_is_its_own() -> None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any, get_args
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_support import Document
+from test_api_fuzz import fake_engines
 from test_api_fuzz_bodies import ANY_JSON, NASTY_BY_TYPE, TEXT, balance
 
 from cadenza.api.acedata.models import ErrorCode
@@ -27,6 +29,12 @@ CODES = frozenset(get_args(ErrorCode))
 ENVELOPE_KEYS = {"success", "error", "trace_id", "task_id", "data"}
 GENERATE = {"action": "generate", "prompt": "a song about the sea", "model": "chirp-v4"}
 NDJSON = "application/x-ndjson"
+
+
+@pytest.fixture
+def container(container: Container, queue: Any, engine: Any) -> Container:
+    """Every tool has an engine (fakes, as for schemathesis): a 5xx is then a fault."""
+    return fake_engines(container, queue, engine)
 
 
 def valid_bodies(clip_id: str, task_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -41,6 +49,15 @@ def valid_bodies(clip_id: str, task_id: str) -> dict[str, list[dict[str, Any]]]:
             {"action": "concat", "audio_id": clip_id},
             {"action": "remaster", "audio_id": clip_id, "model": "chirp-v5"},
         ],
+        "/suno/lyrics": [{"prompt": "a song about rain", "model": "default"}],
+        "/suno/style": [{"prompt": "dreamy synth-pop"}],
+        "/suno/mashup-lyrics": [{"lyrics_a": "[Verse]\nrain", "lyrics_b": "[Verse]\nsun"}],
+        "/suno/persona": [{"name": "me", "audio_id": clip_id}],
+        "/suno/vox": [{"audio_id": clip_id, "vocal_start": 0, "vocal_end": 5}],
+        **{
+            f"/suno/{tool}": [{"audio_id": clip_id}, {"audio_id": clip_id, "async": True}]
+            for tool in ("mp4", "timing", "wav", "midi")
+        },
         "/suno/tasks": [
             {"id": task_id},
             {"action": "retrieve_batch", "ids": [task_id]},
@@ -81,7 +98,7 @@ def test_arbitrary_values_in_every_field_never_crash_or_charge(
     failed_tasks: list[str] = []
 
     @settings(
-        max_examples=300,
+        max_examples=400,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         database=None,
