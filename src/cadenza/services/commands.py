@@ -3,17 +3,24 @@
 A dialect's route translates its body into a command (named in the domain's words) and
 a ``Submission`` (how it arrived: its origin, an Idempotency-Key, a callback), hands both
 to ``Commands.submit`` and translates the task it gets back into its own answer. Each
-command type is registered once with its handler (``handles``); the handler prices,
-charges and records through the one submit path of ``services.tasks``, so prices,
+command type is registered once with its handler and the actions it is priced as
+(``handles``); the handler prices, charges and records through the one submit path of
+``services.tasks`` (or ``services.library`` for tools answered at once), so prices,
 limits, refunds, idempotency and ownership are the same from every dialect.
+
+A handler returns the task it charged through. A command whose dialects also need what
+it made, which a task does not hold (a persona, a playlist, MIDI bytes), is a
+``Yields[R]``: its handler returns ``Done(task, made)``; ``Commands.run`` hands both back,
+``Commands.submit`` the task alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
 from cadenza.domain.music import MusicRequest
@@ -62,6 +69,24 @@ class RemoteAudio:
     allow_private: bool = False
 
 
+R = TypeVar("R")
+
+
+class Yields(Generic[R]):
+    """A command whose handler returns ``Done[R]``: the task and what it made."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Done(Generic[R]):
+    """What a ``Yields[R]`` command's handler returns: the task it charged through and
+    what it made, for the dialect to answer."""
+
+    task: Task
+    made: R
+
+
 # -- the commands --------------------------------------------------------------------
 
 
@@ -101,17 +126,23 @@ class Remaster:
 # -- the handler ---------------------------------------------------------------------
 
 C = TypeVar("C")
-Handler = Callable[["Commands", ApiKey, Any, Submission], Task]
+Outcome = Task | Done[Any]
+Handler = Callable[["Commands", ApiKey, Any, Submission], Outcome]
 _HANDLERS: dict[type[Any], Handler] = {}
+_ACTIONS: dict[type[Any], frozenset[Action]] = {}
 
 
-def handles(kind: type[C]) -> Callable[[Callable[[Commands, ApiKey, C, Submission], Task]], Any]:
-    """Registers the handler of one command type (one registration per action)."""
+def handles(
+    kind: type[C], *actions: Action
+) -> Callable[[Callable[[Commands, ApiKey, C, Submission], Outcome]], Any]:
+    """Registers the handler of one command type and the actions its tasks are priced
+    as (one registration per action)."""
 
-    def register(handler: Callable[[Commands, ApiKey, C, Submission], Task]) -> Any:
+    def register(handler: Callable[[Commands, ApiKey, C, Submission], Outcome]) -> Any:
         if kind in _HANDLERS:
             raise RuntimeError(f"{kind.__name__} has a handler already")
         _HANDLERS[kind] = handler
+        _ACTIONS[kind] = frozenset(actions)
         return handler
 
     return register
@@ -141,6 +172,17 @@ class Commands:
 
     def submit(self, key: ApiKey, command: object, how: Submission) -> Task:
         """Charge for and record the command's task, then hand it to its queue."""
+        outcome = self._handle(key, command, how)
+        return outcome.task if isinstance(outcome, Done) else outcome
+
+    def run(self, key: ApiKey, command: Yields[R], how: Submission) -> Done[R]:
+        """As ``submit``, for a command that yields more than its task: both come back."""
+        outcome = self._handle(key, command, how)
+        if not isinstance(outcome, Done):
+            raise TypeError(f"the handler of {type(command).__name__} returned no Done")
+        return outcome
+
+    def _handle(self, key: ApiKey, command: object, how: Submission) -> Outcome:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             raise TypeError(f"no handler for {type(command).__name__}")
@@ -150,8 +192,13 @@ class Commands:
     def registered() -> frozenset[type[Any]]:
         return frozenset(_HANDLERS)
 
+    @staticmethod
+    def actions() -> dict[type[Any], frozenset[Action]]:
+        """Each command type and the actions its tasks are priced as."""
+        return dict(_ACTIONS)
 
-@handles(MakeMusic)
+
+@handles(MakeMusic, Action.MUSIC)
 def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission) -> Task:
     return tasks.submit_music_request(
         app.uow,
@@ -166,7 +213,7 @@ def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission)
     )
 
 
-@handles(WriteLyrics)
+@handles(WriteLyrics, Action.LYRICS)
 def _write_lyrics(app: Commands, key: ApiKey, command: WriteLyrics, how: Submission) -> Task:
     # Written at once: the inline queue runs it before the submit returns.
     return tasks.submit_lyrics(
@@ -181,7 +228,7 @@ def _write_lyrics(app: Commands, key: ApiKey, command: WriteLyrics, how: Submiss
     )
 
 
-@handles(Concat)
+@handles(Concat, Action.CONCAT)
 def _concat(app: Commands, key: ApiKey, command: Concat, how: Submission) -> Task:
     return media.submit_concat(
         app.uow,
@@ -196,7 +243,7 @@ def _concat(app: Commands, key: ApiKey, command: Concat, how: Submission) -> Tas
     )
 
 
-@handles(Remaster)
+@handles(Remaster, Action.UPSAMPLE)
 def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) -> Task:
     return media.submit_upsample(
         app.uow,
@@ -214,4 +261,9 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
 
 
 # Handlers kept in modules of their own register on import.
-from cadenza.services import commands_media, commands_stems  # noqa: E402, F401
+from cadenza.services import (  # noqa: E402, F401
+    commands_edits,
+    commands_library,
+    commands_media,
+    commands_stems,
+)

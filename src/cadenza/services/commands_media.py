@@ -6,7 +6,8 @@ Each handler returns the task it charged through (``services.library.charge_now`
 quick ones, the task queue for uploads and videos), with what it made kept on the task
 (``Task.result``, its params or its clips), so a dialect answers the same data at once,
 on a later retrieve and in a callback. Storage keys are kept, never URLs: those depend on
-the address a client reaches.
+the address a client reaches. A command that is a ``Yields[R]`` also hands back what it
+made (``Done``), for a dialect that answers it as it is (a persona, MIDI bytes, words).
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ from cadenza.audio.waveform import min_max_aggregates, peak_envelope
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.errors import InvalidInput, NotFound
+from cadenza.domain.library import Persona
 from cadenza.domain.tasks import Task
 from cadenza.net import fetch_to_file
 from cadenza.services import library, media
-from cadenza.services.commands import Commands, Submission, handles
+from cadenza.services.commands import Commands, Done, Submission, Yields, handles
 
 #: What an aligned-words request on a clip with nothing sung is told (nothing is charged).
 NO_SUNG_WORDS = "this clip has no sung lyrics (instrumental or uploaded audio): nothing to align"
+
+
+class NothingSung(InvalidInput):
+    """An aligned-words request on a clip with nothing sung: refused, nothing charged (a
+    dialect may answer it as an empty list)."""
+
 
 # -- the commands --------------------------------------------------------------------
 
@@ -43,9 +51,12 @@ class ImportAudio:
 
 
 @dataclass(frozen=True)
-class CreatePersona:
+class CreatePersona(Yields[Persona]):
     """A persona from a clip's singer; with a vocal span or a vocal excerpt of the clip
-    (``vox_clip_id``), a vox persona whose reference is that vocal."""
+    (``vox_clip_id``), a vox persona whose reference is that vocal; with ``vox_stem``, a
+    vox persona from the clip's vocal stem, ``vox_duration_s`` long from its first sung
+    note. ``clip_ids`` adds clips whose style the persona takes (an empty ``clip_id``: the
+    first of them sings); ``persona_type`` is "singer" or "vox", as the client wrote it."""
 
     clip_id: str
     name: str = ""
@@ -53,6 +64,11 @@ class CreatePersona:
     vox_clip_id: str | None = None
     vocal_start_s: float | None = None
     vocal_end_s: float | None = None
+    clip_ids: tuple[str, ...] = ()
+    is_public: bool = False
+    persona_type: str | None = None
+    vox_stem: bool = False
+    vox_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,24 +95,34 @@ class ExportWav:
 
 
 @dataclass(frozen=True)
-class ExportMidi:
+class ExportMidi(Yields[library.MidiFile]):
+    """The clip's MIDI; ``task_id`` is the client's hint of the task that made the clip,
+    kept with the task (every instance reads the shared store)."""
+
     clip_id: str
+    task_id: str | None = None
 
 
 @dataclass(frozen=True)
-class AlignWords:
-    """The sung words of a clip with their times, and the clip's waveform."""
+class AlignWords(Yields[list[dict[str, Any]]]):
+    """The sung words of a clip with their times (``library.timed_words``), and, with
+    ``waveform``, the clip's waveform kept on the task. A clip with nothing sung is
+    ``NothingSung``."""
 
     clip_id: str
+    waveform: bool = True
 
 
 @dataclass(frozen=True)
-class RenderVideo:
+class RenderVideo(Yields[media.VideoRequest]):
+    """The clip's music video, its task waited for up to ``wait_s``."""
+
     clip_id: str
+    wait_s: float = 0.0
 
 
 @dataclass(frozen=True)
-class ExpandStyle:
+class ExpandStyle(Yields[str]):
     """Richer style tags from a short style."""
 
     prompt: str
@@ -157,7 +183,7 @@ def _remote_audio(app: Commands, url: str) -> Iterator[tuple[Path, int, str]]:
 # -- the handlers --------------------------------------------------------------------
 
 
-@handles(ImportAudio)
+@handles(ImportAudio, Action.UPLOAD)
 def _import_audio(app: Commands, key: ApiKey, command: ImportAudio, how: Submission) -> Task:
     earlier = _earlier(app, key, how)
     if earlier is not None:
@@ -186,10 +212,22 @@ def _import_audio(app: Commands, key: ApiKey, command: ImportAudio, how: Submiss
         raise
 
 
-@handles(CreatePersona)
-def _create_persona(app: Commands, key: ApiKey, command: CreatePersona, how: Submission) -> Task:
+@handles(CreatePersona, Action.PERSONA, Action.VOX_PERSONA)
+def _create_persona(
+    app: Commands, key: ApiKey, command: CreatePersona, how: Submission
+) -> Done[Persona]:
     spanned = command.vocal_start_s is not None or command.vocal_end_s is not None
-    if command.vox_clip_id or spanned:
+    if command.vox_stem:
+        persona = library.create_vox_persona(
+            app.uow,
+            app.storage,
+            key,
+            song_id=command.clip_id,
+            duration=command.vox_duration_s,
+            name=command.name,
+            description=command.description,
+        )
+    elif command.vox_clip_id or spanned:
         persona = library.create_span_persona(
             app.uow,
             app.storage,
@@ -207,13 +245,16 @@ def _create_persona(app: Commands, key: ApiKey, command: CreatePersona, how: Sub
             app.storage,
             key,
             root_clip_id=command.clip_id,
+            clip_ids=list(command.clip_ids),
             name=command.name,
             description=command.description,
+            is_public=command.is_public,
+            persona_type=command.persona_type,
         )
-    return _stored(app, persona.task_id)
+    return Done(_stored(app, persona.task_id), persona)
 
 
-@handles(CloneVoice)
+@handles(CloneVoice, Action.PERSONA)
 def _clone_voice(app: Commands, key: ApiKey, command: CloneVoice, how: Submission) -> Task:
     earlier = _earlier(app, key, how)
     if earlier is not None:
@@ -245,7 +286,7 @@ def vox_summary(made: library.VoxExcerpt) -> dict[str, Any]:
     }
 
 
-@handles(ExtractVox)
+@handles(ExtractVox, Action.VOX)
 def _extract_vox(app: Commands, key: ApiKey, command: ExtractVox, how: Submission) -> Task:
     made = library.extract_vox(
         app.uow,
@@ -260,7 +301,7 @@ def _extract_vox(app: Commands, key: ApiKey, command: ExtractVox, how: Submissio
     return _stored(app, made.clip.task_id)
 
 
-@handles(ExportWav)
+@handles(ExportWav, Action.WAV)
 def _export_wav(app: Commands, key: ApiKey, command: ExportWav, how: Submission) -> Task:
     with app.uow(read_only=True) as u:
         clip = library.complete_clip(u, key, command.clip_id)
@@ -278,45 +319,50 @@ def _export_wav(app: Commands, key: ApiKey, command: ExportWav, how: Submission)
     return task
 
 
-@handles(ExportMidi)
-def _export_midi(app: Commands, key: ApiKey, command: ExportMidi, how: Submission) -> Task:
+@handles(ExportMidi, Action.MIDI)
+def _export_midi(
+    app: Commands, key: ApiKey, command: ExportMidi, how: Submission
+) -> Done[library.MidiFile]:
     made = library.clip_midi(
         app.uow,
         app.storage,
         key,
         command.clip_id,
+        command.task_id,
         recorded=_recorded(how),
         summary=lambda data: {"instruments": midi_instruments(data)},
     )
-    return _stored(app, made.task_id)
+    return Done(_stored(app, made.task_id), made)
 
 
-@handles(AlignWords)
-def _align_words(app: Commands, key: ApiKey, command: AlignWords, how: Submission) -> Task:
+@handles(AlignWords, Action.ALIGNED_LYRICS)
+def _align_words(
+    app: Commands, key: ApiKey, command: AlignWords, how: Submission
+) -> Done[list[dict[str, Any]]]:
     from cadenza.compose.transcribe import ANALYSIS_RATE
 
     clip, words = library.clip_words(app.uow, app.storage, key, command.clip_id)
     if not words:
-        raise InvalidInput(NO_SUNG_WORDS)
+        raise NothingSung(NO_SUNG_WORDS)
+    timed = library.timed_words(words)
     aligned = [
         {
-            "word": str(w.get("word", "")),
+            "word": w["word"],
             "success": True,
-            "start_s": round(float(w.get("start_s", 0.0)), 3),
-            "end_s": round(float(w.get("end_s", 0.0)), 3),
+            "start_s": round(w["start_s"], 3),
+            "end_s": round(w["end_s"], 3),
             # The times come from the score the song was sung from: certain.
             "p_align": 1.0,
         }
-        for w in words
+        for w in timed
     ]
-    waveform = peak_envelope(library.clip_audio(app.storage, clip), ANALYSIS_RATE)
-    result = {
-        "aligned_words": aligned,
-        "waveform_data": waveform,
-        # Character error rate of the alignment: none, the words are the score's.
-        "hoot_cer": 0.0,
-        "is_streamed": False,
-    }
+    result: dict[str, Any] = {"aligned_words": aligned}
+    if command.waveform:
+        result["waveform_data"] = peak_envelope(
+            library.clip_audio(app.storage, clip), ANALYSIS_RATE
+        )
+    # Character error rate of the alignment: none, the words are the score's.
+    result.update(hoot_cer=0.0, is_streamed=False)
     task: Task = library.charge_now(
         app.uow,
         key,
@@ -325,29 +371,31 @@ def _align_words(app: Commands, key: ApiKey, command: AlignWords, how: Submissio
         lambda u, made: made,
         recorded=_recorded(how, result),
     )
-    return task
+    return Done(task, timed)
 
 
-@handles(RenderVideo)
-def _render_video(app: Commands, key: ApiKey, command: RenderVideo, how: Submission) -> Task:
+@handles(RenderVideo, Action.MP4)
+def _render_video(
+    app: Commands, key: ApiKey, command: RenderVideo, how: Submission
+) -> Done[media.VideoRequest]:
     video = media.request_video(
         app.uow,
         app.queue,
         key,
         command.clip_id,
         deadline_s=app.deadline_s,
-        wait_s=0.0,
+        wait_s=command.wait_s,
         origin=how.origin.record(),
         callback=how.callback,
     )
     if video.task is not None:
-        return video.task
+        return Done(video.task, video)
     # A video that came with the clip: the task that made the clip made it.
-    return _stored(app, video.clip.task_id)
+    return Done(_stored(app, video.clip.task_id), video)
 
 
-@handles(ExpandStyle)
-def _expand_style(app: Commands, key: ApiKey, command: ExpandStyle, how: Submission) -> Task:
+@handles(ExpandStyle, Action.UPSAMPLE_TAGS)
+def _expand_style(app: Commands, key: ApiKey, command: ExpandStyle, how: Submission) -> Done[str]:
     from cadenza.compose.style import expand_tags
 
     tags = command.prompt.strip()
@@ -362,10 +410,10 @@ def _expand_style(app: Commands, key: ApiKey, command: ExpandStyle, how: Submiss
         lambda u, made: made,
         recorded=_recorded(how, {"upsampled_tags": richer}),
     )
-    return task
+    return Done(task, richer)
 
 
-@handles(MergeLyrics)
+@handles(MergeLyrics, Action.LYRICS)
 def _merge_lyrics(app: Commands, key: ApiKey, command: MergeLyrics, how: Submission) -> Task:
     from cadenza.compose.lyrics_mashup import mashup_lyrics
 

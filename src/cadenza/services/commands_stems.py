@@ -119,7 +119,7 @@ def submit_stems(
     )
 
 
-@handles(SplitStems)
+@handles(SplitStems, Action.STEMS, Action.ALL_STEMS)
 def _split_stems(app: Commands, key: ApiKey, command: SplitStems, how: Submission) -> Task:
     return submit_stems(
         app.uow,

@@ -860,18 +860,9 @@ def clip_words(
     return clip, list(words or [])
 
 
-def aligned_lyrics(
-    uow: UnitOfWorkFactory, storage: MediaStorage, key: ApiKey, song_id: str
-) -> list[dict[str, Any]]:
-    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape; an
-    empty list, uncharged, for a clip with nothing sung."""
-    if not song_id:
-        raise InvalidInput("song_id is required")
-    clip, words = clip_words(uow, storage, key, song_id)
-    if not words:
-        # Instrumentals and uploads: nothing was sung, so nothing to align and no charge.
-        return []
-    aligned = [
+def timed_words(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape."""
+    return [
         {
             "word": str(w.get("word", "")),
             "start_s": float(w.get("start_s", 0.0)),
@@ -883,8 +874,6 @@ def aligned_lyrics(
         }
         for w in words
     ]
-    params = {"song_id": clip.id}
-    return charge_now(uow, key, Action.ALIGNED_LYRICS, params, lambda u, task: aligned)
 
 
 # ------------------------------------------------------------------ playlists
@@ -897,6 +886,7 @@ def create_playlist(
     name: str | None,
     clip_ids: list[str],
     task_id: str | None = None,
+    recorded: Recorded | None = None,
 ) -> Playlist:
     """A playlist of the key's clips; any missing or foreign clip is a 404 (no charge)."""
     title = _text(name, "name", MAX_NAME)
@@ -915,32 +905,27 @@ def create_playlist(
         return playlist
 
     params = {"name": title, "clip_ids": ids, "task_id": task_id or ""}
-    return charge_now(uow, key, Action.PLAYLIST, params, record)
+    return charge_now(uow, key, Action.PLAYLIST, params, record, recorded=recorded)
 
 
 # ------------------------------------------------------------------ tags and art
-
-
-def upsample_tags(uow: UnitOfWorkFactory, key: ApiKey, original_tags: str) -> str:
-    """A richer style description from the engine's style knowledge; deterministic."""
-    from cadenza.compose.style import expand_tags
-
-    tags = _text(original_tags, "original_tags", MAX_TAGS)
-    if not tags:
-        raise InvalidInput("original_tags is required")
-    richer = expand_tags(tags)
-    params = {"original_tags": tags}
-    return charge_now(uow, key, Action.UPSAMPLE_TAGS, params, lambda u, task: richer)
 
 
 @dataclass(frozen=True)
 class PromptImage:
     storage_key: str
     url: str
+    #: The task it was charged through.
+    task_id: str = ""
 
 
 def prompt_image(
-    uow: UnitOfWorkFactory, storage: MediaStorage, key: ApiKey, prompt: str
+    uow: UnitOfWorkFactory,
+    storage: MediaStorage,
+    key: ApiKey,
+    prompt: str,
+    *,
+    recorded: Recorded | None = None,
 ) -> PromptImage:
     """Draw art for ``prompt`` and store it; the same prompt always draws the same picture."""
     text = _text(prompt, "prompt", MAX_PROMPT)
@@ -952,6 +937,14 @@ def prompt_image(
 
         storage_key = f"images/{task.id}-{secrets.token_urlsafe(12)}.png"
         storage.put_bytes(storage_key, prompt_art_png(text), "image/png")
-        return PromptImage(storage_key, storage.url(storage_key))
+        return PromptImage(storage_key, storage.url(storage_key), task.id)
 
-    return charge_for_work(uow, key, Action.PROMPT_IMAGE, {"prompt": text}, work)
+    return charge_for_work(
+        uow,
+        key,
+        Action.PROMPT_IMAGE,
+        {"prompt": text},
+        work,
+        recorded=recorded,
+        result_of=lambda made: {"image_key": made.storage_key},
+    )

@@ -145,6 +145,8 @@ def submit_crop(
     is_crop_remove: bool,
     deadline_s: int = 900,
     idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """Keep ``[start, end)`` of the clip, or remove it and join the rest."""
     start = _number(crop_start_s, "crop_start_s")
@@ -178,6 +180,8 @@ def submit_crop(
         _clip_fields(clip, name),
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
     )
 
 
@@ -192,6 +196,8 @@ def submit_speed(
     title: str | None = None,
     deadline_s: int = 900,
     idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> Task:
     """Play the clip faster or slower; ``keep_pitch`` time-stretches instead of resampling."""
     multiplier = _number(speed_multiplier, "speed_multiplier")
@@ -216,6 +222,8 @@ def submit_speed(
         _clip_fields(clip, name),
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
     )
 
 

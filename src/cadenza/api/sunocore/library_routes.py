@@ -23,7 +23,9 @@ from cadenza.api.sunocore.answers import (
     PromptImageAnswer,
     UpsampledTagsAnswer,
 )
+from cadenza.api.sunocore.routes import submission
 from cadenza.api.sunocore.schemas import iso, ok
+from cadenza.domain.errors import InvalidInput
 from cadenza.domain.library import (
     MAX_DESCRIPTION,
     MAX_NAME,
@@ -33,6 +35,15 @@ from cadenza.domain.library import (
     Playlist,
 )
 from cadenza.services import library
+from cadenza.services.commands_library import CreatePlaylist, PromptImage
+from cadenza.services.commands_media import (
+    NO_SUNG_WORDS,
+    AlignWords,
+    CreatePersona,
+    ExpandStyle,
+    ExportMidi,
+    NothingSung,
+)
 from cadenza.services.ports import MediaStorage
 
 router = APIRouter()
@@ -110,17 +121,15 @@ def playlist_object(playlist: Playlist) -> dict[str, Any]:
 def create_persona(
     body: Annotated[PersonaBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
-    persona = library.create_persona(
-        container.uow,
-        container.storage,
-        key,
-        root_clip_id=body.root_clip_id,
-        clip_ids=body.clips,
-        name=body.name,
-        description=body.description,
+    command = CreatePersona(
+        body.root_clip_id or "",
+        body.name or "",
+        body.description or "",
+        clip_ids=tuple(body.clips or ()),
         is_public=bool(body.is_public),
         persona_type=body.persona_type,
     )
+    persona = container.commands.run(key, command, submission(None)).made
     return ok(persona_object(persona, container.storage))
 
 
@@ -130,15 +139,14 @@ def create_persona(
 def create_vox_persona(
     body: Annotated[VoxPersonaBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
-    persona = library.create_vox_persona(
-        container.uow,
-        container.storage,
-        key,
-        song_id=body.song_id,
-        duration=body.duration,
-        name=body.name,
-        description=body.description,
+    command = CreatePersona(
+        body.song_id,
+        body.name or "",
+        body.description or "",
+        vox_stem=True,
+        vox_duration_s=body.duration,
     )
+    persona = container.commands.run(key, command, submission(None)).made
     return ok(persona_object(persona, container.storage))
 
 
@@ -154,7 +162,8 @@ def create_vox_persona(
     },
 )
 def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -> Response:
-    result = library.clip_midi(container.uow, container.storage, key, clip_id, task_id)
+    command = ExportMidi(clip_id, task_id=task_id)
+    result = container.commands.run(key, command, submission(None)).made
     return Response(
         content=result.data,
         media_type="audio/midi",
@@ -166,7 +175,7 @@ def midi(task_id: str, clip_id: str, key: CurrentKey, container: ContainerDep) -
 
 
 #: The message of an aligned-lyrics answer with no words.
-NO_SUNG_LYRICS = "this clip has no sung lyrics (instrumental or uploaded audio): nothing to align"
+NO_SUNG_LYRICS = NO_SUNG_WORDS
 
 
 @router.get("/api/get_aligned_lyrics_v3", responses=documented(AlignedLyricsAnswer, 402, 403, 404))
@@ -177,7 +186,14 @@ def aligned_lyrics(
 ) -> dict[str, Any]:
     """Exact word timings of a sung clip. A clip with nothing sung (an instrumental, an
     upload) answers an empty list, uncharged, and says so in ``message``."""
-    words = library.aligned_lyrics(container.uow, container.storage, key, song_id)
+    if not song_id:
+        raise InvalidInput("song_id is required")
+    try:
+        command = AlignWords(song_id, waveform=False)
+        words = container.commands.run(key, command, submission(None)).made
+    except NothingSung:
+        # Instrumentals and uploads: nothing was sung, so nothing to align and no charge.
+        words = []
     message = "" if words else NO_SUNG_LYRICS
     answer = ok({"aligned_words": words, "song_id": song_id, "message": message})
     answer["message"] = message
@@ -188,9 +204,8 @@ def aligned_lyrics(
 def create_playlist(
     body: Annotated[PlaylistBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
-    playlist = library.create_playlist(
-        container.uow, key, name=body.name, clip_ids=body.clip_ids, task_id=body.task_id
-    )
+    command = CreatePlaylist(body.name, tuple(body.clip_ids), task_id=body.task_id)
+    playlist = container.commands.run(key, command, submission(None)).made
     return ok(playlist_object(playlist))
 
 
@@ -198,7 +213,9 @@ def create_playlist(
 def upsample_tags(
     body: Annotated[UpsampleTagsBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
-    richer = library.upsample_tags(container.uow, key, body.original_tags)
+    if not body.original_tags.strip():
+        raise InvalidInput("original_tags is required")
+    richer = container.commands.run(key, ExpandStyle(body.original_tags), submission(None)).made
     return ok({"upsampled_tags": richer, "original_tags": body.original_tags})
 
 
@@ -206,5 +223,5 @@ def upsample_tags(
 def prompt_image(
     body: Annotated[PromptImageBody, Body()], key: CurrentKey, container: ContainerDep
 ) -> dict[str, Any]:
-    image = library.prompt_image(container.uow, container.storage, key, body.prompt)
+    image = container.commands.run(key, PromptImage(body.prompt), submission(None)).made
     return ok({"image_url": image.url, "image_s3_id": image.storage_key})

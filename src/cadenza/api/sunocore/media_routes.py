@@ -47,6 +47,8 @@ from cadenza.domain.uploads import Upload
 from cadenza.services import keys as key_service
 from cadenza.services import media
 from cadenza.services.commands import Concat
+from cadenza.services.commands_edits import Crop, ImportUpload, SpeedAdjust
+from cadenza.services.commands_media import RenderVideo
 from cadenza.services.waiting import wait_for_task
 from cadenza.storage import public_base
 
@@ -91,18 +93,8 @@ def crop(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = media.submit_crop(
-        container.uow,
-        container.queue,
-        key,
-        clip_id=body.song_id,
-        crop_start_s=body.crop_start_s,
-        crop_end_s=body.crop_end_s,
-        is_crop_remove=body.is_crop_remove,
-        deadline_s=container.settings.task_timeout_s,
-        idempotency_key=idempotency_key,
-    )
-    return ok(task.id)
+    command = Crop(body.song_id, body.crop_start_s, body.crop_end_s, remove=body.is_crop_remove)
+    return ok(container.commands.submit(key, command, submission(idempotency_key)).id)
 
 
 @router.post("/suno/submit/speed-adjust", responses=documented(TaskIdAnswer, 402, 403, 404))
@@ -112,18 +104,10 @@ def speed_adjust(
     container: ContainerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    task = media.submit_speed(
-        container.uow,
-        container.queue,
-        key,
-        clip_id=body.clip_id,
-        speed_multiplier=body.speed_multiplier,
-        keep_pitch=body.keep_pitch,
-        title=body.title,
-        deadline_s=container.settings.task_timeout_s,
-        idempotency_key=idempotency_key,
+    command = SpeedAdjust(
+        body.clip_id, body.speed_multiplier, keep_pitch=body.keep_pitch, title=body.title
     )
-    return ok(task.id)
+    return ok(container.commands.submit(key, command, submission(idempotency_key)).id)
 
 
 @router.post("/suno/submit/concat", responses=documented(TaskIdAnswer, 402, 403, 404))
@@ -258,19 +242,8 @@ async def upload_audio_url(
     ``wait_audio_s``, so a fetch right after shows SUCCESS (or FAILURE, refunded, with the
     reason); either way the answer is the task id.
     """
-    task = await run_in_threadpool(
-        partial(
-            media.submit_upload,
-            container.uow,
-            container.queue,
-            container.storage,
-            key,
-            upload_id=body.upload_id,
-            upload_filename=body.upload_filename,
-            policy=upload_policy(container),
-            deadline_s=container.settings.task_timeout_s,
-        )
-    )
+    command = ImportUpload(body.upload_id, body.upload_filename)
+    task = await run_in_threadpool(container.commands.submit, key, command, submission(None))
     if body.wait_audio and not task.status.finished:
         try:
             await anyio.to_thread.run_sync(
@@ -291,18 +264,11 @@ async def clip_video(clip_id: str, key: CurrentKey, container: ContainerDep) -> 
     call tries again."""
     if not clip_id or len(clip_id) > 64:
         raise NotFound("clip not found")
-    video = await anyio.to_thread.run_sync(
-        partial(
-            media.request_video,
-            container.uow,
-            container.queue,
-            key,
-            clip_id,
-            deadline_s=container.settings.task_timeout_s,
-            wait_s=container.settings.video_wait_s,
-        ),
-        limiter=_waiting_limiter(),
+    command = RenderVideo(clip_id, wait_s=container.settings.video_wait_s)
+    done = await anyio.to_thread.run_sync(
+        container.commands.run, key, command, submission(None), limiter=_waiting_limiter()
     )
+    video = done.made
     if video.video_key is None:
         return ok(
             {
