@@ -226,6 +226,7 @@ def _create_persona(
             duration=command.vox_duration_s,
             name=command.name,
             description=command.description,
+            recorded=_recorded(how),
         )
     elif command.vox_clip_id or spanned:
         persona = library.create_span_persona(
@@ -238,6 +239,7 @@ def _create_persona(
             vox_clip_id=command.vox_clip_id,
             start_s=command.vocal_start_s,
             end_s=command.vocal_end_s,
+            recorded=_recorded(how),
         )
     else:
         persona = library.create_persona(
@@ -250,6 +252,7 @@ def _create_persona(
             description=command.description,
             is_public=command.is_public,
             persona_type=command.persona_type,
+            recorded=_recorded(how),
         )
     return Done(_stored(app, persona.task_id), persona)
 

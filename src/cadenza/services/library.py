@@ -335,6 +335,7 @@ def create_persona(
     description: str | None = None,
     is_public: bool = False,
     persona_type: str | None = None,
+    recorded: Recorded | None = None,
 ) -> Persona:
     """A persona from the key's clips: the root clip's lead voice, the clips' style."""
     ids = list(dict.fromkeys(i for i in (clip_ids or []) if i))
@@ -350,7 +351,9 @@ def create_persona(
         raise InvalidInput("persona_type must be 'singer' or 'vox'")
     if kind == PersonaType.VOX.value:
         root = _load_owned(uow, key, [root_id])[0]
-        return _vox_persona(uow, storage, key, root, VOX_DEFAULT_S, name, description, is_public)
+        return _vox_persona(
+            uow, storage, key, root, VOX_DEFAULT_S, name, description, is_public, recorded=recorded
+        )
     title = _text(name, "name", MAX_NAME)
     about = _text(description, "description", MAX_DESCRIPTION)
     clips = _load_owned(uow, key, ids)
@@ -375,7 +378,7 @@ def create_persona(
         return persona
 
     params = {"root_clip_id": root_id, "clip_ids": ids, "persona_id": persona.id}
-    return charge_now(uow, key, Action.PERSONA, params, record)
+    return charge_now(uow, key, Action.PERSONA, params, record, recorded=recorded)
 
 
 def _load_owned(uow: UnitOfWorkFactory, key: ApiKey, ids: list[str]) -> list[Clip]:
@@ -392,6 +395,7 @@ def create_vox_persona(
     duration: float | None = None,
     name: str | None = None,
     description: str | None = None,
+    recorded: Recorded | None = None,
 ) -> Persona:
     """A vox persona from a clip's vocal stem (the score's voice for generated clips)."""
     if duration is None:
@@ -401,7 +405,9 @@ def create_vox_persona(
         if not 1.0 <= length <= VOX_MAX_S:
             raise InvalidInput(f"duration must be between 1 and {VOX_MAX_S:.0f} seconds")
     root = _load_owned(uow, key, [song_id])[0]
-    return _vox_persona(uow, storage, key, root, length, name, description, False)
+    return _vox_persona(
+        uow, storage, key, root, length, name, description, False, recorded=recorded
+    )
 
 
 def _vox_persona(
@@ -416,6 +422,7 @@ def _vox_persona(
     *,
     start_s: float | None = None,
     vox: Clip | None = None,
+    recorded: Recorded | None = None,
 ) -> Persona:
     """``start_s`` picks where the reference vocal starts (default: the first sung note);
     ``vox`` is a vocal excerpt made by ``extract_vox``, used as the reference as it is."""
@@ -471,7 +478,7 @@ def _vox_persona(
         return persona
 
     params = {"song_id": root.id, "duration": length, "persona_id": persona.id, **extra}
-    return charge_now(uow, key, Action.VOX_PERSONA, params, record)
+    return charge_now(uow, key, Action.VOX_PERSONA, params, record, recorded=recorded)
 
 
 def create_span_persona(
@@ -485,6 +492,7 @@ def create_span_persona(
     vox_clip_id: str | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    recorded: Recorded | None = None,
 ) -> Persona:
     """A vox persona from a span of a clip's vocal stem, or from a vocal excerpt that
     ``extract_vox`` made of that clip (``vox_clip_id``, Persona-v2-vox)."""
@@ -499,7 +507,17 @@ def create_span_persona(
     if not 0 < length <= VOX_MAX_S:
         raise InvalidInput(f"the vocal span must be at most {VOX_MAX_S:.0f} seconds")
     return _vox_persona(
-        uow, storage, key, root, length, name, description, False, start_s=start_s, vox=vox
+        uow,
+        storage,
+        key,
+        root,
+        length,
+        name,
+        description,
+        False,
+        start_s=start_s,
+        vox=vox,
+        recorded=recorded,
     )
 
 
