@@ -320,9 +320,11 @@ def batch_answer(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"items": [dict(r) for r in records], "count": len(records)}
 
 
-def persona_object(persona: Persona, user_id: str = "") -> dict[str, Any]:
+def persona_object(
+    persona: Persona, user_id: str = "", source_audio_url: str = ""
+) -> dict[str, Any]:
     """A persona as ``GET /suno/persona`` lists it (``source_type`` "voice" for one made
-    from a recording, else "persona")."""
+    from a recording, else "persona"); Web plays ``source_audio_url``."""
     source = str(persona.reference.get("source_type") or "persona")
     return {
         "id": persona.id,
@@ -333,16 +335,22 @@ def persona_object(persona: Persona, user_id: str = "") -> dict[str, Any]:
         "created_at": epoch(persona.created_at),
         "source_type": source,
         "source_audio_id": persona.root_clip_id,
-        "source_audio_url": str(persona.reference.get("audio_url") or ""),
+        "source_audio_url": source_audio_url,
         "task_id": persona.task_id or "",
     }
 
 
 def persona_list_answer(
-    personas: Iterable[Persona], count: int, user_id: str = ""
+    personas: Iterable[Persona],
+    count: int,
+    user_id: str = "",
+    sources: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``GET /suno/persona``: ``{count, items}``; ``count`` is the total, not the page."""
-    return {"count": count, "items": [persona_object(p, user_id) for p in personas]}
+    """``GET /suno/persona``: ``{count, items}``; ``count`` is the total, not the page.
+    ``sources``: each persona's source audio URL, by persona id."""
+    urls = sources or {}
+    items = [persona_object(p, user_id, urls.get(p.id, "")) for p in personas]
+    return {"count": count, "items": items}
 
 
 def style_data(tags: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ going on). Persona listing and deletion are reads and writes of the library, not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -67,6 +67,7 @@ from cadenza.api.deps import ContainerDep, CurrentKey
 from cadenza.api.documenting import json_body, query_parameter
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
+from cadenza.domain.library import Persona
 from cadenza.services import library
 from cadenza.services.commands import Origin, Submission, WriteLyrics
 from cadenza.services.commands_media import (
@@ -187,6 +188,23 @@ async def create_persona(request: Request, key: CurrentKey, container: Container
     return await run_command(request, key, container, command, raw)
 
 
+def source_urls(container: Container, personas: Sequence[Persona]) -> dict[str, str]:
+    """Where each persona's voice came from, for Web to play: the recording of a
+    ``/suno/voices`` persona, else the audio of the clip it was made from."""
+    urls: dict[str, str] = {}
+    with container.uow(read_only=True) as u:
+        for persona in personas:
+            key = ""
+            if persona.reference.get("source_type") == "voice":
+                key = str(persona.reference.get("audio_key") or "")
+            elif persona.root_clip_id:
+                clip = u.clips.get(persona.root_clip_id)
+                if clip is not None and clip.key_id == persona.key_id:
+                    key = clip.audio_key or ""
+            urls[persona.id] = container.storage.url(key) if key else ""
+    return urls
+
+
 @router.get(
     "/suno/persona",
     responses=documented(AceDataPersonaList),
@@ -200,10 +218,12 @@ async def create_persona(request: Request, key: CurrentKey, container: Container
 )
 async def list_personas(request: Request, key: CurrentKey, container: ContainerDep) -> Response:
     req = parse_persona_list(dict(request.query_params))
-    found, count = await run_in_threadpool(
-        lambda: library.list_personas(container.uow, key, limit=req.limit, offset=req.offset)
-    )
-    return JSONResponse(persona_list_answer(found, count, req.user_id or ""))
+
+    def page() -> dict[str, Any]:
+        found, count = library.list_personas(container.uow, key, limit=req.limit, offset=req.offset)
+        return persona_list_answer(found, count, req.user_id or "", source_urls(container, found))
+
+    return JSONResponse(await run_in_threadpool(page))
 
 
 @router.delete(

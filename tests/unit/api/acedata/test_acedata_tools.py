@@ -343,6 +343,7 @@ def test_voices_make_a_persona_from_a_recording(
     assert [(i["persona_id"], i["source_type"]) for i in listed["items"]] == [
         (data["persona_id"], "voice")
     ]
+    assert media(client, listed["items"][0]["source_audio_url"])[:4] == b"RIFF"
     with container.uow() as u:
         persona = u.personas.get(data["persona_id"])
     assert persona is not None and persona.voice["range_low"] <= 57 <= persona.voice["range_high"]
