@@ -212,10 +212,10 @@ def test_the_seeds_examples_work_as_written(acedata: AceData) -> None:
     assert_clip(http, song, model=song["model"])
     history = song["concat_history"]
     assert [h["id"] for h in history] == [source["id"], tail["id"]], history
-    # The cut lands on the beat nearest the asked 2 s; the whole song is the source up
-    # to the cut, then the extension.
+    # The cut lands on the bar line nearest the asked 2 s (half a bar of a slow song can
+    # be over 2 s); the whole song is the source up to the cut, then the extension.
     cut = history[0]["continue_at"]
-    assert abs(cut - 2) < 1.0, history
+    assert 0 < cut and abs(cut - 2) < 2.5, history
     assert abs(song["duration"] - (cut + tail["duration"])) < 0.2, (song, tail)
 
     # 音乐翻版: cover.
