@@ -96,11 +96,16 @@ def build_database(settings: Settings) -> tuple[UnitOfWorkFactory, Views]:
     from cadenza.db.views import SqlViews
 
     url = settings.resolved_database_url()
-    engine = create_engine_for(url)
-    if engine.dialect.name == "sqlite":
+    if is_sqlite(settings):
+        engine = create_engine_for(url)
         return uow_factory(engine), SqlViews(engine)
+    # Enough kept connections for every submit of the lane and the process's other work
+    # (reaper, events, callbacks, workers' reports): a connection past the pool is closed
+    # when returned, and opening one makes the server start a process (milliseconds).
+    pool = {"pool_size": settings.submit_threads + 8, "max_overflow": 16}
+    engine = create_engine_for(url, **pool)
     # Polls and key lookups: autocommit connections of their own, no pre-ping (SqlViews).
-    reads = create_engine_for(url, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+    reads = create_engine_for(url, pool_pre_ping=False, isolation_level="AUTOCOMMIT", **pool)
     return uow_factory(engine), SqlViews(engine, reads)
 
 
