@@ -215,7 +215,7 @@ def test_the_seeds_examples_work_as_written(acedata: AceData) -> None:
     # The cut lands on the bar line nearest the asked 2 s (half a bar of a slow song can
     # be over 2 s); the whole song is the source up to the cut, then the extension.
     cut = history[0]["continue_at"]
-    assert 0 < cut and abs(cut - 2) < 2.5, history
+    assert cut > 0 and abs(cut - 2) < 2.5, history
     assert abs(song["duration"] - (cut + tail["duration"])) < 0.2, (song, tail)
 
     # 音乐翻版: cover.
