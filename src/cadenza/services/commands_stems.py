@@ -45,13 +45,6 @@ class SplitStems:
     full: bool = False
 
 
-def _route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
-    """The worker that made the source holds its files: the split runs there."""
-    with uow(read_only=True) as u:
-        original = u.tasks.get(clip.task_id)
-    return original.worker if original is not None and original.worker else None
-
-
 def _each_clip(clip: Clip, full: bool) -> list[dict[str, Any]]:
     """Every stem clip's own fields, in the order the engine fills them."""
     title = clip.title or "Untitled"
@@ -113,7 +106,7 @@ def submit_stems(
         each_clip=each,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
-        route=_route(uow, clip),
+        route=media.source_route(uow, clip),
         origin=origin,
         callback=callback,
     )

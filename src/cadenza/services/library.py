@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -742,6 +742,37 @@ def extract_vox(
 def get_persona(uow: UnitOfWorkFactory, key: ApiKey, persona_id: str) -> Persona:
     with uow() as u:
         return ownership.owned_persona(u, key.id, persona_id)
+
+
+def vox_persona(uow: UnitOfWorkFactory, key: ApiKey, persona_id: str) -> Persona:
+    """The key's persona made from a vocal stem (Persona-v2-vox: a vox excerpt, then a
+    persona with it), which artist_consistency_vox sings with."""
+    with uow(read_only=True) as u:
+        persona = ownership.owned_persona(u, key.id, persona_id)
+    if persona.persona_type is not PersonaType.VOX:
+        raise InvalidInput(
+            "persona_id must be a vox persona (made with vox_audio_id) when"
+            " artist_consistency_vox audio"
+        )
+    return persona
+
+
+def persona_sources(uow: UnitOfWorkFactory, personas: Sequence[Persona]) -> dict[str, str]:
+    """The storage key of the audio each persona's voice came from: the recording of a
+    persona made from a voice, else the audio of the owner's clip it was made from ("" when
+    there is none)."""
+    found: dict[str, str] = {}
+    with uow(read_only=True) as u:
+        for persona in personas:
+            key = ""
+            if persona.reference.get("source_type") == "voice":
+                key = str(persona.reference.get("audio_key") or "")
+            elif persona.root_clip_id:
+                clip = u.clips.get(persona.root_clip_id)
+                if clip is not None and clip.key_id == persona.key_id:
+                    key = clip.audio_key or ""
+            found[persona.id] = key
+    return found
 
 
 # ------------------------------------------------------------------ MIDI

@@ -80,7 +80,7 @@ def _check_editable(clip: Clip) -> None:
         raise InvalidInput(f"clip {clip.id} has no known duration")
 
 
-def _route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
+def source_route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
     """The worker that made the source holds its files: follow-ups prefer it."""
     with uow(read_only=True) as u:
         original = u.tasks.get(clip.task_id)
@@ -112,7 +112,7 @@ def _submit_edit(
         clip_fields=clip_fields,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
-        route=_route(uow, clip),
+        route=source_route(uow, clip),
         origin=origin,
         callback=callback,
     )
@@ -550,7 +550,7 @@ def _submit_video(
         "image_large_key": clip.image_large_key,
         "metadata": {"type": "video", "video_of_clip_id": clip.id},
     }
-    route = _route(uow, clip)
+    route = source_route(uow, clip)
     task: Task | None = None
     for _ in range(_VIDEO_SUBMITS):
         task = tasks.submit(

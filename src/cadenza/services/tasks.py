@@ -479,6 +479,31 @@ def get(views: Views, key: ApiKey, task_id: str) -> TaskView:
     return found[0]
 
 
+def list_views(
+    uow: UnitOfWorkFactory,
+    key: ApiKey,
+    *,
+    limit: int,
+    offset: int = 0,
+    submitted_after: datetime | None = None,
+    submitted_before: datetime | None = None,
+) -> list[TaskView]:
+    """The key's tasks with their clips, newest first."""
+    with uow(read_only=True) as u:
+        found = u.tasks.list_for_key(
+            key.id,
+            limit=limit,
+            offset=offset,
+            submitted_after=submitted_after,
+            submitted_before=submitted_before,
+        )
+        clips = u.clips.list_for_tasks([task.id for task in found])
+    by_task: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_task.setdefault(clip.task_id, []).append(clip)
+    return [TaskView(task, by_task.get(task.id, [])) for task in found]
+
+
 def get_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> Clip:
     with uow(read_only=True) as u:
         return owned_clip(u, key.id, clip_id)

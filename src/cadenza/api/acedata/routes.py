@@ -53,12 +53,12 @@ from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput, NotFound
-from cadenza.domain.library import PersonaType
 from cadenza.domain.models import resolve_model
 from cadenza.domain.moderation import moderator_for
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import TaskView
 from cadenza.net.policy import check_url
+from cadenza.services import library, tasks
 from cadenza.services.commands import (
     Concat,
     MakeMusic,
@@ -67,7 +67,6 @@ from cadenza.services.commands import (
     Submission,
 )
 from cadenza.services.commands_stems import SplitStems
-from cadenza.services.ownership import owned_persona
 from cadenza.services.views import UowViews
 
 DIALECT = "acedata"
@@ -170,18 +169,6 @@ _SONGS = frozenset(
         AudioAction.ARTIST_CONSISTENCY_VOX,
     }
 )
-
-
-def check_vox_persona(container: Container, key: ApiKey, persona_id: str) -> None:
-    """artist_consistency_vox sings with a persona made from a vocal stem (Persona-v2-vox:
-    ``/suno/vox``, then ``/suno/persona`` with ``vox_audio_id``)."""
-    with container.uow(read_only=True) as u:
-        persona = owned_persona(u, key.id, persona_id)
-    if persona.persona_type is not PersonaType.VOX:
-        raise InvalidInput(
-            "persona_id must be a vox persona (made with vox_audio_id) when"
-            " artist_consistency_vox audio"
-        )
 
 
 def command_of(req: AudiosRequest) -> object:
@@ -318,7 +305,7 @@ async def audios(
         fingerprint=raw,
     )
     if req.vox and req.persona_id:
-        await run_in_threadpool(check_vox_persona, container, key, req.persona_id)
+        await run_in_threadpool(library.vox_persona, container.uow, key, req.persona_id)
     command = command_of(req)
     task = await run_submit(container, container.commands.submit, key, command, how)
     request.state.task_id = task.id
@@ -352,18 +339,16 @@ def _moment(epoch_s: float | None) -> datetime | None:
 
 
 def _listed(container: Container, key: ApiKey, req: TaskBatchRequest) -> list[TaskView]:
-    views = UowViews(container.uow)
     if req.task_ids:
-        return views.tasks(list(req.task_ids), key.id)
-    with container.uow(read_only=True) as u:
-        found = u.tasks.list_for_key(
-            key.id,
-            limit=req.limit,
-            offset=req.offset,
-            submitted_after=_moment(req.created_after),
-            submitted_before=_moment(req.created_before),
-        )
-    return views.tasks([task.id for task in found], key.id)
+        return UowViews(container.uow).tasks(list(req.task_ids), key.id)
+    return tasks.list_views(
+        container.uow,
+        key,
+        limit=req.limit,
+        offset=req.offset,
+        submitted_after=_moment(req.created_after),
+        submitted_before=_moment(req.created_before),
+    )
 
 
 @router.post(

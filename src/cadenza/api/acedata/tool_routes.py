@@ -191,18 +191,8 @@ async def create_persona(request: Request, key: CurrentKey, container: Container
 def source_urls(container: Container, personas: Sequence[Persona]) -> dict[str, str]:
     """Where each persona's voice came from, for Web to play: the recording of a
     ``/suno/voices`` persona, else the audio of the clip it was made from."""
-    urls: dict[str, str] = {}
-    with container.uow(read_only=True) as u:
-        for persona in personas:
-            key = ""
-            if persona.reference.get("source_type") == "voice":
-                key = str(persona.reference.get("audio_key") or "")
-            elif persona.root_clip_id:
-                clip = u.clips.get(persona.root_clip_id)
-                if clip is not None and clip.key_id == persona.key_id:
-                    key = clip.audio_key or ""
-            urls[persona.id] = container.storage.url(key) if key else ""
-    return urls
+    sources = library.persona_sources(container.uow, personas)
+    return {pid: container.storage.url(key) if key else "" for pid, key in sources.items()}
 
 
 @router.get(
