@@ -23,7 +23,7 @@ from cadenza.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from cadenza.domain.events import TaskState, clip_event, task_events
+from cadenza.domain.events import TaskState, clip_event, state_of, task_events
 from cadenza.domain.tasks import PREVIEW_FILE, Clip, ClipStatus, Task, TaskStatus, utcnow
 
 _FINISHED = (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)
@@ -420,6 +420,8 @@ class SqlTaskRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._outbox = _Outbox(conn)
+        #: Tasks this transaction holds locked, as they stand in the database.
+        self._locked: dict[str, TaskState] = {}
 
     def add(self, task: Task) -> None:
         try:
@@ -436,7 +438,14 @@ class SqlTaskRepository:
     def get(self, task_id: str, *, for_update: bool = False) -> Task | None:
         query = _TASK_BY_ID_LOCKED if for_update else _TASK_BY_ID
         row = self._conn.execute(query, {"task_id": task_id}).mappings().first()
-        return task_from_row(row) if row else None
+        if row is None:
+            return None
+        task = task_from_row(row)
+        if for_update:
+            # Locked until the transaction ends: its state now is the one ``update``
+            # computes events from, with no second read.
+            self._locked[task.id] = state_of(task)
+        return task
 
     def get_many(self, task_ids: Sequence[str], key_id: str) -> list[Task]:
         if not task_ids:
@@ -471,12 +480,17 @@ class SqlTaskRepository:
         return {str(row[0]): int(row[1]) for row in self._conn.execute(query)}
 
     def update(self, task: Task) -> None:
-        # Under the row lock (callers hold it already; taking it again costs nothing).
-        row = self._conn.execute(_TASK_STATE, {"task_id": task.id}).first()
-        if row is None:
+        before = self._locked.get(task.id)
+        if before is None:
+            # Read under the row lock, which the update takes anyway.
+            row = self._conn.execute(_TASK_STATE, {"task_id": task.id}).first()
+            if row is None:
+                raise NotFound("task not found")
+            before = TaskState(TaskStatus(row[0]), int(row[1]), int(row[2]))
+        result = self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
+        if not result.rowcount:
             raise NotFound("task not found")
-        before = TaskState(TaskStatus(row[0]), int(row[1]), int(row[2]))
-        self._conn.execute(_UPDATE_TASK, {"b_id": task.id, **_task_values(task)})
+        self._locked[task.id] = state_of(task)
         self._outbox.task_written(before, task)
 
     def count_active(self, key_id: str, up_to: int | None = None) -> int:
