@@ -354,10 +354,12 @@ def _persona_singer(payload: dict[str, object] | None) -> _PersonaSinger | None:
 def _singable_range(low: int, high: int, gender: str) -> tuple[int, int]:
     """The persona's sung range, widened to at least an octave and a half, within reason."""
     base_low, base_high = VOICE_RANGES[gender]
-    low = max(base_low - 5, min(low, base_high))
-    high = min(base_high + 5, max(high, base_low))
+    floor, ceiling = base_low - 5, base_high + 5
+    low = max(floor, min(low, base_high))
+    high = min(ceiling, max(high, base_low))
     while high - low < 18:
-        low, high = low - 1, high + 1
+        # Widen on both sides, but never past what the gender's singer can sing.
+        low, high = max(floor, low - 1), min(ceiling, high + 1)
     return low, high
 
 

@@ -403,3 +403,16 @@ def test_waltz_is_in_three(tmp_path: Path) -> None:
     notes = _lead(score)
     for a, b in itertools.pairwise(notes):
         assert a.start + a.duration <= b.start + 1e-6
+
+
+@pytest.mark.parametrize("gender", ["male", "female"])
+@pytest.mark.parametrize(("low", "high"), [(20, 22), (30, 46), (40, 46), (70, 74), (90, 99)])
+def test_a_persona_range_stays_within_the_singers_reach(gender: str, low: int, high: int) -> None:
+    # A persona taken from a clip sung low was widened below the singer's reach (MIDI 34 for
+    # a 40-46 male range), far under what the voice synthesis can sing.
+    from cadenza.compose.composer import VOICE_RANGES, _singable_range
+
+    base_low, base_high = VOICE_RANGES[gender]
+    got_low, got_high = _singable_range(low, high, gender)
+    assert base_low - 5 <= got_low and got_high <= base_high + 5
+    assert got_high - got_low >= 18

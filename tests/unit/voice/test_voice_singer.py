@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +23,8 @@ from voice_phrases import (
 )
 
 from cadenza.compose.score import VocalNote, VocalPart, VoiceSettings
-from cadenza.compose.voice import VoiceBank, sing, sing_parts
+from cadenza.compose.voice import VoiceBank, sing, sing_parts, world
+from cadenza.compose.voice.singer import LOWEST_NOTE
 
 Render = Callable[[VocalPart], np.ndarray]
 TRACK_RATE = 16000
@@ -107,6 +110,54 @@ def test_transpose_moves_the_pitch() -> None:
     reference = sing(plain, TEMPO, part_seconds(plain), RATE)
     ratio = _mean_f0(audio) / _mean_f0(reference)
     assert abs(1200.0 * np.log2(ratio) - 300.0) < 40.0
+
+
+def test_notes_below_the_lowest_sung_note_are_sung_an_octave_up() -> None:
+    # A melody whose median sits in range but whose low notes fall under what WORLD can
+    # synthesise (E2 and below aborted the process with a heap corruption).
+    # The median (50) is in the male range, so the part itself is not moved.
+    pitches = [38, 50, 55, 57, 55, 50, 38, 50, 55, 38]
+    low = make_part(
+        [
+            *[("sun", 0), ("light", 1), ("on", 2), ("the", 3), ("wa", 4), ("ter", 4)],
+            *[("beau", 5), ("ti", 5), ("ful", 5), ("day", 6)],
+        ],
+        pitches,
+        [1.0] * 10,
+    )
+    audio = sing(low, TEMPO, part_seconds(low), RATE)
+    assert audio.shape[0] == round(part_seconds(low) * RATE) and np.abs(audio).max() > 0.1
+    times, f0, _ = _pyin(audio)
+    for note in low.notes:
+        start = note.start * BEAT_S
+        frames = (times >= start + 0.1) & (times < start + 0.4) & (f0 > 0)
+        if not frames.any():
+            continue
+        sung = float(np.median(f0[frames]))
+        expected = _note_hz(note.pitch if note.pitch >= LOWEST_NOTE else note.pitch + 12)
+        assert abs(1200.0 * np.log2(sung / expected)) < 60.0, (note.pitch, sung)
+
+
+def test_world_synthesis_survives_a_pitch_below_its_floor() -> None:
+    # In a child process: below the floor pyworld writes past its buffers and aborts.
+    code = (
+        "import numpy as np\n"
+        "from cadenza.compose.voice import world\n"
+        "frames = 400\n"
+        "f0 = np.full(frames, 60.0)\n"
+        "sp = np.full((frames, world.SYNTH_FFT // 2 + 1), 1e-4)\n"
+        "ap = np.full_like(sp, 0.2)\n"
+        "y = world.synthesize(f0, sp, ap, 22050)\n"
+        "assert np.isfinite(y).all() and y.shape[0] > 0\n"
+        "assert world.lowest_f0(22050) > 22050 / world.SYNTH_FFT\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+
+
+def test_lowest_sung_note_keeps_clear_of_the_synthesis_floor() -> None:
+    half_semitone_below = _note_hz(LOWEST_NOTE - 0.5)
+    assert half_semitone_below > world.lowest_f0(22050)
 
 
 def test_rendering_is_bitwise_deterministic(render: Render) -> None:

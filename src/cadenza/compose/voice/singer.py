@@ -46,6 +46,10 @@ ESPEAK_PITCH = 90
 ESPEAK_RANGE = 0
 FEMALE_FORMANT = 1.17
 _RANGES = {"male": (43.0, 67.0), "female": (53.0, 79.0)}
+#: The lowest note sung (F#2, 92.5 Hz): WORLD cannot synthesise below ~86 Hz at eSpeak's
+#: 22.05 kHz with the 256-point synthesis FFT (``world.lowest_f0``), and a vibrato dips
+#: up to half a semitone under the note. Lower notes are sung an octave up.
+LOWEST_NOTE = 42
 
 
 @dataclass
@@ -220,7 +224,10 @@ def _words(part: VocalPart, tempo_bpm: float, total_seconds: float) -> list[_Wor
         if i + 1 < len(ordered):
             end = min(end, ordered[i + 1].start * beat)
         if end - start > 1e-3:
-            timed.append((n, _Note(start, end, float(n.pitch + shift), n.velocity)))
+            pitch = n.pitch + shift
+            while pitch < LOWEST_NOTE:
+                pitch += 12
+            timed.append((n, _Note(start, end, float(pitch), n.velocity)))
     words: list[_Word] = []
     last_key: tuple[int, str] | None = None
     for n, note in timed:

@@ -178,8 +178,21 @@ def silence_power() -> float:
     return _SILENCE_POWER
 
 
+def lowest_f0(sample_rate: int, fft_size: int = SYNTH_FFT) -> float:
+    """The lowest pitch WORLD can synthesise at ``fft_size``: one period must fit in the
+    FFT, and a longer one makes ``pyworld.synthesize`` write past its buffers (the
+    process aborts with a heap corruption). A small margin keeps rounding off the edge."""
+    return sample_rate / fft_size * 1.02
+
+
 def synthesize(f0: Array, sp: Array, ap: Array, sample_rate: int) -> Array:
-    """WORLD synthesis at ``FRAME_MS`` frames."""
+    """WORLD synthesis at ``FRAME_MS`` frames.
+
+    Voiced frames below ``lowest_f0`` are raised to it: a guard for the process, since the
+    singer already keeps its notes above it.
+    """
+    floor = lowest_f0(sample_rate, (sp.shape[1] - 1) * 2)
+    f0 = np.where((f0 > 0.0) & (f0 < floor), floor, f0)
     with _SYNTH_LOCK:
         y = pyworld.synthesize(
             np.ascontiguousarray(f0),
