@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 EXTRA="${1:-}"   # "dev" also installs the test tools
 APT_PACKAGES=(libfluidsynth3 fluid-soundfont-gm espeak-ng libespeak-ng1 ffmpeg libsndfile1 fonts-dejavu-core python3-venv python3-dev g++)
+# The web console's browser tests drive Debian's Chromium through Playwright.
+[ "$EXTRA" = "dev" ] && APT_PACKAGES+=(chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -21,6 +21,7 @@ from cadenza.api.acedata.routes import body_error_for as acedata_body_error_for
 from cadenza.api.acedata.routes import register_callbacks as register_acedata_callbacks
 from cadenza.api.acedata.routes import router as acedata_router
 from cadenza.api.acedata.tool_routes import router as acedata_tool_router
+from cadenza.api.console import console_routes
 from cadenza.api.deps import AuthCache
 from cadenza.api.forwarding import PublicURL, TrustedProxies
 from cadenza.api.guards import BodyLimit, SubmitPathCase
@@ -196,6 +197,7 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.include_router(acedata_tool_router)
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
+    app.router.routes.extend(console_routes())
 
     @app.get("/healthz", responses={200: {"model": Health, "description": "the server is up"}})
     def healthz() -> JSONResponse:
