@@ -1123,9 +1123,9 @@ function wireDrop() {
 async function loadAdmin() {
   await act(null, async () => {
     const [keys, prices, usage] = await Promise.all([
-      api("/api/v1/keys?limit=200"),
-      api("/api/v1/prices"),
-      api("/api/v1/usage"),
+      api("/api/v1/admin/keys?limit=200"),
+      api("/api/v1/admin/prices"),
+      api("/api/v1/admin/usage"),
     ]);
     renderKeys(keys.items);
     renderPrices(prices.items);
@@ -1150,7 +1150,7 @@ function renderKeys(keys) {
       grant.addEventListener("click", () =>
         act(grant, async () => {
           if (!amount.value) throw new ApiError(400, "invalid", "Give an amount of credits.");
-          await api(`/api/v1/keys/${encodeURIComponent(key.id)}/credits`, {
+          await api(`/api/v1/admin/keys/${encodeURIComponent(key.id)}/credits`, {
             method: "POST",
             body: { amount: amount.value, note: "console" },
           });
@@ -1163,7 +1163,7 @@ function renderKeys(keys) {
       revoke.addEventListener("click", () =>
         act(revoke, async () => {
           if (!confirm(`Revoke the key "${key.name}"? Its clients stop working at once.`)) return;
-          await api(`/api/v1/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" });
+          await api(`/api/v1/admin/keys/${encodeURIComponent(key.id)}/revoke`, { method: "POST" });
           await loadAdmin();
         }),
       );
@@ -1191,8 +1191,8 @@ function renderPrices(prices) {
       const save = el("button", { type: "button", class: "quiet" }, "Save");
       save.addEventListener("click", () =>
         act(save, async () => {
-          await api(`/api/v1/prices/${encodeURIComponent(price.action)}`, {
-            method: "PATCH",
+          await api(`/api/v1/admin/prices/${encodeURIComponent(price.action)}`, {
+            method: "PUT",
             body: { price: value.value, enabled: enabled.checked },
           });
           showOk(`${price.action} saved.`);
@@ -1235,7 +1235,7 @@ function renderUsage(items, keys) {
 async function createKey(event) {
   event.preventDefault();
   await act(event.submitter, async () => {
-    const made = await api("/api/v1/keys", {
+    const made = await api("/api/v1/admin/keys", {
       method: "POST",
       body: {
         name: $("#key-name").value.trim(),
