@@ -115,12 +115,12 @@ def test_a_person_makes_hears_and_downloads_a_song(
     tab.sign_in(key)
     assert "100" in page.locator("#who-credits").inner_text()
     page.get_by_label("My own lyrics").check()
-    page.get_by_label("Title").fill("Shore Song")
-    page.get_by_label("Lyrics").fill(LYRICS)
+    page.get_by_label("Title", exact=True).fill("Shore Song")
+    page.get_by_label("Lyrics", exact=True).fill(LYRICS)
     page.get_by_label("Style tags").fill("folk, acoustic guitar")
     page.get_by_label("Seed").fill("7")
     tab.shot("02-create")
-    page.get_by_role("button", name="Create", exact=True).click()
+    page.get_by_role("button", name="Create song").click()
 
     # The library shows the task and its progress moving until it is done.
     page.wait_for_selector("#view-library:not([hidden])")
@@ -177,7 +177,7 @@ def test_a_person_makes_hears_and_downloads_a_song(
         page.get_by_role("link", name="MP3").click()
     mp3 = tmp_path / "song.mp3"
     mp3_download.value.save_as(mp3)
-    assert mp3.stat().st_size > 10_000 and mp3.read_bytes()[:3] in (b"ID3", b"\xff\xfb")
+    assert mp3.stat().st_size > 10_000 and mp3.read_bytes()[:2] in (b"ID", b"\xff\xfb")
     with page.expect_download() as midi_download:
         page.get_by_role("link", name="MIDI").click()
     midi = tmp_path / "song.mid"
@@ -203,8 +203,8 @@ def test_an_admin_creates_a_key_and_grants_credits(server: Server, browser: Any)
     assert nav_admin.is_visible()
     nav_admin.click()
     page.wait_for_selector("#keys-table tbody tr")
-    page.get_by_label("Name").fill("band-key")
-    page.get_by_label("Credits").fill("5")
+    page.get_by_label("Name", exact=True).fill("band-key")
+    page.get_by_label("Credits", exact=True).fill("5")
     page.get_by_role("button", name="Create key").click()
     secret_box = page.locator("#key-secret")
     secret_box.wait_for()
@@ -218,6 +218,18 @@ def test_an_admin_creates_a_key_and_grants_credits(server: Server, browser: Any)
         "[...document.querySelectorAll('#keys-table tr')].some("
         "r => r.textContent.includes('band-key') && r.textContent.includes('25'))"
     )
+
+    # A price saves as it changes.
+    price = page.get_by_label("Price of CROP")
+    price.fill("3")
+    price.press("Tab")
+    page.wait_for_function(
+        "document.querySelector('#alert.ok') && "
+        "document.querySelector('#alert').textContent.includes('3 credits')"
+    )
+    listed = httpx.get(server.base + "/suno/billing/pricing", headers={"X-API-Key": admin}).json()
+    [crop] = [p for p in listed["data"] if p["action"] == "CROP"]
+    assert float(crop["price"]) == 3
     tab.shot("07-admin")
 
     # The new key works, with the credits granted.

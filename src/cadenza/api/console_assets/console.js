@@ -14,6 +14,7 @@ const state = {
   tasks: new Map(), // id -> TaskOut
   order: [], // task ids, newest first
   nextOffset: 0,
+  loaded: false, // the first page of the library was fetched
   following: new Map(), // task id -> AbortController of its event stream
   selected: null, // {taskId, clipId}
   player: null, // the clip view's player (see ClipView)
@@ -166,7 +167,7 @@ function show(view) {
     else button.removeAttribute("aria-current");
   }
   clearMessage();
-  if (view === "library" && state.order.length === 0) loadTasks(true);
+  if (view === "library" && !state.loaded) loadTasks(true);
   if (view === "admin") loadAdmin();
   $("#main").focus({ preventScroll: true });
 }
@@ -273,6 +274,7 @@ async function loadTasks(reset) {
       if (!TERMINAL.has(task.status)) follow(task.id);
     }
     state.nextOffset = page.next_offset;
+    state.loaded = true;
     renderTasks();
   });
 }
@@ -1154,8 +1156,9 @@ function renderKeys(keys) {
             method: "POST",
             body: { amount: amount.value, note: "console" },
           });
-          showOk(`${amount.value} credits added to ${key.name}.`);
+          const added = amount.value;
           await loadAdmin();
+          showOk(`${added} credits added to ${key.name}.`);
           refreshCredits();
         }),
       );
@@ -1181,24 +1184,25 @@ function renderKeys(keys) {
   );
 }
 
+// Prices save as they change (a price when its field is left, "enabled" when ticked).
 function renderPrices(prices) {
   table(
     $("#prices-table"),
-    ["Action", "Price", "Enabled", ""],
+    ["Action", "Price", "Enabled"],
     prices.map((price) => {
       const value = el("input", { type: "number", min: 0, step: "any", value: price.price, "aria-label": `Price of ${price.action}` });
       const enabled = el("input", { type: "checkbox", checked: price.enabled, "aria-label": `${price.action} enabled` });
-      const save = el("button", { type: "button", class: "quiet" }, "Save");
-      save.addEventListener("click", () =>
-        act(save, async () => {
+      const save = (control) =>
+        act(control, async () => {
           await api(`/api/v1/admin/prices/${encodeURIComponent(price.action)}`, {
             method: "PUT",
             body: { price: value.value, enabled: enabled.checked },
           });
-          showOk(`${price.action} saved.`);
-        }),
-      );
-      return el("tr", {}, el("td", {}, price.display_name || price.action), el("td", {}, value), el("td", {}, enabled), el("td", {}, save));
+          showOk(`${price.display_name || price.action}: ${value.value} credits, ${enabled.checked ? "enabled" : "disabled"}.`);
+        });
+      value.addEventListener("change", () => save(value));
+      enabled.addEventListener("change", () => save(enabled));
+      return el("tr", { "data-action": price.action }, el("td", {}, price.display_name || price.action), el("td", {}, value), el("td", {}, enabled));
     }),
   );
 }
@@ -1206,14 +1210,25 @@ function renderPrices(prices) {
 function renderUsage(items, keys) {
   const names = new Map(keys.map((k) => [k.id, k.name]));
   const byAction = new Map();
-  for (const row of items) byAction.set(row.action || "grants", (byAction.get(row.action || "grants") || 0) + Number(row.spent));
+  for (const row of items) {
+    if (row.action) byAction.set(row.action, (byAction.get(row.action) || 0) + Number(row.spent));
+  }
   const chart = $("#usage-chart");
   chart.replaceChildren();
-  const top = Math.max(1, ...byAction.values());
-  for (const [action, spent] of byAction) {
-    chart.append(el("div", { class: "b", title: `${action}: ${spent}`, style: `height:${(Math.max(0, spent) / top) * 100}%` }));
+  const spent = [...byAction].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  const top = Math.max(1, ...spent.map(([, n]) => n));
+  for (const [action, n] of spent) {
+    chart.append(
+      el("span", { class: "label" }, action),
+      el("span", { class: "track" }, el("span", { class: "b", style: `width:${(n / top) * 100}%` })),
+      el("span", { class: "num" }, String(n)),
+    );
   }
-  chart.setAttribute("aria-label", [...byAction].map(([a, s]) => `${a} ${s}`).join(", ") || "No usage yet");
+  if (spent.length === 0) chart.append(el("p", { class: "empty" }, "Nothing spent yet."));
+  chart.setAttribute(
+    "aria-label",
+    spent.length ? `Credits spent: ${spent.map(([a, n]) => `${a} ${n}`).join(", ")}` : "Nothing spent yet",
+  );
   table(
     $("#usage-table"),
     ["Key", "Action", "Charged", "Refunded", "Spent", "Granted"],
