@@ -176,6 +176,7 @@ class ClipRepository(Protocol):
     ) -> list[Clip]:
         """The key's clips of that status, made by tasks of that action, newest first."""
         ...
+
     def update(self, clip: Clip) -> None: ...
 
 
