@@ -38,6 +38,8 @@ from cadenza.api.sunocore.media_routes import router as sunocore_media_router
 from cadenza.api.sunocore.polling import Polls
 from cadenza.api.sunocore.remaster_routes import router as sunocore_remaster_router
 from cadenza.api.sunocore.routes import router as sunocore_router
+from cadenza.api.v1.routes import admin as v1_admin_router
+from cadenza.api.v1.routes import router as v1_router
 from cadenza.bootstrap import Container
 from cadenza.services.callbacks import CallbackDispatcher
 from cadenza.storage.local import LocalStorage
@@ -195,6 +197,8 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.include_router(acedata_router)
     register_acedata_callbacks(container)
     app.include_router(acedata_tool_router)
+    app.include_router(v1_router)
+    app.include_router(v1_admin_router)
     if isinstance(container.storage, LocalStorage):
         app.include_router(media_router(container.storage))
     app.router.routes.extend(console_routes())

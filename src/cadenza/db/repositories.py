@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from cadenza.db import tables as t
 from cadenza.db.repositories_events import SqlCallbackDeliveryRepository, SqlTaskEventRepository
 from cadenza.domain.actions import Price
-from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry
+from cadenza.domain.billing import ApiKey, EntryType, LedgerEntry, UsageRow
 from cadenza.domain.callbacks import delivery_for
 from cadenza.domain.errors import (
     DuplicateLedgerEntry,
@@ -155,6 +155,14 @@ class SqlKeyRepository:
     def revoke(self, key_id: str) -> bool:
         result = self._conn.execute(
             update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked=True)
+        )
+        return bool(result.rowcount)
+
+    def change(self, key_id: str, **values: Any) -> bool:
+        if not values:
+            return self.get(key_id) is not None
+        result = self._conn.execute(
+            update(t.api_keys).where(t.api_keys.c.id == key_id).values(**values)
         )
         return bool(result.rowcount)
 
@@ -304,6 +312,61 @@ class SqlLedgerRepository:
             .limit(limit)
         )
         return [_entry(row) for row in self._conn.execute(query).mappings()]
+
+    def page(
+        self,
+        key_id: str | None,
+        *,
+        limit: int,
+        offset: int = 0,
+        action: str | None = None,
+        entry_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[LedgerEntry]:
+        c = t.ledger_entries.c
+        query = select(t.ledger_entries)
+        if key_id is not None:
+            query = query.where(c.key_id == key_id)
+        if action is not None:
+            query = query.where(c.action == action)
+        if entry_type is not None:
+            query = query.where(c.entry_type == entry_type)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
+        query = query.order_by(c.seq.desc()).limit(limit).offset(offset)
+        return [_entry(row) for row in self._conn.execute(query).mappings()]
+
+    def usage(
+        self,
+        key_id: str | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[UsageRow]:
+        c = t.ledger_entries.c
+        query = select(
+            c.key_id, c.action, c.entry_type, func.count(), func.sum(c.change_amount)
+        ).group_by(c.key_id, c.action, c.entry_type)
+        if key_id is not None:
+            query = query.where(c.key_id == key_id)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
+        query = query.order_by(c.key_id, c.action, c.entry_type)
+        return [
+            UsageRow(
+                key_id=str(row[0]),
+                action=str(row[1]),
+                entry_type=EntryType(row[2]),
+                count=int(row[3]),
+                total=Decimal(row[4] or 0),
+            )
+            for row in self._conn.execute(query)
+        ]
 
     def total_for_key(self, key_id: str) -> Decimal:
         """Sum of every change on a key: equals its balance when the books are right."""
@@ -469,6 +532,24 @@ class SqlTaskRepository:
             query = query.where(t.tasks.c.submit_time <= submitted_before)
         query = query.order_by(t.tasks.c.submit_time.desc(), t.tasks.c.id).limit(limit)
         query = query.offset(offset)
+        return [task_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def page_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> list[Task]:
+        query = select(t.tasks).where(t.tasks.c.key_id == key_id)
+        if status is not None:
+            query = query.where(t.tasks.c.status == status)
+        if action is not None:
+            query = query.where(t.tasks.c.action == action)
+        query = query.order_by(t.tasks.c.submit_time.desc(), t.tasks.c.id.desc())
+        query = query.limit(limit).offset(offset)
         return [task_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
@@ -654,6 +735,26 @@ class SqlClipRepository:
         if not task_ids:
             return []
         query = select(t.clips).where(t.clips.c.task_id.in_(list(task_ids))).order_by(t.clips.c.seq)
+        return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def page_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> list[Clip]:
+        query = select(t.clips).where(t.clips.c.key_id == key_id)
+        if status is not None:
+            query = query.where(t.clips.c.status == status)
+        if action is not None:
+            tasks_of_action = select(t.tasks.c.id).where(
+                t.tasks.c.key_id == key_id, t.tasks.c.action == action
+            )
+            query = query.where(t.clips.c.task_id.in_(tasks_of_action))
+        query = query.order_by(t.clips.c.seq.desc()).limit(limit).offset(offset)
         return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def update(self, clip: Clip) -> None:

@@ -109,11 +109,12 @@ class SqlPlaylistRepository:
         row = self._conn.execute(query).mappings().first()
         return _playlist(row) if row else None
 
-    def list_for_key(self, key_id: str, limit: int = 100) -> list[Playlist]:
+    def list_for_key(self, key_id: str, limit: int = 100, offset: int = 0) -> list[Playlist]:
         query = (
             select(tl.playlists)
             .where(tl.playlists.c.key_id == key_id)
             .order_by(tl.playlists.c.seq.desc())
             .limit(limit)
+            .offset(offset)
         )
         return [_playlist(row) for row in self._conn.execute(query).mappings()]

@@ -49,6 +49,16 @@ class SqlUploadRepository:
         found = row.first()
         return _upload(found) if found else None
 
+    def list_for_key(
+        self, key_id: str, *, limit: int, offset: int = 0, status: str | None = None
+    ) -> list[Upload]:
+        query = select(uploads).where(uploads.c.key_id == key_id)
+        if status is not None:
+            query = query.where(uploads.c.status == status)
+        query = query.order_by(uploads.c.created_at.desc(), uploads.c.id.desc())
+        query = query.limit(limit).offset(offset)
+        return [_upload(row) for row in self._conn.execute(query).mappings()]
+
     def transition(
         self,
         upload_id: str,

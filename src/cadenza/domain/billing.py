@@ -55,6 +55,18 @@ class LedgerEntry:
     created_at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """The ledger rows of one key, action and entry type over a span: how many, and the
+    sum of their changes (negative for charges)."""
+
+    key_id: str
+    action: str
+    entry_type: EntryType
+    count: int
+    total: Decimal
+
+
 def hash_key(secret: str) -> str:
     """Keys are stored only as this digest; the secret is shown once at creation."""
     return hashlib.sha256(secret.encode()).hexdigest()

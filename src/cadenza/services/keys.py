@@ -107,8 +107,55 @@ def revoke_key(uow: UnitOfWorkFactory, ref: str) -> ApiKey:
     return key
 
 
+def get_key(uow: UnitOfWorkFactory, ref: str) -> ApiKey:
+    """A key by id or prefix (``NotFound`` otherwise)."""
+    with uow(read_only=True) as u:
+        return _resolve(u, ref)
+
+
+def set_limits(
+    uow: UnitOfWorkFactory,
+    ref: str,
+    *,
+    name: str | None = None,
+    rate_limit_per_minute: int | None = None,
+    concurrency_limit: int | None = None,
+) -> ApiKey:
+    """Rename a key or change its limits; fields left None stay as they are. Running
+    servers apply the change within their key cache's lifetime (a second or two)."""
+    values: dict[str, object] = {}
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("name must be 1 to 200 characters")
+        values["name"] = name
+    if rate_limit_per_minute is not None:
+        if rate_limit_per_minute < 1:
+            raise InvalidInput("rate_limit_per_minute must be at least 1")
+        values["rate_limit_per_minute"] = rate_limit_per_minute
+    if concurrency_limit is not None:
+        if concurrency_limit < 1:
+            raise InvalidInput("concurrency_limit must be at least 1")
+        values["concurrency_limit"] = concurrency_limit
+    with uow() as u:
+        key = _resolve(u, ref)
+        u.keys.change(key.id, **values)
+        updated = u.keys.get(key.id)
+        u.commit()
+    if updated is None:  # resolved in this very transaction
+        raise NotFound("API key not found")
+    return updated
+
+
 def grant_credits(uow: UnitOfWorkFactory, ref: str, amount: Decimal, note: str = "") -> Decimal:
     """Add credits (TOPUP) or, with a negative amount, remove them (ADJUST); never below 0."""
+    return change_credits(uow, ref, amount, note).balance_after
+
+
+def change_credits(
+    uow: UnitOfWorkFactory, ref: str, amount: Decimal, note: str = ""
+) -> LedgerEntry:
+    """``grant_credits``, answering the ledger row it wrote."""
     value = parse_amount(amount, "amount", allow_negative=True)
     if value == 0:
         raise InvalidInput("amount must not be zero")
@@ -123,18 +170,17 @@ def grant_credits(uow: UnitOfWorkFactory, ref: str, amount: Decimal, note: str =
                 raise InvalidInput("the balance cannot go below zero")
             balance = debited
             entry_type = EntryType.ADJUST
-        u.ledger.add(
-            LedgerEntry(
-                id=new_id(),
-                key_id=key.id,
-                entry_type=entry_type,
-                change_amount=value,
-                balance_after=balance,
-                note=note[:500],
-            )
+        entry = LedgerEntry(
+            id=new_id(),
+            key_id=key.id,
+            entry_type=entry_type,
+            change_amount=value,
+            balance_after=balance,
+            note=note[:500],
         )
+        u.ledger.add(entry)
         u.commit()
-    return balance
+    return entry
 
 
 def ensure_admin_key(uow: UnitOfWorkFactory) -> str | None:

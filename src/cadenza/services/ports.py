@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from cadenza.domain.actions import Price
-from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.billing import ApiKey, LedgerEntry, UsageRow
 from cadenza.domain.callbacks import CallbackDelivery, DeliveryStatus
 from cadenza.domain.events import TaskEvent
 from cadenza.domain.library import Persona, Playlist
@@ -35,6 +35,11 @@ class KeyRepository(Protocol):
         ...
 
     def revoke(self, key_id: str) -> bool: ...
+    def change(self, key_id: str, **values: Any) -> bool:
+        """Set plain columns of a key (``name``, ``rate_limit_per_minute``,
+        ``concurrency_limit``); False when there is no such key."""
+        ...
+
     def debit(self, key_id: str, amount: Decimal) -> Decimal | None:
         """Atomic conditional debit; the new balance, or None if it would go negative."""
         ...
@@ -61,6 +66,29 @@ class LedgerRepository(Protocol):
         ...
 
     def list_for_key(self, key_id: str, limit: int) -> list[LedgerEntry]: ...
+    def page(
+        self,
+        key_id: str | None,
+        *,
+        limit: int,
+        offset: int = 0,
+        action: str | None = None,
+        entry_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[LedgerEntry]:
+        """Rows of one key (None: every key), newest first; ``until`` is exclusive."""
+        ...
+
+    def usage(
+        self,
+        key_id: str | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[UsageRow]:
+        """Counts and sums per key, action and entry type (None: every key)."""
+        ...
 
 
 class TaskRepository(Protocol):
@@ -80,6 +108,18 @@ class TaskRepository(Protocol):
         submitted_before: datetime | None = None,
     ) -> list[Task]:
         """The key's tasks, newest first."""
+        ...
+
+    def page_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> list[Task]:
+        """The key's tasks of that status and action (None: any), newest first."""
         ...
 
     def revisions(self, task_ids: Sequence[str], key_id: str) -> dict[str, int]:
@@ -125,6 +165,18 @@ class ClipRepository(Protocol):
 
     def get(self, clip_id: str) -> Clip | None: ...
     def list_for_tasks(self, task_ids: Sequence[str]) -> list[Clip]: ...
+    def page_for_key(
+        self,
+        key_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> list[Clip]:
+        """The key's clips of that status, made by tasks of that action, newest first."""
+        ...
+
     def update(self, clip: Clip) -> None: ...
 
 
@@ -185,6 +237,12 @@ class CallbackDeliveryRepository(Protocol):
 class UploadRepository(Protocol):
     def add(self, upload: Upload) -> None: ...
     def get(self, upload_id: str) -> Upload | None: ...
+    def list_for_key(
+        self, key_id: str, *, limit: int, offset: int = 0, status: str | None = None
+    ) -> list[Upload]:
+        """The key's uploads, newest first."""
+        ...
+
     def transition(
         self,
         upload_id: str,
@@ -211,7 +269,7 @@ class PersonaRepository(Protocol):
 class PlaylistRepository(Protocol):
     def add(self, playlist: Playlist) -> None: ...
     def get(self, playlist_id: str) -> Playlist | None: ...
-    def list_for_key(self, key_id: str, limit: int = 100) -> list[Playlist]: ...
+    def list_for_key(self, key_id: str, limit: int = 100, offset: int = 0) -> list[Playlist]: ...
 
 
 class UnitOfWork(Protocol):
