@@ -269,6 +269,27 @@ def acedata_task(raw: Mapping[str, Any]) -> Task:
     )
 
 
+def v1_task(raw: Mapping[str, Any]) -> Task:
+    """A task of Cadenza's ``/api/v1``."""
+    status: TaskStatus = _SUNOCORE_STATUS.get(  # type: ignore[assignment]
+        _text(raw.get("status")).upper(), "IN_PROGRESS"
+    )
+    result = raw.get("result") if isinstance(raw.get("result"), Mapping) else None
+    lyrics = None
+    if result is not None and "text" in result:
+        lyrics = Lyrics(title=_text(result.get("title")), text=_text(result.get("text")))
+    return Task(
+        id=_text(raw.get("id")),
+        action=_text(raw.get("action")),
+        status=status,
+        progress=_progress(raw.get("progress")),
+        fail_reason=_text(raw.get("fail_reason")),
+        clips=[sunocore_clip(c) for c in raw.get("clips") or [] if isinstance(c, Mapping)],
+        lyrics=lyrics,
+        raw=dict(raw),
+    )
+
+
 # -- the calls ------------------------------------------------------------------------
 
 
@@ -783,6 +804,24 @@ class Calls:
         self._only("acedata", "URL upload")
         data = (yield from self._ace_tool("/suno/upload", {"audio_url": audio_url})) or {}
         return _text(data.get("audio_id") or data.get("id"))
+
+    def list_tasks(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> Call:
+        """The key's tasks, newest first, with the offset of the next page (None: the last).
+        Cadenza's own ``/api/v1/tasks``: the dialects have no listing."""
+        params = _clean({"limit": limit, "offset": offset, "status": status, "action": action})
+        answer = yield Request("GET", "/api/v1/tasks", params=params, retry_safe=True)
+        if not isinstance(answer, Mapping):
+            raise ApiError(200, "bad_answer", "the answer is not a JSON object", answer)
+        tasks = [v1_task(t) for t in answer.get("items") or [] if isinstance(t, Mapping)]
+        following = answer.get("next_offset")
+        return tasks, int(following) if following is not None else None
 
     def download(self, url: str) -> Call:
         """The bytes at a media URL."""

@@ -47,16 +47,30 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.calls = Calls(dialect)
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         self.dialect = dialect
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
         self._auth = self.calls.auth_headers(api_key)
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=self.base_url,
             transport=transport,
             headers={"User-Agent": _sending.user_agent(), "Accept": "application/json"},
             follow_redirects=True,
+        )
+
+    def in_dialect(self, dialect: Dialect) -> Client:
+        """A client of the same server and key in another dialect (a server such as
+        Cadenza speaks both); close it after use."""
+        return Client(
+            self.base_url,
+            self.api_key,
+            dialect=dialect,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
         )
 
     def __enter__(self) -> Client:
@@ -291,6 +305,19 @@ class Client:
 
     def upload_url(self, audio_url: str) -> str:
         return str(self.run(self.calls.upload_url(audio_url)))
+
+    def list_tasks(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> tuple[list[Task], int | None]:
+        """The key's tasks, newest first, and the next page's offset (Cadenza's own API)."""
+        call = self.calls.list_tasks(limit=limit, offset=offset, status=status, action=action)
+        found: tuple[list[Task], int | None] = self.run(call)
+        return found
 
     def download(self, url: str, dest: str | Path) -> Path:
         """Writes the media at ``url`` to ``dest``."""
