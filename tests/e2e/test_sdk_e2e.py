@@ -226,3 +226,36 @@ def test_the_async_client_in_both_dialects(server: Server, key: str) -> None:
         assert all(c.complete and c.title == "Calm" for c in task.clips)
     assert len(transport.keys) == 2 and transport.keys[0] == transport.keys[1]
     assert len(_charges(server, key, two.id)) == 1
+
+
+def test_the_v1_api_on_a_real_server(
+    server: Server, key: str, sunocore_song: tuple[Task, list[Task], DropFirstAnswer]
+) -> None:
+    """An admin key makes a key and grants it credits; the key's listings, ledger and the
+    event stream of its song, over real HTTP."""
+    task = sunocore_song[0]
+    admin = {"X-API-Key": new_key(server, "0", "--admin")}
+    http = httpx.Client(base_url=server.base, timeout=60)
+    made = http.post("/api/v1/admin/keys", json={"name": "guest"}, headers=admin)
+    assert made.status_code == 201, made.text
+    guest = {"X-API-Key": made.json()["secret"]}
+    granted = http.post(
+        f"/api/v1/admin/keys/{made.json()['id']}/credits", json={"amount": 30}, headers=admin
+    )
+    assert granted.json()["balance_after"] == 30
+    assert http.get("/api/v1/me", headers=guest).json()["credits_balance"] == 30
+    assert http.get("/api/v1/admin/keys", headers=guest).status_code == 403
+
+    mine = {"X-API-Key": key}
+    listed = http.get("/api/v1/tasks?action=MUSIC&status=SUCCESS&limit=1", headers=mine).json()
+    assert len(listed["items"]) == 1 and listed["next_offset"] == 1
+    clips = http.get("/api/v1/clips?status=complete", headers=mine).json()["items"]
+    assert {c.id for c in task.clips} <= {c["id"] for c in clips}
+    rows = http.get("/api/v1/ledger?entry_type=CONSUME&action=MUSIC", headers=mine).json()
+    assert task.id in {r["task_id"] for r in rows["items"]}
+    with http.stream("GET", f"/api/v1/tasks/{task.id}/events", headers=mine) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    kinds = [line[7:] for line in text.splitlines() if line.startswith("event: ")]
+    assert kinds[0] == "created" and kinds[-1] == "state" and "progress" in kinds
+    http.close()

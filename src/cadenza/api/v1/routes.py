@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey, current_key
+from cadenza.api.deps import AuthCache, ContainerDep, CurrentKey, FreshKey, current_key
 from cadenza.api.openapi import documented
 from cadenza.api.v1 import schemas as s
 from cadenza.bootstrap import Container
@@ -376,9 +376,20 @@ def admin_get_key(ref: KeyRef, key: AdminKey, container: ContainerDep) -> s.KeyO
     return s.key_out(key_service.get_key(container.uow, ref))
 
 
+def _forget_keys(request: Request) -> None:
+    """This process stops using what it remembers of keys at once (others within their
+    key cache's lifetime)."""
+    cache: AuthCache = request.app.state.auth_cache
+    cache.clear()
+
+
 @admin.patch("/keys/{ref}", responses=documented(s.KeyOut, 403))
 def admin_change_key(
-    ref: KeyRef, body: Annotated[s.KeyChange, Body()], key: AdminKey, container: ContainerDep
+    ref: KeyRef,
+    body: Annotated[s.KeyChange, Body()],
+    key: AdminKey,
+    container: ContainerDep,
+    request: Request,
 ) -> s.KeyOut:
     """Rename a key or change its limits."""
     changed = key_service.set_limits(
@@ -388,13 +399,18 @@ def admin_change_key(
         rate_limit_per_minute=body.rate_limit_per_minute,
         concurrency_limit=body.concurrency_limit,
     )
+    _forget_keys(request)
     return s.key_out(changed)
 
 
 @admin.post("/keys/{ref}/revoke", responses=documented(s.KeyOut, 403))
-def admin_revoke_key(ref: KeyRef, key: AdminKey, container: ContainerDep) -> s.KeyOut:
-    """Revoke a key; servers stop accepting it within their key cache's lifetime."""
+def admin_revoke_key(
+    ref: KeyRef, key: AdminKey, container: ContainerDep, request: Request
+) -> s.KeyOut:
+    """Revoke a key: this server refuses it at once, others within their key cache's
+    lifetime (``CADENZA_AUTH_CACHE_TTL_S``)."""
     revoked = key_service.revoke_key(container.uow, ref)
+    _forget_keys(request)
     return s.key_out(key_service.get_key(container.uow, revoked.id))
 
 
