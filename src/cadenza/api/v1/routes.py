@@ -46,13 +46,20 @@ async def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
 
 AdminKey = Annotated[ApiKey, Depends(admin_key)]
 Limit = Annotated[int, Query(ge=1, le=listings.MAX_PAGE, description="items per page")]
-Offset = Annotated[int, Query(ge=0, description="items to skip (a page's next_offset)")]
+Offset = Annotated[
+    int,
+    Query(ge=0, le=listings.MAX_OFFSET, description="items to skip (a page's next_offset)"),
+]
 KeyId = Annotated[
     str | None,
-    Query(description="another key's id (admin keys only); default: the caller's key"),
+    Query(
+        max_length=64, description="another key's id (admin keys only); default: the caller's key"
+    ),
 ]
-Status = Annotated[str | None, Query(description="only objects in this status")]
-ActionFilter = Annotated[str | None, Query(description="only tasks of this action, e.g. MUSIC")]
+Status = Annotated[str | None, Query(max_length=16, description="only objects in this status")]
+ActionFilter = Annotated[
+    str | None, Query(max_length=32, description="only tasks of this action, e.g. MUSIC")
+]
 
 
 def _moment(value: object) -> object:
@@ -457,7 +464,9 @@ def admin_ledger(
     entry_type: EntryTypeFilter = None,
     since: Since = None,
     until: Until = None,
-    key_id: Annotated[str | None, Query(description="one key; default: every key")] = None,
+    key_id: Annotated[
+        str | None, Query(max_length=64, description="one key; default: every key")
+    ] = None,
 ) -> s.LedgerPage:
     """Ledger rows of every key (or one), newest first."""
     page = listings.ledger(
@@ -479,7 +488,9 @@ def admin_usage(
     container: ContainerDep,
     since: Since = None,
     until: Until = None,
-    key_id: Annotated[str | None, Query(description="one key; default: every key")] = None,
+    key_id: Annotated[
+        str | None, Query(max_length=64, description="one key; default: every key")
+    ] = None,
 ) -> s.UsageReport:
     """Use per key and action over a span, from the ledger."""
     return _usage(container, key_id, since, until)
