@@ -161,6 +161,11 @@ def test_sunocore_edits(
         assert faster.clips[0].duration < (clip.duration or 0)
         with pytest.raises(UnsupportedCall):
             client.stems(clip.id)
+        persona = client.create_persona(clip.id, "Hill singer")
+        assert persona.id and persona.name == "Hill singer"
+        playlist = client.playlist("mine", [clip.id])
+        assert playlist.id and playlist.clip_ids == [clip.id]
+        assert client.prompt_image("a hill at dawn").startswith("http")
 
 
 def test_acedata_song_stems_and_tools(server: Server, key: str, acedata_song: Task) -> None:
@@ -175,6 +180,9 @@ def test_acedata_song_stems_and_tools(server: Server, key: str, acedata_song: Ta
         midi = client.midi(clip.id)
         assert midi.data is None and midi.instruments
         assert client.lyrics("a song about rivers").text
+        mashup = client.mashup_lyrics("[Verse]\nRed sky", "[Verse]\nBlue sea")
+        assert mashup.text
+        assert client.create_persona(clip.id, "Pop singer").id
         assert client.words(clip.id)
         with pytest.raises(UnsupportedCall):
             client.crop(clip.id, 0, 1)

@@ -531,6 +531,12 @@ class Calls:
         }
         return (yield from self._submit(body, "/suno/submit/speed-adjust"))
 
+    def audios(self, action: str, **fields: Any) -> Call:
+        """Any ``/suno/audios`` action with its fields as AceData names them
+        (``upload_extend``, ``replace_section``, ``mashup`` …); the task id (AceData)."""
+        self._only("acedata", "audios")
+        return (yield from self._submit({**fields, "action": action}, "/suno/audios"))
+
     # -- tasks ------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Call:
@@ -714,17 +720,22 @@ class Calls:
         name: str,
         *,
         description: str = "",
+        vox: bool = False,
         vox_audio_id: str | None = None,
         vocal_start: float | None = None,
         vocal_end: float | None = None,
     ) -> Call:
-        """A persona (singer and style) from a clip, for later ``generate(persona_id=)``."""
+        """A persona (singer and style) from a clip, for later ``generate(persona_id=)``;
+        ``vox`` (sunocore) takes the voice from the clip's vocal stem."""
         if self.sunocore:
+            if vox:
+                path = "/suno/persona/create-with-vox-stem"
+                body: dict[str, Any] = {"song_id": clip_id, "name": name}
+            else:
+                path = "/suno/persona/create"
+                body = {"root_clip_id": clip_id, "name": name}
             answer = yield Request(
-                "POST",
-                "/suno/persona/create",
-                json={"root_clip_id": clip_id, "name": name, "description": description},
-                timeout_s=LONG_S,
+                "POST", path, json={**body, "description": description}, timeout_s=LONG_S
             )
             data = _data(answer) or {}
         else:
@@ -752,6 +763,26 @@ class Calls:
             vocal_audio_url=_text(data.get("vocal_audio_url") or data.get("audio_url")),
             raw=dict(data),
         )
+
+    def voice_persona(self, audio_url: str, name: str, *, description: str = "") -> Call:
+        """A persona from a recording of one voice at a public URL (AceData)."""
+        self._only("acedata", "voices")
+        body = {"audio_url": audio_url, "name": name, "description": description}
+        data = (yield from self._ace_tool("/suno/voices", body)) or {}
+        return Persona(id=_text(data.get("persona_id")), name=name, raw=dict(data))
+
+    def mashup_lyrics(self, lyrics_a: str, lyrics_b: str) -> Call:
+        """Two songs' lyrics woven into one (AceData)."""
+        self._only("acedata", "mashup-lyrics")
+        body = {"lyrics_a": lyrics_a, "lyrics_b": lyrics_b}
+        data = (yield from self._ace_tool("/suno/mashup-lyrics", body)) or {}
+        return Lyrics(title=_text(data.get("title")), text=_text(data.get("text")))
+
+    def prompt_image(self, prompt: str) -> Call:
+        """A cover image for a description; its URL (sunocore)."""
+        self._only("sunocore", "prompt_image")
+        answer = yield Request("POST", "/suno/prompt_image", json={"prompt": prompt})
+        return _text((_data(answer) or {}).get("image_url"))
 
     def playlist(self, name: str, clip_ids: list[str]) -> Call:
         self._only("sunocore", "playlist")

@@ -214,6 +214,10 @@ class AsyncClient:
         call = self.calls.speed(clip_id, multiplier, keep_pitch=keep_pitch, title=title)
         return str(await self.run(call))
 
+    async def audios(self, action: str, **fields: Any) -> str:
+        """Any ``/suno/audios`` action, fields as AceData names them; the task id."""
+        return str(await self.run(self.calls.audios(action, **fields)))
+
     # -- tasks ------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> Task:
@@ -274,6 +278,7 @@ class AsyncClient:
         name: str,
         *,
         description: str = "",
+        vox: bool = False,
         vox_audio_id: str | None = None,
         vocal_start: float | None = None,
         vocal_end: float | None = None,
@@ -282,6 +287,7 @@ class AsyncClient:
             clip_id,
             name,
             description=description,
+            vox=vox,
             vox_audio_id=vox_audio_id,
             vocal_start=vocal_start,
             vocal_end=vocal_end,
@@ -294,6 +300,19 @@ class AsyncClient:
     ) -> Vox:
         found: Vox = await self.run(self.calls.vox(clip_id, start_s=start_s, end_s=end_s))
         return found
+
+    async def voice_persona(self, audio_url: str, name: str, *, description: str = "") -> Persona:
+        found: Persona = await self.run(
+            self.calls.voice_persona(audio_url, name, description=description)
+        )
+        return found
+
+    async def mashup_lyrics(self, lyrics_a: str, lyrics_b: str) -> Lyrics:
+        found: Lyrics = await self.run(self.calls.mashup_lyrics(lyrics_a, lyrics_b))
+        return found
+
+    async def prompt_image(self, prompt: str) -> str:
+        return str(await self.run(self.calls.prompt_image(prompt)))
 
     async def playlist(self, name: str, clip_ids: list[str]) -> Playlist:
         found: Playlist = await self.run(self.calls.playlist(name, clip_ids))

@@ -212,6 +212,10 @@ class Client:
         call = self.calls.speed(clip_id, multiplier, keep_pitch=keep_pitch, title=title)
         return str(self.run(call))
 
+    def audios(self, action: str, **fields: Any) -> str:
+        """Any ``/suno/audios`` action, fields as AceData names them; the task id."""
+        return str(self.run(self.calls.audios(action, **fields)))
+
     # -- tasks ------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Task:
@@ -272,6 +276,7 @@ class Client:
         name: str,
         *,
         description: str = "",
+        vox: bool = False,
         vox_audio_id: str | None = None,
         vocal_start: float | None = None,
         vocal_end: float | None = None,
@@ -280,6 +285,7 @@ class Client:
             clip_id,
             name,
             description=description,
+            vox=vox,
             vox_audio_id=vox_audio_id,
             vocal_start=vocal_start,
             vocal_end=vocal_end,
@@ -290,6 +296,19 @@ class Client:
     def vox(self, clip_id: str, *, start_s: float | None = None, end_s: float | None = None) -> Vox:
         found: Vox = self.run(self.calls.vox(clip_id, start_s=start_s, end_s=end_s))
         return found
+
+    def voice_persona(self, audio_url: str, name: str, *, description: str = "") -> Persona:
+        found: Persona = self.run(
+            self.calls.voice_persona(audio_url, name, description=description)
+        )
+        return found
+
+    def mashup_lyrics(self, lyrics_a: str, lyrics_b: str) -> Lyrics:
+        found: Lyrics = self.run(self.calls.mashup_lyrics(lyrics_a, lyrics_b))
+        return found
+
+    def prompt_image(self, prompt: str) -> str:
+        return str(self.run(self.calls.prompt_image(prompt)))
 
     def playlist(self, name: str, clip_ids: list[str]) -> Playlist:
         found: Playlist = self.run(self.calls.playlist(name, clip_ids))
