@@ -1,4 +1,5 @@
-"""The ``cadenza`` command: run the server or a worker, and administer keys, credits, prices."""
+"""The ``cadenza`` command: run the server or a worker, administer keys, credits and prices,
+and (``generate``, ``tasks``, ``fetch``) use any server as a client."""
 
 from __future__ import annotations
 
@@ -348,6 +349,14 @@ def render(ctx: typer.Context) -> None:
     sub.command()(module.render_command)
     typer.main.get_command(sub).main(args=list(ctx.args), prog_name="cadenza render")
 
+
+def _register_client_commands() -> None:
+    from cadenza.client.cli import register
+
+    register(app)
+
+
+_register_client_commands()
 
 if __name__ == "__main__":
     app()

@@ -269,6 +269,27 @@ def acedata_task(raw: Mapping[str, Any]) -> Task:
     )
 
 
+def v1_task(raw: Mapping[str, Any]) -> Task:
+    """A task of Cadenza's ``/api/v1``."""
+    status: TaskStatus = _SUNOCORE_STATUS.get(  # type: ignore[assignment]
+        _text(raw.get("status")).upper(), "IN_PROGRESS"
+    )
+    result = raw.get("result") if isinstance(raw.get("result"), Mapping) else None
+    lyrics = None
+    if result is not None and "text" in result:
+        lyrics = Lyrics(title=_text(result.get("title")), text=_text(result.get("text")))
+    return Task(
+        id=_text(raw.get("id")),
+        action=_text(raw.get("action")),
+        status=status,
+        progress=_progress(raw.get("progress")),
+        fail_reason=_text(raw.get("fail_reason")),
+        clips=[sunocore_clip(c) for c in raw.get("clips") or [] if isinstance(c, Mapping)],
+        lyrics=lyrics,
+        raw=dict(raw),
+    )
+
+
 # -- the calls ------------------------------------------------------------------------
 
 
@@ -510,6 +531,12 @@ class Calls:
         }
         return (yield from self._submit(body, "/suno/submit/speed-adjust"))
 
+    def audios(self, action: str, **fields: Any) -> Call:
+        """Any ``/suno/audios`` action with its fields as AceData names them
+        (``upload_extend``, ``replace_section``, ``mashup`` …); the task id (AceData)."""
+        self._only("acedata", "audios")
+        return (yield from self._submit({**fields, "action": action}, "/suno/audios"))
+
     # -- tasks ------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Call:
@@ -693,17 +720,22 @@ class Calls:
         name: str,
         *,
         description: str = "",
+        vox: bool = False,
         vox_audio_id: str | None = None,
         vocal_start: float | None = None,
         vocal_end: float | None = None,
     ) -> Call:
-        """A persona (singer and style) from a clip, for later ``generate(persona_id=)``."""
+        """A persona (singer and style) from a clip, for later ``generate(persona_id=)``;
+        ``vox`` (sunocore) takes the voice from the clip's vocal stem."""
         if self.sunocore:
+            if vox:
+                path = "/suno/persona/create-with-vox-stem"
+                body: dict[str, Any] = {"song_id": clip_id, "name": name}
+            else:
+                path = "/suno/persona/create"
+                body = {"root_clip_id": clip_id, "name": name}
             answer = yield Request(
-                "POST",
-                "/suno/persona/create",
-                json={"root_clip_id": clip_id, "name": name, "description": description},
-                timeout_s=LONG_S,
+                "POST", path, json={**body, "description": description}, timeout_s=LONG_S
             )
             data = _data(answer) or {}
         else:
@@ -731,6 +763,26 @@ class Calls:
             vocal_audio_url=_text(data.get("vocal_audio_url") or data.get("audio_url")),
             raw=dict(data),
         )
+
+    def voice_persona(self, audio_url: str, name: str, *, description: str = "") -> Call:
+        """A persona from a recording of one voice at a public URL (AceData)."""
+        self._only("acedata", "voices")
+        body = {"audio_url": audio_url, "name": name, "description": description}
+        data = (yield from self._ace_tool("/suno/voices", body)) or {}
+        return Persona(id=_text(data.get("persona_id")), name=name, raw=dict(data))
+
+    def mashup_lyrics(self, lyrics_a: str, lyrics_b: str) -> Call:
+        """Two songs' lyrics woven into one (AceData)."""
+        self._only("acedata", "mashup-lyrics")
+        body = {"lyrics_a": lyrics_a, "lyrics_b": lyrics_b}
+        data = (yield from self._ace_tool("/suno/mashup-lyrics", body)) or {}
+        return Lyrics(title=_text(data.get("title")), text=_text(data.get("text")))
+
+    def prompt_image(self, prompt: str) -> Call:
+        """A cover image for a description; its URL (sunocore)."""
+        self._only("sunocore", "prompt_image")
+        answer = yield Request("POST", "/suno/prompt_image", json={"prompt": prompt})
+        return _text((_data(answer) or {}).get("image_url"))
 
     def playlist(self, name: str, clip_ids: list[str]) -> Call:
         self._only("sunocore", "playlist")
@@ -783,6 +835,24 @@ class Calls:
         self._only("acedata", "URL upload")
         data = (yield from self._ace_tool("/suno/upload", {"audio_url": audio_url})) or {}
         return _text(data.get("audio_id") or data.get("id"))
+
+    def list_tasks(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> Call:
+        """The key's tasks, newest first, with the offset of the next page (None: the last).
+        Cadenza's own ``/api/v1/tasks``: the dialects have no listing."""
+        params = _clean({"limit": limit, "offset": offset, "status": status, "action": action})
+        answer = yield Request("GET", "/api/v1/tasks", params=params, retry_safe=True)
+        if not isinstance(answer, Mapping):
+            raise ApiError(200, "bad_answer", "the answer is not a JSON object", answer)
+        tasks = [v1_task(t) for t in answer.get("items") or [] if isinstance(t, Mapping)]
+        following = answer.get("next_offset")
+        return tasks, int(following) if following is not None else None
 
     def download(self, url: str) -> Call:
         """The bytes at a media URL."""

@@ -83,6 +83,14 @@ class Midi(_Model):
     data: bytes | None = Field(default=None, repr=False)
     instruments: list[dict[str, Any]] = Field(default_factory=list, repr=False)
 
+    def to_bytes(self) -> bytes:
+        """A standard MIDI file either way (written from the notes where none was sent)."""
+        if self.data is not None:
+            return self.data
+        from cadenza.client.midi import notes_to_midi
+
+        return notes_to_midi(self.instruments)
+
 
 class Persona(_Model):
     id: str

@@ -47,16 +47,30 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.calls = Calls(dialect)
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         self.dialect = dialect
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
         self._auth = self.calls.auth_headers(api_key)
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+            base_url=self.base_url,
             transport=transport,
             headers={"User-Agent": _sending.user_agent(), "Accept": "application/json"},
             follow_redirects=True,
+        )
+
+    def in_dialect(self, dialect: Dialect) -> Client:
+        """A client of the same server and key in another dialect (a server such as
+        Cadenza speaks both); close it after use."""
+        return Client(
+            self.base_url,
+            self.api_key,
+            dialect=dialect,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
         )
 
     def __enter__(self) -> Client:
@@ -198,6 +212,10 @@ class Client:
         call = self.calls.speed(clip_id, multiplier, keep_pitch=keep_pitch, title=title)
         return str(self.run(call))
 
+    def audios(self, action: str, **fields: Any) -> str:
+        """Any ``/suno/audios`` action, fields as AceData names them; the task id."""
+        return str(self.run(self.calls.audios(action, **fields)))
+
     # -- tasks ------------------------------------------------------------------------
 
     def get(self, task_id: str) -> Task:
@@ -258,6 +276,7 @@ class Client:
         name: str,
         *,
         description: str = "",
+        vox: bool = False,
         vox_audio_id: str | None = None,
         vocal_start: float | None = None,
         vocal_end: float | None = None,
@@ -266,6 +285,7 @@ class Client:
             clip_id,
             name,
             description=description,
+            vox=vox,
             vox_audio_id=vox_audio_id,
             vocal_start=vocal_start,
             vocal_end=vocal_end,
@@ -276,6 +296,19 @@ class Client:
     def vox(self, clip_id: str, *, start_s: float | None = None, end_s: float | None = None) -> Vox:
         found: Vox = self.run(self.calls.vox(clip_id, start_s=start_s, end_s=end_s))
         return found
+
+    def voice_persona(self, audio_url: str, name: str, *, description: str = "") -> Persona:
+        found: Persona = self.run(
+            self.calls.voice_persona(audio_url, name, description=description)
+        )
+        return found
+
+    def mashup_lyrics(self, lyrics_a: str, lyrics_b: str) -> Lyrics:
+        found: Lyrics = self.run(self.calls.mashup_lyrics(lyrics_a, lyrics_b))
+        return found
+
+    def prompt_image(self, prompt: str) -> str:
+        return str(self.run(self.calls.prompt_image(prompt)))
 
     def playlist(self, name: str, clip_ids: list[str]) -> Playlist:
         found: Playlist = self.run(self.calls.playlist(name, clip_ids))
@@ -291,6 +324,19 @@ class Client:
 
     def upload_url(self, audio_url: str) -> str:
         return str(self.run(self.calls.upload_url(audio_url)))
+
+    def list_tasks(
+        self,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        action: str | None = None,
+    ) -> tuple[list[Task], int | None]:
+        """The key's tasks, newest first, and the next page's offset (Cadenza's own API)."""
+        call = self.calls.list_tasks(limit=limit, offset=offset, status=status, action=action)
+        found: tuple[list[Task], int | None] = self.run(call)
+        return found
 
     def download(self, url: str, dest: str | Path) -> Path:
         """Writes the media at ``url`` to ``dest``."""

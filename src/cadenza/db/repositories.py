@@ -750,10 +750,11 @@ class SqlClipRepository:
         if status is not None:
             query = query.where(t.clips.c.status == status)
         if action is not None:
-            tasks_of_action = select(t.tasks.c.id).where(
-                t.tasks.c.key_id == key_id, t.tasks.c.action == action
+            # A join, not IN (subquery): PostgreSQL walks the key's clips newest first and
+            # stops at the page instead of hashing every task of the action first.
+            query = query.join(t.tasks, t.tasks.c.id == t.clips.c.task_id).where(
+                t.tasks.c.action == action
             )
-            query = query.where(t.clips.c.task_id.in_(tasks_of_action))
         query = query.order_by(t.clips.c.seq.desc()).limit(limit).offset(offset)
         return [clip_from_row(row) for row in self._conn.execute(query).mappings()]
 

@@ -124,6 +124,8 @@ tasks = Table(
     Column("callback_dialect", String(32), nullable=True),
     UniqueConstraint("key_id", "idempotency_key"),
     Index("ix_tasks_key_id_status", "key_id", "status"),
+    #: A key's tasks newest first (``/api/v1/tasks``; migration 0013).
+    Index("ix_tasks_key_id_submit_time", "key_id", "submit_time"),
     Index("ix_tasks_status_dispatched", "status", "dispatched"),
 )
 

@@ -8,6 +8,7 @@ without counting every row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,9 @@ from cadenza.services.ports import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
 
-#: Largest page a listing answers.
+#: Largest page a listing answers, and the farthest it reads (pages are by offset).
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class Usage:
 def _window(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise InvalidInput("offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}")
 
 
 def _page(found: Sequence[T], limit: int, offset: int) -> Page[T]:
@@ -68,8 +70,20 @@ def _span(since: datetime | None, until: datetime | None) -> None:
         raise InvalidInput("until must be after since")
 
 
+#: What an id or an action name may hold (no database stores a NUL; none has a space).
+_TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _token(value: str, name: str) -> str:
+    if not _TOKEN.fullmatch(value):
+        raise InvalidInput(f"{name} must be 1 to 64 letters, digits, '_', '.', ':' or '-'")
+    return value
+
+
 def owner(uow: UnitOfWorkFactory, key: ApiKey, key_id: str | None) -> str:
     """Whose objects ``key`` may list: its own, or (admin keys only) any existing key's."""
+    if key_id is not None:
+        _token(key_id, "key_id")
     if key_id is None or key_id == key.id:
         return key.id
     if not key.is_admin:
@@ -119,7 +133,9 @@ def tasks(
 
 
 def _action(action: str | None) -> str | None:
-    return action.strip().upper() or None if action is not None else None
+    if action is None or not action.strip():
+        return None
+    return _token(action.strip().upper(), "action")
 
 
 def clips(
@@ -183,6 +199,8 @@ def ledger(
     until: datetime | None = None,
 ) -> Page[LedgerEntry]:
     """Ledger rows of one key (None: every key's, for operators), newest first."""
+    if key_id is not None:
+        _token(key_id, "key_id")
     if entry_type is not None and entry_type.upper() not in {e.value for e in EntryType}:
         raise InvalidInput(f"entry_type must be one of {', '.join(e.value for e in EntryType)}")
     _span(since, until)
@@ -210,6 +228,8 @@ def usage(
     until: datetime | None = None,
 ) -> list[Usage]:
     """Use per key and action over ``[since, until)`` from the ledger (None: all time)."""
+    if key_id is not None:
+        _token(key_id, "key_id")
     _span(since, until)
     with uow(read_only=True) as u:
         rows = u.ledger.usage(key_id, since=since, until=until)

@@ -58,6 +58,10 @@ def test_filters_by_status_and_action(client: TestClient, make_key: Any, engine:
     bad = client.get("/api/v1/tasks?status=DONE", headers=headers)
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_request"
     assert "SUCCESS" in bad.json()["message"]
+    odd = client.get("/api/v1/clips?action=a%20b", headers=headers)
+    assert odd.status_code == 400 and "action" in odd.json()["message"]
+    far = client.get("/api/v1/tasks?offset=99999999999999999999", headers=headers)
+    assert far.status_code == 400
 
 
 def test_a_normal_key_sees_only_its_own_objects(client: TestClient, make_key: Any) -> None:

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from cadenza.api.deps import ContainerDep, CurrentKey, FreshKey, current_key
+from cadenza.api.deps import AuthCache, ContainerDep, CurrentKey, FreshKey, current_key
 from cadenza.api.openapi import documented
 from cadenza.api.v1 import schemas as s
 from cadenza.bootstrap import Container
@@ -46,13 +46,20 @@ async def admin_key(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
 
 AdminKey = Annotated[ApiKey, Depends(admin_key)]
 Limit = Annotated[int, Query(ge=1, le=listings.MAX_PAGE, description="items per page")]
-Offset = Annotated[int, Query(ge=0, description="items to skip (a page's next_offset)")]
+Offset = Annotated[
+    int,
+    Query(ge=0, le=listings.MAX_OFFSET, description="items to skip (a page's next_offset)"),
+]
 KeyId = Annotated[
     str | None,
-    Query(description="another key's id (admin keys only); default: the caller's key"),
+    Query(
+        max_length=64, description="another key's id (admin keys only); default: the caller's key"
+    ),
 ]
-Status = Annotated[str | None, Query(description="only objects in this status")]
-ActionFilter = Annotated[str | None, Query(description="only tasks of this action, e.g. MUSIC")]
+Status = Annotated[str | None, Query(max_length=16, description="only objects in this status")]
+ActionFilter = Annotated[
+    str | None, Query(max_length=32, description="only tasks of this action, e.g. MUSIC")
+]
 
 
 def _moment(value: object) -> object:
@@ -376,9 +383,20 @@ def admin_get_key(ref: KeyRef, key: AdminKey, container: ContainerDep) -> s.KeyO
     return s.key_out(key_service.get_key(container.uow, ref))
 
 
+def _forget_keys(request: Request) -> None:
+    """This process stops using what it remembers of keys at once (others within their
+    key cache's lifetime)."""
+    cache: AuthCache = request.app.state.auth_cache
+    cache.clear()
+
+
 @admin.patch("/keys/{ref}", responses=documented(s.KeyOut, 403))
 def admin_change_key(
-    ref: KeyRef, body: Annotated[s.KeyChange, Body()], key: AdminKey, container: ContainerDep
+    ref: KeyRef,
+    body: Annotated[s.KeyChange, Body()],
+    key: AdminKey,
+    container: ContainerDep,
+    request: Request,
 ) -> s.KeyOut:
     """Rename a key or change its limits."""
     changed = key_service.set_limits(
@@ -388,13 +406,18 @@ def admin_change_key(
         rate_limit_per_minute=body.rate_limit_per_minute,
         concurrency_limit=body.concurrency_limit,
     )
+    _forget_keys(request)
     return s.key_out(changed)
 
 
 @admin.post("/keys/{ref}/revoke", responses=documented(s.KeyOut, 403))
-def admin_revoke_key(ref: KeyRef, key: AdminKey, container: ContainerDep) -> s.KeyOut:
-    """Revoke a key; servers stop accepting it within their key cache's lifetime."""
+def admin_revoke_key(
+    ref: KeyRef, key: AdminKey, container: ContainerDep, request: Request
+) -> s.KeyOut:
+    """Revoke a key: this server refuses it at once, others within their key cache's
+    lifetime (``CADENZA_AUTH_CACHE_TTL_S``)."""
     revoked = key_service.revoke_key(container.uow, ref)
+    _forget_keys(request)
     return s.key_out(key_service.get_key(container.uow, revoked.id))
 
 
@@ -441,7 +464,9 @@ def admin_ledger(
     entry_type: EntryTypeFilter = None,
     since: Since = None,
     until: Until = None,
-    key_id: Annotated[str | None, Query(description="one key; default: every key")] = None,
+    key_id: Annotated[
+        str | None, Query(max_length=64, description="one key; default: every key")
+    ] = None,
 ) -> s.LedgerPage:
     """Ledger rows of every key (or one), newest first."""
     page = listings.ledger(
@@ -463,7 +488,9 @@ def admin_usage(
     container: ContainerDep,
     since: Since = None,
     until: Until = None,
-    key_id: Annotated[str | None, Query(description="one key; default: every key")] = None,
+    key_id: Annotated[
+        str | None, Query(max_length=64, description="one key; default: every key")
+    ] = None,
 ) -> s.UsageReport:
     """Use per key and action over a span, from the ledger."""
     return _usage(container, key_id, since, until)
