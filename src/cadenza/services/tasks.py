@@ -150,14 +150,16 @@ def submit_music_request(
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    route: str | None = None,
 ) -> Task:
     """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker.
     ``fingerprint`` identifies the request as the client sent it (its built form holds a
-    random seed when none was given), to recognise an idempotent retry."""
-    route: str | None = None
+    random seed when none was given), to recognise an idempotent retry. ``route`` sends
+    it elsewhere than the render queue (an upstream channel)."""
     score_key: str | None = None
     if req.persona_id or req.continue_clip_id or req.cover_clip_id:
-        req, route, score_key = _with_sources(uow, key, req)
+        req, source_route, score_key = _with_sources(uow, key, req)
+        route = route or source_route
     clip_ids = [new_id(), new_id()]
     clip_fields = {
         "title": req.title,

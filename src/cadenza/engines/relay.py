@@ -1,0 +1,327 @@
+"""The relay engine: makes a task on an upstream channel and brings its media home.
+
+It runs a task's whole life upstream: the submit (failing over to another channel only
+while no upstream can have made the task), the polls (real progress onto the task), and
+the download of the finished media into the work directory, which the worker stores
+like any engine's output, so answers carry this server's own URLs.
+
+A relay is recorded before its submit leaves (``Relay``). A worker that resumes a task
+(after a crash or a stop) reads it: with an upstream task id it polls; mid-submit it asks
+that same upstream again under the same Idempotency-Key, which answers the task the
+first submit made, or makes the one it never got. It never submits the task elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cadenza.domain.actions import Action
+from cadenza.domain.channels import Channel, ChannelKind, Relay, RelayState, pinned_channel
+from cadenza.domain.errors import EngineError, RemoteUrlRefused
+from cadenza.domain.music import MusicRequest
+from cadenza.domain.tasks import utcnow
+from cadenza.engines.upstream import (
+    Ambiguous,
+    PollFailed,
+    Refused,
+    Rejected,
+    SunocoreUpstream,
+    Upstream,
+    UpstreamClip,
+    UpstreamTask,
+)
+from cadenza.net.fetch import fetch_to_file
+from cadenza.services.channels import NO_WORKER, ChannelRouter
+from cadenza.services.ports import ProgressCallback, SecretBox, UnitOfWorkFactory
+from cadenza.services.worker import TaskAbandoned
+
+log = logging.getLogger(__name__)
+
+#: Polls in a row that find no such task upstream before it counts as lost there.
+LOST_AFTER = 3
+#: Share of the progress bar the upstream's render takes; the download takes the rest.
+RENDER_SHARE = 0.9
+
+UpstreamFactory = Callable[[Channel, str], Upstream]
+
+
+def open_upstream(channel: Channel, key: str) -> Upstream:
+    if channel.kind is ChannelKind.SUNOCORE:
+        return SunocoreUpstream(channel.base_url, key, submit_timeout_s=channel.submit_timeout_s)
+    raise EngineError(f"channels of kind {channel.kind.value} cannot take tasks yet")
+
+
+@dataclass(frozen=True)
+class MediaPolicy:
+    """How finished media is mirrored: per file, within ``max_bytes`` and ``timeout_s``;
+    private addresses only on the channel's own host or where the operator allows them."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    timeout_s: float = 120.0
+    allow_private: bool = False
+
+
+class RelayEngine:
+    name = "relay"
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        router: ChannelRouter,
+        box: SecretBox,
+        *,
+        poll_s: float = 1.0,
+        media: MediaPolicy | None = None,
+        upstreams: UpstreamFactory = open_upstream,
+    ) -> None:
+        self._uow = uow
+        self._router = router
+        self._box = box
+        self._poll_s = poll_s
+        self._media = media or MediaPolicy()
+        self._upstreams = upstreams
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Relays in flight return at their next wait, leaving their tasks to resume."""
+        self._stopping.set()
+
+    def start(self) -> None:
+        self._stopping.clear()
+
+    def run(
+        self, action: str, params: dict[str, Any], workdir: Path, progress: ProgressCallback
+    ) -> list[dict[str, Any]]:
+        if action != Action.MUSIC.value:
+            raise EngineError(f"action {action} cannot be relayed yet")
+        task_id = str(params["task_id"])
+        request = MusicRequest.from_dict(params["request"])
+        clip_ids = [str(c) for c in params.get("clip_ids") or []]
+        started = time.monotonic()
+        channel, upstream, upstream_id = self._accepted(task_id, action, request, params)
+        try:
+            with self._router.health.holding(channel):
+                done = self._follow(channel, upstream, upstream_id, progress)
+                results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
+        except RemoteUrlRefused as exc:
+            self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
+            raise EngineError(f"the upstream's media could not be fetched: {exc}") from exc
+        except EngineError:
+            self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
+            raise
+        finally:
+            upstream.close()
+        self._router.health.ended(channel, success=True, seconds=time.monotonic() - started)
+        return results
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def _accepted(
+        self, task_id: str, action: str, request: MusicRequest, params: dict[str, Any]
+    ) -> tuple[Channel, Upstream, str]:
+        """The channel and upstream task id of this task: made now, or found again."""
+        with self._uow(read_only=True) as u:
+            relay = u.relays.get(task_id)
+        if relay is not None and relay.state is RelayState.ACCEPTED and relay.upstream_task_id:
+            channel = self._channel(relay.channel_id)
+            return channel, self._open(channel), relay.upstream_task_id
+        if relay is not None and relay.channel_id not in relay.refused_by:
+            # Sent before this worker started: it may be there already. Only that
+            # upstream can say, so it is asked again; nothing goes elsewhere.
+            channel = self._channel(relay.channel_id)
+            upstream = self._open(channel)
+            return channel, upstream, self._reconcile(channel, upstream, relay, request)
+        refused = list(relay.refused_by) if relay is not None else []
+        pinned = pinned_channel(str(params.get("route") or "")) or None
+        deadline = time.monotonic() + max(5.0, 2 * self._poll_s)
+        while True:
+            order = self._order(action, request.model, pinned, refused)
+            if not order:
+                if self._router.serving(action, request.model, exclude=refused) and (
+                    time.monotonic() < deadline
+                ):
+                    # Every channel is at its cap: wait for room, briefly.
+                    self._wait(self._poll_s)
+                    continue
+                raise EngineError(f"{NO_WORKER}: no upstream channel took the task")
+            for channel in order:
+                relay = Relay(
+                    task_id=task_id,
+                    channel_id=channel.id,
+                    submit_key=f"cadenza-{task_id}",
+                    refused_by=refused,
+                )
+                self._save(relay)
+                upstream = self._open(channel)
+                self._router.health.attempt(channel)
+                try:
+                    upstream_id = upstream.submit_music(request, relay.submit_key)
+                except Refused as exc:
+                    log.warning("channel %s refused task %s: %s", channel.name, task_id, exc)
+                    self._router.health.refused(channel)
+                    upstream.close()
+                    refused.append(channel.id)
+                    relay.refused_by = refused
+                    self._save(relay)
+                    continue
+                except Ambiguous as exc:
+                    log.warning(
+                        "submit of task %s to %s has no known outcome (%s); reconciling",
+                        task_id,
+                        channel.name,
+                        exc,
+                    )
+                    self._router.health.ambiguous(channel)
+                    return channel, upstream, self._reconcile(channel, upstream, relay, request)
+                except Rejected as exc:
+                    upstream.close()
+                    raise EngineError(str(exc)) from exc
+                self._router.health.accepted(channel)
+                self._accept(relay, upstream_id)
+                return channel, upstream, upstream_id
+
+    def _order(
+        self, action: str, model: str, pinned: str | None, refused: list[str]
+    ) -> list[Channel]:
+        order = self._router.order(action, model, exclude=refused)
+        if pinned is not None:
+            order = [c for c in order if c.id == pinned]
+        return order
+
+    def _reconcile(
+        self, channel: Channel, upstream: Upstream, relay: Relay, request: MusicRequest
+    ) -> str:
+        """The upstream's answer to the same submit under the same Idempotency-Key: the
+        task it made, or (if the first never arrived) the one it makes now; asked until
+        the channel's task timeout, never sent to another channel."""
+        deadline = time.monotonic() + channel.task_timeout_s
+        wait = self._poll_s
+        while True:
+            self._wait(wait)
+            try:
+                upstream_id = upstream.submit_music(request, relay.submit_key)
+            except (Refused, Ambiguous) as exc:
+                if time.monotonic() > deadline:
+                    upstream.close()
+                    raise EngineError(
+                        f"the upstream never said whether it took the task ({exc})"
+                    ) from exc
+                wait = min(wait * 2, 30.0)
+                continue
+            except Rejected as exc:
+                upstream.close()
+                raise EngineError(str(exc)) from exc
+            self._router.health.accepted(channel)
+            self._accept(relay, upstream_id)
+            log.info("task %s reconciled with %s as %s", relay.task_id, channel.name, upstream_id)
+            return upstream_id
+
+    def _accept(self, relay: Relay, upstream_id: str) -> None:
+        relay.state = RelayState.ACCEPTED
+        relay.upstream_task_id = upstream_id
+        self._save(relay)
+
+    # -- follow ---------------------------------------------------------------------------
+
+    def _follow(
+        self, channel: Channel, upstream: Upstream, upstream_id: str, progress: ProgressCallback
+    ) -> UpstreamTask:
+        """Polls until the upstream task ends; its progress becomes the task's."""
+        deadline = time.monotonic() + channel.task_timeout_s
+        missing = 0
+        while True:
+            try:
+                found = upstream.fetch(upstream_id)
+            except PollFailed as exc:
+                log.info("poll of %s on %s failed: %s", upstream_id, channel.name, exc)
+                found = None
+                missing = 0
+            else:
+                missing = 0 if found is not None else missing + 1
+            if found is not None:
+                if found.status == "SUCCESS":
+                    if not found.clips:
+                        raise EngineError("the upstream finished with no clips")
+                    return found
+                if found.status == "FAILURE":
+                    raise EngineError(f"the upstream failed: {found.fail_reason or 'no reason'}")
+                progress(RENDER_SHARE * found.progress / 100, "upstream")
+            if missing >= LOST_AFTER:
+                raise EngineError("the upstream lost the task")
+            if time.monotonic() > deadline:
+                raise EngineError("the upstream did not finish in time")
+            self._wait(self._poll_s)
+
+    def _mirror(
+        self,
+        channel: Channel,
+        clips: list[UpstreamClip],
+        clip_ids: list[str],
+        workdir: Path,
+        progress: ProgressCallback,
+    ) -> list[dict[str, Any]]:
+        """Downloads each clip's audio (and covers, where given) into the work directory."""
+        results = []
+        for index, clip in enumerate(clips):
+            if not clip.audio_url:
+                raise EngineError("an upstream clip has no audio")
+            ours = clip_ids[index] if index < len(clip_ids) else f"extra-{index}"
+            folder = workdir / f"clip-{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            files = {"song.mp3": self._download(channel, clip.audio_url, folder / "song.mp3")}
+            for name, url in (
+                ("cover.png", clip.image_url),
+                ("cover_large.png", clip.image_large_url),
+            ):
+                if url:
+                    files[name] = self._download(channel, url, folder / name)
+            meta: dict[str, Any] = {"title": clip.title, "tags": clip.tags, "lyrics": clip.lyrics}
+            if clip.duration is not None:
+                meta["duration"] = clip.duration
+            results.append({"id": ours, "files": files, "meta": meta})
+            progress(RENDER_SHARE + (1 - RENDER_SHARE) * (index + 1) / len(clips), "mirror")
+        return results
+
+    def _download(self, channel: Channel, url: str, dest: Path) -> Path:
+        own_host = urlsplit(url).hostname == urlsplit(channel.base_url).hostname
+        fetched = fetch_to_file(
+            url,
+            dest,
+            max_bytes=self._media.max_bytes,
+            timeout_s=self._media.timeout_s,
+            allow_private=self._media.allow_private or own_host,
+            field="upstream media",
+        )
+        return fetched.path
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _channel(self, channel_id: str) -> Channel:
+        channel = self._router.get(channel_id)
+        if channel is None:
+            raise EngineError("the channel that holds this task was removed")
+        return channel
+
+    def _open(self, channel: Channel) -> Upstream:
+        try:
+            key = self._box.open(channel.credential)
+        except ValueError as exc:
+            raise EngineError(f"channel {channel.name}: {exc}") from exc
+        return self._upstreams(channel, key)
+
+    def _save(self, relay: Relay) -> None:
+        relay.updated_at = utcnow()
+        with self._uow() as u:
+            u.relays.save(relay)
+            u.commit()
+
+    def _wait(self, seconds: float) -> None:
+        if self._stopping.wait(seconds):
+            raise TaskAbandoned("this process is stopping; the task resumes elsewhere")

@@ -1,0 +1,210 @@
+"""Clients of upstream services, one per dialect, with their failures sorted by what
+they prove: whether the upstream certainly made nothing (``Refused``), may have made
+something (``Ambiguous``), or refused the request itself (``Rejected``).
+
+The sorting happens here, at the adapter's edge, because only here is it known whether
+the request left this machine and what came back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from cadenza.domain.music import MusicRequest
+
+
+class Refused(Exception):
+    """The upstream made no task (connection refused, 5xx or 429 before a task id, its
+    key refused): another channel may take it."""
+
+
+class Ambiguous(Exception):
+    """The request may have reached the upstream and its answer was lost: only that
+    upstream can say whether it made the task."""
+
+
+class Rejected(Exception):
+    """The upstream refused the request as invalid: another would too."""
+
+
+class PollFailed(Exception):
+    """A poll got no usable answer; the upstream task may still be running."""
+
+
+@dataclass(frozen=True)
+class UpstreamClip:
+    id: str
+    audio_url: str
+    image_url: str = ""
+    image_large_url: str = ""
+    title: str = ""
+    tags: str = ""
+    lyrics: str = ""
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamTask:
+    """An upstream task, in Cadenza's words."""
+
+    status: str  # QUEUED, IN_PROGRESS, SUCCESS, FAILURE
+    progress: int = 0
+    fail_reason: str = ""
+    clips: list[UpstreamClip] = field(default_factory=list)
+
+
+class Upstream(Protocol):
+    """One channel's service, spoken to in its dialect."""
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        """The upstream task id; ``submit_key`` makes a repeat find the first one's task."""
+        ...
+
+    def fetch(self, upstream_id: str) -> UpstreamTask | None:
+        """The task; None when the upstream says it has no such task."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _classify(exc: httpx.HTTPError) -> Exception:
+    """A transport error of a submit: refused only if nothing could have been sent."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return Refused(f"could not connect ({type(exc).__name__})")
+    if isinstance(exc, httpx.TimeoutException):
+        return Ambiguous(f"no answer in time ({type(exc).__name__})")
+    return Ambiguous(f"the connection broke ({type(exc).__name__})")
+
+
+def _status_error(response: httpx.Response) -> Exception:
+    status = response.status_code
+    if status == 504:
+        # A gateway in between gave up waiting: the upstream may have made it.
+        return Ambiguous("the upstream's gateway timed out")
+    if status in (401, 402, 403, 429) or status >= 500:
+        return Refused(f"the upstream answered HTTP {status}")
+    return Rejected(f"the upstream refused the request (HTTP {status}): {_message(response)}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for name in ("message", "msg"):
+            if isinstance(body.get(name), str):
+                return str(body[name])[:200]
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:200]
+    return ""
+
+
+class SunocoreUpstream:
+    """A sunocore-dialect service (another Cadenza, or a gateway speaking it)."""
+
+    def __init__(
+        self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}"},
+            trust_env=False,
+            follow_redirects=False,
+        )
+        self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
+        self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        body: dict[str, Any] = {
+            "title": request.title,
+            "tags": request.tags,
+            "negative_tags": request.negative_tags,
+            "mv": request.model,
+            "make_instrumental": request.instrumental,
+        }
+        if request.lyrics:
+            body["prompt"] = request.lyrics
+        if request.description:
+            body["gpt_description_prompt"] = request.description
+        try:
+            response = self._client.post(
+                "/suno/submit/music",
+                json=body,
+                headers={"Idempotency-Key": submit_key},
+                timeout=self._submit_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _classify(exc) from exc
+        if response.status_code == 422 and "idempotency" in _message(response).lower():
+            # The first submit under this key is still being handled there.
+            raise Ambiguous("the upstream is still handling the first submit")
+        if response.status_code != 200:
+            raise _status_error(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Ambiguous("the upstream's answer is not JSON") from None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, str) or not data or answer.get("code") != "success":
+            raise Ambiguous("the upstream's answer has no task id")
+        return data
+
+    def fetch(self, upstream_id: str) -> UpstreamTask | None:
+        try:
+            response = self._client.post(
+                "/suno/fetch", json={"ids": [upstream_id]}, timeout=self._poll_timeout
+            )
+        except httpx.HTTPError as exc:
+            raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise PollFailed(f"poll answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+            found = [t for t in answer["data"] if t.get("task_id") == upstream_id]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PollFailed("poll answer is not a task list") from None
+        if not found:
+            return None
+        return _sunocore_task(found[0])
+
+
+def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
+    try:
+        progress = int(str(task.get("progress") or "0").rstrip("%") or 0)
+    except ValueError:
+        progress = 0
+    clips = []
+    data = task.get("data")
+    for clip in data if isinstance(data, list) else []:
+        if not isinstance(clip, dict):
+            continue
+        duration = clip.get("duration")
+        clips.append(
+            UpstreamClip(
+                id=str(clip.get("id") or ""),
+                audio_url=str(clip.get("audio_url") or ""),
+                image_url=str(clip.get("image_url") or ""),
+                image_large_url=str(clip.get("image_large_url") or ""),
+                title=str(clip.get("title") or ""),
+                tags=str(clip.get("tags") or ""),
+                lyrics=str(clip.get("lyric") or ""),
+                duration=float(duration) if isinstance(duration, int | float) else None,
+            )
+        )
+    status = str(task.get("status") or "")
+    if status not in ("SUCCESS", "FAILURE"):
+        status = "IN_PROGRESS" if status == "IN_PROGRESS" else "QUEUED"
+    return UpstreamTask(
+        status=status,
+        progress=max(0, min(100, progress)),
+        fail_reason=str(task.get("fail_reason") or ""),
+        clips=clips,
+    )
