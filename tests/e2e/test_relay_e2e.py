@@ -113,6 +113,55 @@ def test_a_song_is_made_upstream_and_served_by_the_gateway(
     assert 'cadenza_channel_tasks_total{channel="node-1",outcome="succeeded"} 1.0' in metrics
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not ENGINE_PRESENT, reason="the built-in engine is absent")
+def test_an_acedata_channel_relays_through_the_upstreams_acedata_dialect(
+    upstream: Server, gateway: Server
+) -> None:
+    upstream_key = new_key(upstream, "100")
+    cli(
+        gateway,
+        "channels",
+        "add",
+        "--name",
+        "node-acedata",
+        "--kind",
+        "acedata",
+        "--base-url",
+        upstream.base,
+        "--key",
+        upstream_key,
+        "--models",
+        "chirp-v3-5",
+    )
+    headers = {"X-API-Key": new_key(gateway, "100", "--rpm", "1000")}
+    body = {
+        "title": "Relayed twice",
+        "tags": "pop",
+        "prompt": "[Verse]\nhello far away\nsing it back to me",
+        "mv": "chirp-v3-5",
+    }
+    with (
+        httpx.Client(base_url=gateway.base, headers=headers, timeout=30) as client,
+        httpx.Client(
+            base_url=upstream.base, headers={"Authorization": f"Bearer {upstream_key}"}
+        ) as upstream_client,
+    ):
+        submitted = client.post("/suno/submit/music", json=body).json()
+        task, _ = poll_task(client, submitted["data"])
+        assert task["status"] == "SUCCESS", task
+        assert all(c["audio_url"].startswith(gateway.base) for c in task["data"])
+        assert _ledger(client) == [("CONSUME", submitted["data"])]
+        # Upstream, one task made through its AceData dialect, charged once.
+        rows = upstream_client.get("/suno/billing/transactions").json()["data"]
+        upstream_tasks = [r["task_id"] for r in rows if r.get("task_id")]
+        assert len(upstream_tasks) == 1
+        record = upstream_client.post(
+            "/suno/tasks", json={"id": upstream_tasks[0], "action": "retrieve"}
+        ).json()
+        assert record["state"] == "complete" and record["request"]["async"] is True
+
+
 def test_a_model_whose_channels_are_all_down_fails_over_nowhere_and_then_gets_502(
     gateway: Server,
 ) -> None:

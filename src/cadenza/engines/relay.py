@@ -28,6 +28,7 @@ from cadenza.domain.errors import EngineError, RemoteUrlRefused
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import utcnow
 from cadenza.engines.upstream import (
+    AceDataUpstream,
     Ambiguous,
     PollFailed,
     Refused,
@@ -55,7 +56,7 @@ UpstreamFactory = Callable[[Channel, str], Upstream]
 def open_upstream(channel: Channel, key: str) -> Upstream:
     if channel.kind is ChannelKind.SUNOCORE:
         return SunocoreUpstream(channel.base_url, key, submit_timeout_s=channel.submit_timeout_s)
-    raise EngineError(f"channels of kind {channel.kind.value} cannot take tasks yet")
+    return AceDataUpstream(channel.base_url, key, submit_timeout_s=channel.submit_timeout_s)
 
 
 @dataclass(frozen=True)

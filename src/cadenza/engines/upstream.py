@@ -208,3 +208,139 @@ def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
         fail_reason=str(task.get("fail_reason") or ""),
         clips=clips,
     )
+
+
+#: AceData's 400s that say the key, not the request, is wrong: another channel may take it.
+ACEDATA_KEY_CODES = frozenset({"no_token", "token_mismatched", "disabled"})
+ACEDATA_DONE = frozenset({"complete", "completed", "succeeded", "success"})
+ACEDATA_FAILED = frozenset({"failed", "failure", "error", "cancelled", "canceled"})
+
+
+class AceDataUpstream:
+    """An AceData-dialect service (AceData itself, or a Cadenza speaking it): submits with
+    ``async`` so the answer is the task id at once, and polls ``/suno/tasks``."""
+
+    def __init__(
+        self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+            trust_env=False,
+            follow_redirects=False,
+        )
+        self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
+        self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        body: dict[str, Any] = {
+            "action": "generate",
+            "model": request.model,
+            "async": True,
+            "instrumental": request.instrumental,
+            "title": request.title,
+            "style": request.tags,
+        }
+        if request.negative_tags:
+            body["negative_tags"] = request.negative_tags
+        if request.lyrics:
+            body.update(custom=True, lyric=request.lyrics)
+        elif request.description:
+            body.update(custom=False, prompt=request.description)
+        else:
+            body["custom"] = True
+        try:
+            response = self._client.post(
+                "/suno/audios",
+                json=body,
+                headers={"Idempotency-Key": submit_key},
+                timeout=self._submit_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _classify(exc) from exc
+        if response.status_code != 200:
+            code = _acedata_code(response)
+            if "idempotency" in code or "idempotency" in _message(response).lower():
+                raise Ambiguous("the upstream is still handling the first submit")
+            if response.status_code == 400 and code in ACEDATA_KEY_CODES:
+                raise Refused(f"the upstream refused its key ({code})")
+            raise _status_error(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Ambiguous("the upstream's answer is not JSON") from None
+        task_id = answer.get("task_id") if isinstance(answer, dict) else None
+        if not isinstance(task_id, str) or not task_id or answer.get("success") is not True:
+            raise Ambiguous("the upstream's answer has no task id")
+        return task_id
+
+    def fetch(self, upstream_id: str) -> UpstreamTask | None:
+        try:
+            response = self._client.post(
+                "/suno/tasks",
+                json={"id": upstream_id, "action": "retrieve"},
+                timeout=self._poll_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise PollFailed(f"poll answered HTTP {response.status_code}")
+        try:
+            record = response.json()
+        except ValueError:
+            raise PollFailed("poll answer is not JSON") from None
+        if not isinstance(record, dict):
+            raise PollFailed("poll answer is not a task record")
+        return _acedata_task(record)
+
+
+def _acedata_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
+
+
+def _acedata_task(record: dict[str, Any]) -> UpstreamTask:
+    state = str(record.get("state") or record.get("status") or "").lower()
+    answer = record.get("response")
+    answer = answer if isinstance(answer, dict) else {}
+    try:
+        progress = int(str(record.get("progress") or "0").rstrip("%") or 0)
+    except ValueError:
+        progress = 0
+    if state in ACEDATA_FAILED or answer.get("success") is False:
+        error = answer.get("error") or record.get("error")
+        reason = error.get("message") if isinstance(error, dict) else error
+        return UpstreamTask(status="FAILURE", fail_reason=str(reason or ""))
+    if state not in ACEDATA_DONE or answer.get("success") is not True:
+        running = state in ("running", "processing")
+        return UpstreamTask(
+            status="IN_PROGRESS" if running else "QUEUED", progress=max(0, min(99, progress))
+        )
+    clips = []
+    data = answer.get("data")
+    for clip in data if isinstance(data, list) else []:
+        if not isinstance(clip, dict):
+            continue
+        duration = clip.get("duration")
+        clips.append(
+            UpstreamClip(
+                id=str(clip.get("id") or ""),
+                audio_url=str(clip.get("audio_url") or ""),
+                image_url=str(clip.get("image_url") or ""),
+                image_large_url=str(clip.get("image_large_url") or ""),
+                title=str(clip.get("title") or ""),
+                tags=str(clip.get("style") or ""),
+                lyrics=str(clip.get("lyric") or ""),
+                duration=float(duration) if isinstance(duration, int | float) else None,
+            )
+        )
+    return UpstreamTask(status="SUCCESS", progress=100, clips=clips)

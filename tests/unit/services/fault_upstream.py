@@ -19,6 +19,11 @@ AUDIO = b"ID3" + bytes(range(256)) * 8
 COVER = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on a hanging answer is expected here."""
+
+
 @dataclass
 class Behaviour:
     #: Submits answered with this HTTP status (before any task is made); 0: none.
@@ -80,9 +85,13 @@ class FaultUpstream:
                     self._send(401, b'{"code":"unauthorized","message":"bad key"}')
                     return
                 if self.path == "/suno/submit/music":
-                    self._submit(body)
+                    self._submit(body, acedata=False)
+                elif self.path == "/suno/audios":
+                    self._submit(body, acedata=True)
                 elif self.path == "/suno/fetch":
                     self._fetch(body)
+                elif self.path == "/suno/tasks":
+                    self._retrieve(body)
                 else:
                     self._send(404, b"{}")
 
@@ -94,7 +103,7 @@ class FaultUpstream:
                 else:
                     self._send(404, b"")
 
-            def _submit(self, body: dict[str, Any]) -> None:
+            def _submit(self, body: dict[str, Any], *, acedata: bool) -> None:
                 b = upstream.behaviour
                 with upstream.lock:
                     upstream.submits += 1
@@ -117,8 +126,26 @@ class FaultUpstream:
                 if first and b.garbage_after_accept:
                     self._send(200, b"<html>gateway says hello</html>", "text/html")
                     return
-                answer = {"code": "success", "message": "", "data": task_id}
+                answer: dict[str, Any] = (
+                    {"success": True, "task_id": task_id, "data": []}
+                    if acedata
+                    else {"code": "success", "message": "", "data": task_id}
+                )
                 self._send(200, json.dumps(answer).encode())
+
+            def _retrieve(self, body: dict[str, Any]) -> None:
+                with upstream.lock:
+                    upstream.polls += 1
+                    task = upstream.tasks.get(str(body.get("id")))
+                    if task is None or upstream.behaviour.lose_tasks:
+                        record = None
+                    else:
+                        task.polls += 1
+                        record = upstream.record(task)
+                if record is None:
+                    self._send(404, b'{"success":false,"error":{"code":"not_found"}}')
+                else:
+                    self._send(200, json.dumps(record).encode())
 
             def _fetch(self, body: dict[str, Any]) -> None:
                 b = upstream.behaviour
@@ -133,7 +160,7 @@ class FaultUpstream:
                         out.append(upstream.render(task))
                 self._send(200, json.dumps({"code": "success", "data": out}).encode())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -169,6 +196,24 @@ class FaultUpstream:
             "progress": f"{progress}%",
             "data": clips,
         }
+
+    def record(self, task: UpstreamTask) -> dict[str, Any]:
+        """The task as AceData's ``/suno/tasks`` shows it."""
+        rendered = self.render(task)
+        state = {"SUCCESS": "complete", "FAILURE": "failed"}.get(rendered["status"], "running")
+        record: dict[str, Any] = {
+            "id": task.id,
+            "state": state,
+            "progress": rendered["progress"],
+            "request": task.body,
+        }
+        if state == "complete":
+            clips = [{**c, "style": c["tags"], "state": "succeeded"} for c in rendered["data"]]
+            record["response"] = {"success": True, "task_id": task.id, "data": clips}
+        elif state == "failed":
+            error = {"code": "api_error", "message": rendered["fail_reason"]}
+            record["response"] = {"success": False, "task_id": task.id, "error": error}
+        return record
 
     def stop(self) -> None:
         if self.server is not None:

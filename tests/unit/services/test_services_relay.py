@@ -61,10 +61,17 @@ class Gateway:
             uow, self.queue, self.queue, storage, deadline_s=600, channels=self.router
         )
 
-    def add(self, name: str, base: str, key: str = "sk_upstream", **extra: Any) -> Channel:
+    def add(
+        self,
+        name: str,
+        base: str,
+        key: str = "sk_upstream",
+        kind: str = "sunocore",
+        **extra: Any,
+    ) -> Channel:
         fields: dict[str, Any] = {"submit_timeout_s": 0.5, "task_timeout_s": 20.0, **extra}
         return channel_service.add_channel(
-            self.uow, BOX, name=name, kind="sunocore", base_url=base, key=key, **fields
+            self.uow, BOX, name=name, kind=kind, base_url=base, key=key, **fields
         )
 
     def submit(self, key: ApiKey, **params: Any) -> str:
@@ -319,3 +326,37 @@ def test_a_wrong_upstream_key_fails_over_like_a_refusal(
     gateway.run(task_id)
     assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
     assert not a.tasks and len(b.tasks) == 1
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "charges"),
+    [
+        ({}, TaskStatus.SUCCESS, (1, 0)),
+        ({"fail_reason": "upstream broke"}, TaskStatus.FAILURE, (1, 1)),
+        ({"lose_tasks": True}, TaskStatus.FAILURE, (1, 1)),
+        ({"hang_after_accept_s": 2.0}, TaskStatus.SUCCESS, (1, 0)),
+    ],
+)
+def test_an_acedata_upstream_is_spoken_to_in_its_own_dialect(
+    behaviour: dict[str, Any],
+    outcome: TaskStatus,
+    charges: tuple[int, int],
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    up = upstreams(polls_to_finish=3, **behaviour)
+    gateway.add("acedata", up.base, kind="acedata")
+    key = make_key()
+    task_id = gateway.submit(key, prompt="[Verse]\ntwo lines\nof song", make_instrumental=False)
+    gateway.run(task_id)
+    task, clips, _ = _task(gateway.uow, task_id)
+    assert task.status is outcome, task.fail_reason
+    assert len(up.tasks) == 1
+    sent = next(iter(up.tasks.values())).body
+    assert sent["async"] is True and sent["custom"] is True and "two lines" in sent["lyric"]
+    if outcome is TaskStatus.SUCCESS:
+        assert all(gateway.storage.get_bytes(c.audio_key or "") == AUDIO for c in clips)
+    else:
+        assert "upstream" in task.fail_reason
+    assert _charges(gateway.ledger(key)) == charges
