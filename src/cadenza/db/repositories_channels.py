@@ -103,6 +103,7 @@ def _relay(row: RowMapping) -> Relay:
         state=RelayState(row["state"]),
         upstream_task_id=row["upstream_task_id"],
         refused_by=list(row["refused_by"] or []),
+        clips=dict(row["clips"] or {}),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -124,6 +125,7 @@ class SqlRelayRepository:
             "state": relay.state.value,
             "upstream_task_id": relay.upstream_task_id,
             "refused_by": list(relay.refused_by),
+            "clips": dict(relay.clips),
             "created_at": relay.created_at,
             "updated_at": relay.updated_at,
         }

@@ -38,6 +38,7 @@ relays = Table(
     Column("state", String(16), nullable=False),
     Column("upstream_task_id", String(255), nullable=True),
     Column("refused_by", JSON, nullable=False),
+    Column("clips", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -148,6 +148,8 @@ class Relay:
     upstream_task_id: str | None = None
     #: Channels that refused it before any accepted (never tried again for this task).
     refused_by: list[str] = field(default_factory=list)
+    #: Each of its clips' id upstream, by its id here: what a follow-up names there.
+    clips: dict[str, str] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
 

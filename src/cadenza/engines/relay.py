@@ -13,6 +13,7 @@ first submit made, or makes the one it never got. It never submits the task else
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -106,11 +107,13 @@ class RelayEngine:
         request = MusicRequest.from_dict(params["request"])
         clip_ids = [str(c) for c in params.get("clip_ids") or []]
         started = time.monotonic()
+        request = self._upstream_sources(request)
         channel, upstream, upstream_id = self._accepted(task_id, action, request, params)
         try:
             with self._router.health.holding(channel):
                 done = self._follow(channel, upstream, upstream_id, progress)
                 results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
+                self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
             raise EngineError(f"the upstream's media could not be fetched: {exc}") from exc
@@ -145,9 +148,8 @@ class RelayEngine:
         while True:
             order = self._order(action, request.model, pinned, refused)
             if not order:
-                if self._router.serving(action, request.model, exclude=refused) and (
-                    time.monotonic() < deadline
-                ):
+                busy = self._order(action, request.model, pinned, refused, room=False)
+                if busy and time.monotonic() < deadline:
                     # Every channel is at its cap: wait for room, briefly.
                     self._wait(self._poll_s)
                     continue
@@ -188,13 +190,57 @@ class RelayEngine:
                 self._accept(relay, upstream_id)
                 return channel, upstream, upstream_id
 
+    def _upstream_sources(self, request: MusicRequest) -> MusicRequest:
+        """The request with the clips it edits named as the upstream knows them."""
+        if request.continue_clip_id:
+            request = dataclasses.replace(
+                request, continue_clip_id=self._upstream_clip(request.continue_clip_id)
+            )
+        if request.cover_clip_id:
+            request = dataclasses.replace(
+                request, cover_clip_id=self._upstream_clip(request.cover_clip_id)
+            )
+        return request
+
+    def _upstream_clip(self, ours: str) -> str:
+        with self._uow(read_only=True) as u:
+            clip = u.clips.get(ours)
+            relay = u.relays.get(clip.task_id) if clip is not None else None
+        theirs = relay.clips.get(ours) if relay is not None else None
+        if not theirs:
+            raise EngineError(f"clip {ours} was not made upstream")
+        return theirs
+
+    def _remember_clips(
+        self, task_id: str, clips: list[UpstreamClip], results: list[dict[str, Any]]
+    ) -> None:
+        with self._uow(read_only=True) as u:
+            relay = u.relays.get(task_id)
+        if relay is None:
+            return
+        relay.clips = {
+            str(result["id"]): clip.id
+            for clip, result in zip(clips, results, strict=False)
+            if clip.id
+        }
+        self._save(relay)
+
     def _order(
-        self, action: str, model: str, pinned: str | None, refused: list[str]
+        self,
+        action: str,
+        model: str,
+        pinned: str | None,
+        refused: list[str],
+        *,
+        room: bool = True,
     ) -> list[Channel]:
-        order = self._router.order(action, model, exclude=refused)
-        if pinned is not None:
-            order = [c for c in order if c.id == pinned]
-        return order
+        """The channels to try; a follow-up's, only the one that made its source."""
+        if pinned is None:
+            return self._router.order(action, model, exclude=refused, room=room)
+        channel = self._router.get(pinned)
+        if channel is None or not channel.enabled or channel.id in refused:
+            return []
+        return [channel] if self._router.health.available(channel, room=room) else []
 
     def _reconcile(
         self, channel: Channel, upstream: Upstream, relay: Relay, request: MusicRequest

@@ -134,6 +134,12 @@ class SunocoreUpstream:
             body["prompt"] = request.lyrics
         if request.description:
             body["gpt_description_prompt"] = request.description
+        if request.continue_clip_id:
+            body.update(task="extend", continue_clip_id=request.continue_clip_id)
+            if request.continue_at is not None:
+                body["continue_at"] = request.continue_at
+        elif request.cover_clip_id:
+            body.update(task="cover", cover_clip_id=request.cover_clip_id)
         try:
             response = self._client.post(
                 "/suno/submit/music",
@@ -252,6 +258,12 @@ class AceDataUpstream:
             body.update(custom=False, prompt=request.description)
         else:
             body["custom"] = True
+        if request.continue_clip_id:
+            body.update(action="extend", audio_id=request.continue_clip_id, custom=True)
+            if request.continue_at is not None:
+                body["continue_at"] = request.continue_at
+        elif request.cover_clip_id:
+            body.update(action="cover", audio_id=request.cover_clip_id)
         try:
             response = self._client.post(
                 "/suno/audios",

@@ -256,6 +256,14 @@ class ChannelRouter:
             raise UpstreamUnavailable(NO_WORKER)
         return True
 
+    def check_open(self, channel_id: str) -> None:
+        """Refuses (before any charge) a task pinned to a channel that cannot take it."""
+        channel = self.get(channel_id)
+        if channel is None or not channel.enabled:
+            raise UpstreamUnavailable(f"{NO_WORKER}: the channel that made the clip is gone")
+        if not self.health.available(channel, room=False):
+            raise UpstreamUnavailable(NO_WORKER)
+
     def order(
         self, action: str, model: str, *, exclude: Sequence[str] = (), room: bool = True
     ) -> list[Channel]:
@@ -264,11 +272,3 @@ class ChannelRouter:
         available = {c.id for c in channels if self.health.available(c, room=room)}
         with self._lock:
             return candidates(channels, action, model, available=available, rng=self._rng)
-
-    def serving(self, action: str, model: str, *, exclude: Sequence[str] = ()) -> list[Channel]:
-        """Enabled channels that serve it, whatever their health."""
-        return [
-            c
-            for c in self.channels()
-            if c.enabled and c.id not in exclude and c.serves(action, model)
-        ]

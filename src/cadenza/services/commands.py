@@ -207,9 +207,16 @@ class Commands:
 def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission) -> Task:
     req = command.request
     route: str | None = None
+    source = req.continue_clip_id or req.cover_clip_id
+    if app.channels is not None and source and not req.persona_id:
+        # An edit of a relayed song goes to the channel that made it, which alone has it.
+        channel_id = tasks.relayed_source(app.uow, key, source)
+        if channel_id is not None:
+            app.channels.check_open(channel_id)
+            route = f"{RELAY_ROUTE}:{channel_id}"
     # Songs of a model an upstream channel serves are relayed; edits of a song made here
     # (extend, cover, a persona's voice) need its score, so they are made here.
-    plain = not (req.persona_id or req.continue_clip_id or req.cover_clip_id)
+    plain = not (req.persona_id or source)
     if app.channels is not None and plain and app.channels.route(Action.MUSIC.value, req.model):
         route = RELAY_ROUTE
     return tasks.submit_music_request(

@@ -360,3 +360,55 @@ def test_an_acedata_upstream_is_spoken_to_in_its_own_dialect(
     else:
         assert "upstream" in task.fail_reason
     assert _charges(gateway.ledger(key)) == charges
+
+
+def test_an_extend_of_a_relayed_clip_goes_to_the_channel_that_made_it(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, preferred = upstreams(), upstreams()
+    gateway.add("maker", maker.base, priority=1)
+    key = make_key()
+    first = gateway.submit(key)
+    gateway.run(first)
+    _, clips, relay = _task(gateway.uow, first)
+    source = clips[0]
+    gateway.add("preferred", preferred.base, priority=0)  # now first choice for new songs
+
+    follow_up = gateway.submit(key, task="extend", continue_clip_id=source.id, continue_at=4)
+    gateway.run(follow_up)
+
+    task, _, relay_2 = _task(gateway.uow, follow_up)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay_2.channel_id == relay.channel_id and preferred.submits == 0
+    sent = maker.tasks[relay_2.upstream_task_id].body
+    # The upstream is asked to extend its own clip, by its own id.
+    assert sent["task"] == "extend" and sent["continue_at"] == 4
+    assert sent["continue_clip_id"] == relay.clips[source.id] != source.id
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_an_extend_never_fails_over_to_a_channel_that_lacks_the_clip(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, other = upstreams(), upstreams()
+    gateway.add("maker", maker.base)
+    key = make_key()
+    first = gateway.submit(key)
+    gateway.run(first)
+    source = _task(gateway.uow, first)[1][0]
+    gateway.add("other", other.base)
+    maker.behaviour.submit_status = 503
+
+    follow_up = gateway.submit(key, task="cover", cover_clip_id=source.id)
+    gateway.run(follow_up)
+    task = _task(gateway.uow, follow_up)[0]
+    assert task.status is TaskStatus.FAILURE and other.submits == 0
+    assert _charges(gateway.ledger(key)) == (2, 1)
+
+    # Its circuit open, the next edit of that clip is refused before any charge.
+    for _ in range(2):
+        gateway.run(gateway.submit(key, task="cover", cover_clip_id=source.id))
+    with pytest.raises(UpstreamUnavailable):
+        gateway.submit(key, task="cover", cover_clip_id=source.id)
+    assert _charges(gateway.ledger(key)) == (4, 3)
+    assert other.submits == 0

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("upstream_task_id", sa.String(255), nullable=True),
         sa.Column("refused_by", sa.JSON(), nullable=False),
+        sa.Column("clips", sa.JSON(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name="fk_relays_task_id_tasks"),
