@@ -312,7 +312,11 @@ def build_container(settings: Settings) -> Container:
         from cadenza.queue.lanes import LaneQueue, RelayLane
 
         lane = RelayLane(
-            runner.run, threads=settings.relay_threads, on_start=relay.start, on_stop=relay.stop
+            runner.run,
+            threads=settings.relay_threads,
+            on_start=relay.start,
+            on_stop=relay.stop,
+            after_stop=relay.close,
         )
         queue = LaneQueue(queue, lane)
     return Container(

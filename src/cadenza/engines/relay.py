@@ -90,10 +90,21 @@ class RelayEngine:
         self._media = media or MediaPolicy()
         self._upstreams = upstreams
         self._stopping = threading.Event()
+        # One client per channel and key, shared by its relays: a client's TLS setup
+        # costs more CPU than many polls, and its pool keeps connections open.
+        self._clients: dict[tuple[str, str], Upstream] = {}
+        self._clients_lock = threading.Lock()
 
     def stop(self) -> None:
         """Relays in flight return at their next wait, leaving their tasks to resume."""
         self._stopping.set()
+
+    def close(self) -> None:
+        """Closes the upstream clients (after ``stop``, once the relays have returned)."""
+        with self._clients_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def start(self) -> None:
         self._stopping.clear()
@@ -120,8 +131,6 @@ class RelayEngine:
         except EngineError:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
             raise
-        finally:
-            upstream.close()
         self._router.health.ended(channel, success=True, seconds=time.monotonic() - started)
         return results
 
@@ -169,7 +178,6 @@ class RelayEngine:
                 except Refused as exc:
                     log.warning("channel %s refused task %s: %s", channel.name, task_id, exc)
                     self._router.health.refused(channel)
-                    upstream.close()
                     refused.append(channel.id)
                     relay.refused_by = refused
                     self._save(relay)
@@ -184,7 +192,6 @@ class RelayEngine:
                     self._router.health.ambiguous(channel)
                     return channel, upstream, self._reconcile(channel, upstream, relay, request)
                 except Rejected as exc:
-                    upstream.close()
                     raise EngineError(str(exc)) from exc
                 self._router.health.accepted(channel)
                 self._accept(relay, upstream_id)
@@ -256,14 +263,12 @@ class RelayEngine:
                 upstream_id = upstream.submit_music(request, relay.submit_key)
             except (Refused, Ambiguous) as exc:
                 if time.monotonic() > deadline:
-                    upstream.close()
                     raise EngineError(
                         f"the upstream never said whether it took the task ({exc})"
                     ) from exc
                 wait = min(wait * 2, 30.0)
                 continue
             except Rejected as exc:
-                upstream.close()
                 raise EngineError(str(exc)) from exc
             self._router.health.accepted(channel)
             self._accept(relay, upstream_id)
@@ -357,11 +362,17 @@ class RelayEngine:
         return channel
 
     def _open(self, channel: Channel) -> Upstream:
-        try:
-            key = self._box.open(channel.credential)
-        except ValueError as exc:
-            raise EngineError(f"channel {channel.name}: {exc}") from exc
-        return self._upstreams(channel, key)
+        """The channel's shared client (made on first use)."""
+        with self._clients_lock:
+            found = self._clients.get((channel.id, channel.credential))
+            if found is not None:
+                return found
+            try:
+                key = self._box.open(channel.credential)
+            except ValueError as exc:
+                raise EngineError(f"channel {channel.name}: {exc}") from exc
+            client = self._clients[(channel.id, channel.credential)] = self._upstreams(channel, key)
+            return client
 
     def _save(self, relay: Relay) -> None:
         relay.updated_at = utcnow()

@@ -115,6 +115,9 @@ class SunocoreUpstream:
             headers={"Authorization": f"Bearer {key}"},
             trust_env=False,
             follow_redirects=False,
+            # Shared by every relay of the channel: no wait for a connection (a pool
+            # timeout would read as an upstream that never answered).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
         )
         self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
         self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
@@ -234,6 +237,9 @@ class AceDataUpstream:
             headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
             trust_env=False,
             follow_redirects=False,
+            # Shared by every relay of the channel: no wait for a connection (a pool
+            # timeout would read as an upstream that never answered).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
         )
         self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
         self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))

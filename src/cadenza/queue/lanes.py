@@ -35,7 +35,9 @@ class RelayLane:
         threads: int,
         on_stop: Callable[[], None] | None = None,
         on_start: Callable[[], None] | None = None,
+        after_stop: Callable[[], None] | None = None,
     ) -> None:
+        self._after_stop = after_stop
         self._run = run
         self._threads = threads
         self._on_stop = on_stop
@@ -88,6 +90,8 @@ class RelayLane:
         executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._known.clear()
+        if self._after_stop is not None:
+            self._after_stop()
 
 
 class LaneQueue:

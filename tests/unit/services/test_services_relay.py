@@ -90,8 +90,10 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(uow: UnitOfWorkFactory, storage: MemoryStorage, tmp_path: Path) -> Gateway:
-    return Gateway(uow, storage, tmp_path / "work")
+def gateway(uow: UnitOfWorkFactory, storage: MemoryStorage, tmp_path: Path) -> Iterator[Gateway]:
+    made = Gateway(uow, storage, tmp_path / "work")
+    yield made
+    made.engine.close()
 
 
 def _closed_port() -> str:
@@ -276,6 +278,7 @@ def test_a_resumed_relay_polls_the_task_it_made_and_submits_nothing(
     # A second worker handed the same task (a redelivery after the first finished it):
     again = Gateway(gateway.uow, gateway.storage, gateway.runner._work_root)
     again.run(task_id)
+    again.engine.close()
     assert up.submits == 1 and len(up.tasks) == 1
     assert _charges(gateway.ledger(key)) == (1, 0)
 
