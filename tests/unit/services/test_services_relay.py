@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from fault_upstream import AUDIO, Behaviour, FaultUpstream
 from svc_doubles import MemoryStorage, RecordingQueue
 
 from cadenza.domain.billing import ApiKey, EntryType
-from cadenza.domain.channels import RELAY_ROUTE, Channel
+from cadenza.domain.channels import RELAY_ROUTE, Channel, Relay
 from cadenza.domain.errors import UpstreamUnavailable
 from cadenza.domain.music import build_music_request
 from cadenza.domain.tasks import ClipStatus, TaskStatus
@@ -292,8 +294,6 @@ def test_a_relay_interrupted_mid_submit_is_reconciled_on_the_same_channel(
     key = make_key()
     task_id = gateway.submit(key)
     # A worker recorded the submit to "first" and died before hearing back.
-    from cadenza.domain.channels import Relay
-
     with gateway.uow() as u:
         u.relays.save(
             Relay(task_id=task_id, channel_id=channel.id, submit_key=f"cadenza-{task_id}")
@@ -415,3 +415,31 @@ def test_an_extend_never_fails_over_to_a_channel_that_lacks_the_clip(
         gateway.submit(key, task="cover", cover_clip_id=source.id)
     assert _charges(gateway.ledger(key)) == (4, 3)
     assert other.submits == 0
+
+
+def test_a_stopping_server_leaves_its_relays_to_be_resumed_without_a_refund(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=10**6)
+    gateway.add("node", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    running = threading.Thread(target=gateway.run, args=(task_id,))
+    running.start()
+    deadline = time.monotonic() + 30
+    while up.polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gateway.engine.stop()
+    running.join(timeout=30)
+    assert not running.is_alive()
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.IN_PROGRESS  # left as it was, for the next server
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+    up.behaviour.polls_to_finish = 0
+    successor = Gateway(gateway.uow, gateway.storage, gateway.runner._work_root)
+    successor.run(task_id)
+    successor.engine.close()
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert up.submits == 1 and len(up.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
