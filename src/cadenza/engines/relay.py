@@ -28,10 +28,10 @@ from cadenza.domain.channels import Channel, ChannelKind, Relay, RelayState, pin
 from cadenza.domain.errors import EngineError, RemoteUrlRefused
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import utcnow
+from cadenza.engines.relay_polls import ChannelPoller
 from cadenza.engines.upstream import (
     AceDataUpstream,
     Ambiguous,
-    PollFailed,
     Refused,
     Rejected,
     SunocoreUpstream,
@@ -93,6 +93,7 @@ class RelayEngine:
         # One client per channel and key, shared by its relays: a client's TLS setup
         # costs more CPU than many polls, and its pool keeps connections open.
         self._clients: dict[tuple[str, str], Upstream] = {}
+        self._pollers: dict[tuple[str, str], ChannelPoller] = {}
         self._clients_lock = threading.Lock()
 
     def stop(self) -> None:
@@ -103,6 +104,9 @@ class RelayEngine:
         """Closes the upstream clients (after ``stop``, once the relays have returned)."""
         with self._clients_lock:
             clients, self._clients = list(self._clients.values()), {}
+            pollers, self._pollers = list(self._pollers.values()), {}
+        for poller in pollers:
+            poller.stop()
         for client in clients:
             client.close()
 
@@ -285,19 +289,28 @@ class RelayEngine:
     def _follow(
         self, channel: Channel, upstream: Upstream, upstream_id: str, progress: ProgressCallback
     ) -> UpstreamTask:
-        """Polls until the upstream task ends; its progress becomes the task's."""
+        """Waits for the channel's poller to see the upstream task end; its progress
+        becomes the task's."""
         deadline = time.monotonic() + channel.task_timeout_s
         missing = 0
-        while True:
-            try:
-                found = upstream.fetch(upstream_id)
-            except PollFailed as exc:
-                log.info("poll of %s on %s failed: %s", upstream_id, channel.name, exc)
-                found = None
+        with self._poller(channel, upstream).watch(upstream_id) as watch:
+            while True:
+                if self._stopping.is_set():
+                    raise TaskAbandoned("this process is stopping; the task resumes elsewhere")
+                got = watch.take(self._poll_s * 2)
+                if time.monotonic() > deadline:
+                    raise EngineError("the upstream did not finish in time")
+                if got is None:
+                    continue
+                kind, found = got
+                if kind == "failed":
+                    continue  # no news: the task may still be running there
+                if found is None:
+                    missing += 1
+                    if missing >= LOST_AFTER:
+                        raise EngineError("the upstream lost the task")
+                    continue
                 missing = 0
-            else:
-                missing = 0 if found is not None else missing + 1
-            if found is not None:
                 if found.status == "SUCCESS":
                     if not found.clips:
                         raise EngineError("the upstream finished with no clips")
@@ -305,11 +318,6 @@ class RelayEngine:
                 if found.status == "FAILURE":
                     raise EngineError(f"the upstream failed: {found.fail_reason or 'no reason'}")
                 progress(RENDER_SHARE * found.progress / 100, "upstream")
-            if missing >= LOST_AFTER:
-                raise EngineError("the upstream lost the task")
-            if time.monotonic() > deadline:
-                raise EngineError("the upstream did not finish in time")
-            self._wait(self._poll_s)
 
     def _mirror(
         self,
@@ -373,6 +381,16 @@ class RelayEngine:
                 raise EngineError(f"channel {channel.name}: {exc}") from exc
             client = self._clients[(channel.id, channel.credential)] = self._upstreams(channel, key)
             return client
+
+    def _poller(self, channel: Channel, upstream: Upstream) -> ChannelPoller:
+        """The poller of the channel's client (one thread per channel)."""
+        with self._clients_lock:
+            found = self._pollers.get((channel.id, channel.credential))
+            if found is None:
+                found = self._pollers[(channel.id, channel.credential)] = ChannelPoller(
+                    upstream, poll_s=self._poll_s, name=channel.name
+                )
+            return found
 
     def _save(self, relay: Relay) -> None:
         relay.updated_at = utcnow()

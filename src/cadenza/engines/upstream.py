@@ -8,6 +8,7 @@ the request left this machine and what came back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,11 +64,16 @@ class Upstream(Protocol):
         """The upstream task id; ``submit_key`` makes a repeat find the first one's task."""
         ...
 
-    def fetch(self, upstream_id: str) -> UpstreamTask | None:
-        """The task; None when the upstream says it has no such task."""
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
+        """The tasks asked for that the upstream has (one request for all of them); the
+        ones it leaves out it does not know."""
         ...
 
     def close(self) -> None: ...
+
+
+#: Ids in one poll (sunocore answers up to 2000, new-api sends up to 1000).
+POLL_BATCH = 100
 
 
 def _classify(exc: httpx.HTTPError) -> Exception:
@@ -166,10 +172,10 @@ class SunocoreUpstream:
             raise Ambiguous("the upstream's answer has no task id")
         return data
 
-    def fetch(self, upstream_id: str) -> UpstreamTask | None:
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:
             response = self._client.post(
-                "/suno/fetch", json={"ids": [upstream_id]}, timeout=self._poll_timeout
+                "/suno/fetch", json={"ids": list(upstream_ids)}, timeout=self._poll_timeout
             )
         except httpx.HTTPError as exc:
             raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
@@ -177,12 +183,11 @@ class SunocoreUpstream:
             raise PollFailed(f"poll answered HTTP {response.status_code}")
         try:
             answer = response.json()
-            found = [t for t in answer["data"] if t.get("task_id") == upstream_id]
+            found = {str(t["task_id"]): t for t in answer["data"] if isinstance(t, dict)}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise PollFailed("poll answer is not a task list") from None
-        if not found:
-            return None
-        return _sunocore_task(found[0])
+        wanted = set(upstream_ids)
+        return {i: _sunocore_task(t) for i, t in found.items() if i in wanted}
 
 
 def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
@@ -295,26 +300,24 @@ class AceDataUpstream:
             raise Ambiguous("the upstream's answer has no task id")
         return task_id
 
-    def fetch(self, upstream_id: str) -> UpstreamTask | None:
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:
             response = self._client.post(
                 "/suno/tasks",
-                json={"id": upstream_id, "action": "retrieve"},
+                json={"ids": list(upstream_ids), "action": "retrieve_batch"},
                 timeout=self._poll_timeout,
             )
         except httpx.HTTPError as exc:
             raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
-        if response.status_code == 404:
-            return None
         if response.status_code != 200:
             raise PollFailed(f"poll answered HTTP {response.status_code}")
         try:
-            record = response.json()
-        except ValueError:
-            raise PollFailed("poll answer is not JSON") from None
-        if not isinstance(record, dict):
-            raise PollFailed("poll answer is not a task record")
-        return _acedata_task(record)
+            items = response.json()["items"]
+            records = {str(r["id"]): r for r in items if isinstance(r, dict)}
+        except (ValueError, KeyError, TypeError):
+            raise PollFailed("poll answer is not a task batch") from None
+        wanted = set(upstream_ids)
+        return {i: _acedata_task(r) for i, r in records.items() if i in wanted}
 
 
 def _acedata_code(response: httpx.Response) -> str:

@@ -134,27 +134,31 @@ class FaultUpstream:
                 self._send(200, json.dumps(answer).encode())
 
             def _retrieve(self, body: dict[str, Any]) -> None:
+                ids = body.get("ids") if body.get("action") == "retrieve_batch" else None
                 with upstream.lock:
                     upstream.polls += 1
-                    task = upstream.tasks.get(str(body.get("id")))
-                    if task is None or upstream.behaviour.lose_tasks:
-                        record = None
-                    else:
+                    records = []
+                    for task_id in ids if ids is not None else [body.get("id")]:
+                        task = upstream.tasks.get(str(task_id))
+                        if task is None or upstream.behaviour.lose_tasks:
+                            continue
                         task.polls += 1
-                        record = upstream.record(task)
-                if record is None:
+                        records.append(upstream.record(task))
+                if ids is not None:
+                    batch = {"items": records, "count": len(records)}
+                    self._send(200, json.dumps(batch).encode())
+                elif not records:
                     self._send(404, b'{"success":false,"error":{"code":"not_found"}}')
                 else:
-                    self._send(200, json.dumps(record).encode())
+                    self._send(200, json.dumps(records[0]).encode())
 
             def _fetch(self, body: dict[str, Any]) -> None:
-                b = upstream.behaviour
                 out = []
                 with upstream.lock:
                     upstream.polls += 1
                     for task_id in body.get("ids") or []:
                         task = upstream.tasks.get(task_id)
-                        if task is None or b.lose_tasks:
+                        if task is None or upstream.behaviour.lose_tasks:
                             continue
                         task.polls += 1
                         out.append(upstream.render(task))
