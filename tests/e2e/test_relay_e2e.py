@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from e2e_serving import Server, cli, launch, new_key, poll_task, stop
+from e2e_serving import Server, cli, kill_tree, launch, new_key, poll_task, stop
 
 ENGINE_PRESENT = importlib.util.find_spec("cadenza.compose.pipeline") is not None
 SECRET = "e2e channel secret"
@@ -40,6 +42,15 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         stop(server)
+
+
+GATEWAY_ENV = {
+    "CADENZA_CHANNEL_SECRET": SECRET,
+    "CADENZA_ALLOW_PRIVATE_URLS": "true",
+    "CADENZA_RELAY_POLL_S": "0.5",
+    "CADENZA_WARM_START": "false",
+    "CADENZA_REAPER_INTERVAL_S": "1",
+}
 
 
 def _closed_port() -> str:
@@ -206,3 +217,65 @@ def test_a_model_whose_channels_are_all_down_fails_over_nowhere_and_then_gets_50
     cli(gateway, "channels", "disable", "dead-node")
     cli(gateway, "channels", "remove", "dead-node")
     assert "dead-node" not in cli(gateway, "channels", "list")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ENGINE_PRESENT, reason="the built-in engine is absent")
+def test_a_gateway_killed_mid_relay_resumes_the_task_after_a_restart_without_a_second_submit(
+    upstream: Server, tmp_path: Path
+) -> None:
+    upstream_key = new_key(upstream, "100")
+    first = launch(tmp_path, env_extra=GATEWAY_ENV)
+    assert first.proc is not None
+    try:
+        cli(
+            first,
+            "channels",
+            "add",
+            "--name",
+            "node",
+            "--kind",
+            "sunocore",
+            "--base-url",
+            upstream.base,
+            "--key",
+            upstream_key,
+            "--models",
+            "chirp-v4-5",
+        )
+        headers = {"X-API-Key": new_key(first, "100", "--rpm", "1000")}
+        body = {
+            "title": "Survivor",
+            "tags": "ambient",
+            "mv": "chirp-v4-5",
+            "make_instrumental": True,
+        }
+        with httpx.Client(base_url=first.base, headers=headers, timeout=30) as client:
+            task_id = client.post("/suno/submit/music", json=body).json()["data"]
+            deadline = time.monotonic() + 120
+            while True:  # accepted upstream and rendering there
+                task = client.post("/suno/fetch", json={"ids": [task_id]}).json()["data"][0]
+                if task["status"] == "IN_PROGRESS" and task["progress"] != "0%":
+                    break
+                assert task["status"] not in ("SUCCESS", "FAILURE"), task
+                assert time.monotonic() < deadline, task
+                time.sleep(0.2)
+    finally:
+        kill_tree(first.proc)
+
+    second = launch(tmp_path, env_extra=GATEWAY_ENV, log_name="server-2.log")
+    try:
+        with (
+            httpx.Client(base_url=second.base, headers=headers, timeout=30) as client,
+            httpx.Client(
+                base_url=upstream.base, headers={"X-API-Key": upstream_key}, timeout=30
+            ) as upstream_client,
+        ):
+            task, _ = poll_task(client, task_id, timeout_s=240)
+            assert task["status"] == "SUCCESS", task
+            assert all(c["audio_url"].startswith(second.base) for c in task["data"])
+            assert _ledger(client) == [("CONSUME", task_id)]
+            # One task upstream: the restarted gateway polled it, it did not submit again.
+            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"]
+    finally:
+        stop(second)
