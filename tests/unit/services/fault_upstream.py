@@ -38,6 +38,8 @@ class Behaviour:
     fail_reason: str = ""
     #: Polls answer that there is no such task.
     lose_tasks: bool = False
+    #: The first this many polls answer a body that is not JSON.
+    garbage_polls: int = 0
 
 
 @dataclass
@@ -156,6 +158,11 @@ class FaultUpstream:
                 out = []
                 with upstream.lock:
                     upstream.polls += 1
+                    garbage = upstream.polls <= upstream.behaviour.garbage_polls
+                if garbage:
+                    self._send(200, b"<html>busy</html>", "text/html")
+                    return
+                with upstream.lock:
                     for task_id in body.get("ids") or []:
                         task = upstream.tasks.get(task_id)
                         if task is None or upstream.behaviour.lose_tasks:

@@ -443,3 +443,16 @@ def test_a_stopping_server_leaves_its_relays_to_be_resumed_without_a_refund(
     assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
     assert up.submits == 1 and len(up.tasks) == 1
     assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_garbage_and_failed_polls_are_no_news_and_the_task_still_completes(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(garbage_polls=4)
+    gateway.add("noisy", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert up.polls > 4 and len(up.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
