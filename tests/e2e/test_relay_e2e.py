@@ -207,6 +207,19 @@ def test_a_model_whose_channels_are_all_down_fails_over_nowhere_and_then_gets_50
         refused = client.post("/suno/submit/music", json=body)
         assert refused.status_code == 502, refused.text
         assert refused.json()["code"] == "upstream_unavailable"
+        # The same refusal in AceData's words, from its own route.
+        acedata = client.post(
+            "/suno/audios",
+            json={
+                "action": "generate",
+                "model": "chirp-v5",
+                "prompt": "a calm song",
+                "async": True,
+            },
+        )
+        assert acedata.status_code == 500, acedata.text
+        error = acedata.json()["error"]
+        assert error["code"] == "api_error" and "no available worker in system" in error["message"]
         rows = _ledger(client)
         for task_id in failed:
             assert sorted(kind for kind, t in rows if t == task_id) == ["CONSUME", "REFUND"]

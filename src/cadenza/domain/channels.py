@@ -40,6 +40,8 @@ class ChannelKind(enum.StrEnum):
 
 
 MAX_NAME = 64
+#: The actions a channel can take so far: songs (made, extended, covered).
+RELAYABLE_ACTIONS = frozenset({"MUSIC"})
 
 
 @dataclass
@@ -106,6 +108,12 @@ def new_channel(
         raise InvalidInput("base URL must be an http:// or https:// URL")
     model_names = sorted({m.strip().lower() for m in models if m.strip()}) or ["*"]
     action_names = sorted({a.strip().upper() for a in actions if a.strip()}) or ["MUSIC"]
+    unknown = set(action_names) - RELAYABLE_ACTIONS
+    if unknown:
+        raise InvalidInput(
+            f"actions {', '.join(sorted(unknown))} cannot be relayed; "
+            f"relayable: {', '.join(sorted(RELAYABLE_ACTIONS))}"
+        )
     if weight < 1 or max_in_flight < 1:
         raise InvalidInput("weight and max in flight must be at least 1")
     if submit_timeout_s <= 0 or task_timeout_s <= 0 or cooldown_s < 0:

@@ -42,6 +42,7 @@ def test_a_channel_is_validated_and_normalised() -> None:
         {"base_url": "ftp://x"},
         {"weight": 0},
         {"submit_timeout_s": 0},
+        {"actions": ["STEMS"]},
     ):
         with pytest.raises(InvalidInput):
             _channel(**{"name": "ok", **bad})  # type: ignore[arg-type]
