@@ -42,12 +42,14 @@ from cadenza.engines.upstream import (
 from cadenza.net.fetch import fetch_to_file
 from cadenza.services.channels import NO_WORKER, ChannelRouter
 from cadenza.services.ports import ProgressCallback, SecretBox, UnitOfWorkFactory
-from cadenza.services.worker import TaskAbandoned
+from cadenza.services.worker import TaskAbandoned, TaskCancelled
 
 log = logging.getLogger(__name__)
 
 #: Polls in a row that find no such task upstream before it counts as lost there.
 LOST_AFTER = 3
+#: How often a relay that hears no progress checks that its task still runs here (s).
+STILL_RUNNING_CHECK_S = 30.0
 #: Share of the progress bar the upstream's render takes; the download takes the rest.
 RENDER_SHARE = 0.9
 
@@ -126,7 +128,7 @@ class RelayEngine:
         channel, upstream, upstream_id = self._accepted(task_id, action, request, params)
         try:
             with self._router.health.holding(channel):
-                done = self._follow(channel, upstream, upstream_id, progress)
+                done = self._follow(channel, upstream, upstream_id, progress, task_id)
                 results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
                 self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
@@ -263,6 +265,7 @@ class RelayEngine:
         wait = self._poll_s
         while True:
             self._wait(wait)
+            self._check_running(relay.task_id)
             try:
                 upstream_id = upstream.submit_music(request, relay.submit_key)
             except (Refused, Ambiguous) as exc:
@@ -287,16 +290,25 @@ class RelayEngine:
     # -- follow ---------------------------------------------------------------------------
 
     def _follow(
-        self, channel: Channel, upstream: Upstream, upstream_id: str, progress: ProgressCallback
+        self,
+        channel: Channel,
+        upstream: Upstream,
+        upstream_id: str,
+        progress: ProgressCallback,
+        task_id: str,
     ) -> UpstreamTask:
         """Waits for the channel's poller to see the upstream task end; its progress
         becomes the task's."""
         deadline = time.monotonic() + channel.task_timeout_s
         missing = 0
+        checked = time.monotonic()
         with self._poller(channel, upstream).watch(upstream_id) as watch:
             while True:
                 if self._stopping.is_set():
                     raise TaskAbandoned("this process is stopping; the task resumes elsewhere")
+                if time.monotonic() - checked > STILL_RUNNING_CHECK_S:
+                    self._check_running(task_id)
+                    checked = time.monotonic()
                 got = watch.take(self._poll_s * 2)
                 if time.monotonic() > deadline:
                     raise EngineError("the upstream did not finish in time")
@@ -391,6 +403,13 @@ class RelayEngine:
                     upstream, poll_s=self._poll_s, name=channel.name
                 )
             return found
+
+    def _check_running(self, task_id: str) -> None:
+        """Stops following a task finished here meanwhile (failed at its deadline)."""
+        with self._uow(read_only=True) as u:
+            task = u.tasks.get(task_id)
+        if task is None or task.status.finished:
+            raise TaskCancelled(task_id)
 
     def _save(self, relay: Relay) -> None:
         relay.updated_at = utcnow()

@@ -21,6 +21,7 @@ from cadenza.domain.channels import RELAY_ROUTE, Channel, Relay
 from cadenza.domain.errors import UpstreamUnavailable
 from cadenza.domain.music import build_music_request
 from cadenza.domain.tasks import ClipStatus, TaskStatus
+from cadenza.engines import relay as relay_engine
 from cadenza.engines.registry import EngineRegistry
 from cadenza.engines.relay import MediaPolicy, RelayEngine
 from cadenza.secretbox import FernetBox
@@ -28,6 +29,7 @@ from cadenza.services import channels as channel_service
 from cadenza.services.channels import NO_WORKER, ChannelHealth, ChannelRouter
 from cadenza.services.commands import Commands, MakeMusic, Origin, Submission
 from cadenza.services.ports import UnitOfWorkFactory
+from cadenza.services.tasks import settle_failure
 from cadenza.services.worker import TaskRunner
 
 BOX = FernetBox("test-channel-secret")
@@ -456,3 +458,27 @@ def test_garbage_and_failed_polls_are_no_news_and_the_task_still_completes(
     assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
     assert up.polls > 4 and len(up.tasks) == 1
     assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_task_failed_here_at_its_deadline_stops_its_relay_with_one_refund(
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay_engine, "STILL_RUNNING_CHECK_S", 0.1)
+    up = upstreams(polls_to_finish=10**6)  # a stuck upstream
+    gateway.add("stuck", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    running = threading.Thread(target=gateway.run, args=(task_id,))
+    running.start()
+    deadline = time.monotonic() + 30
+    while up.polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert settle_failure(gateway.uow, task_id, "timed out")  # what the reaper does
+    running.join(timeout=10)  # well before the channel's own 20 s task timeout
+    assert not running.is_alive()
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.FAILURE and task.fail_reason == "timed out"
+    assert _charges(gateway.ledger(key)) == (1, 1)
