@@ -126,17 +126,19 @@ class RelayEngine:
         started = time.monotonic()
         request = self._upstream_sources(request)
         channel, upstream, upstream_id = self._accepted(task_id, action, request, params)
+        # From here the task holds one of the channel's in-flight slots.
         try:
-            with self._router.health.holding(channel):
-                done = self._follow(channel, upstream, upstream_id, progress, task_id)
-                results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
-                self._remember_clips(task_id, done.clips, results)
+            done = self._follow(channel, upstream, upstream_id, progress, task_id)
+            results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
+            self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
             raise EngineError(f"the upstream's media could not be fetched: {exc}") from exc
         except EngineError:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
             raise
+        finally:
+            self._router.health.release(channel)
         self._router.health.ended(channel, success=True, seconds=time.monotonic() - started)
         return results
 
@@ -145,63 +147,87 @@ class RelayEngine:
     def _accepted(
         self, task_id: str, action: str, request: MusicRequest, params: dict[str, Any]
     ) -> tuple[Channel, Upstream, str]:
-        """The channel and upstream task id of this task: made now, or found again."""
+        """The channel and upstream task id of this task, made now or found again; the
+        task holds one of that channel's in-flight slots when this returns."""
+        health = self._router.health
         with self._uow(read_only=True) as u:
             relay = u.relays.get(task_id)
         if relay is not None and relay.state is RelayState.ACCEPTED and relay.upstream_task_id:
             channel = self._channel(relay.channel_id)
+            health.hold(channel)
             return channel, self._open(channel), relay.upstream_task_id
         if relay is not None and relay.channel_id not in relay.refused_by:
             # Sent before this worker started: it may be there already. Only that
             # upstream can say, so it is asked again; nothing goes elsewhere.
             channel = self._channel(relay.channel_id)
             upstream = self._open(channel)
-            return channel, upstream, self._reconcile(channel, upstream, relay, request)
+            health.hold(channel)
+            try:
+                return channel, upstream, self._reconcile(channel, upstream, relay, request)
+            except BaseException:
+                health.release(channel)
+                raise
         refused = list(relay.refused_by) if relay is not None else []
         pinned = pinned_channel(str(params.get("route") or "")) or None
-        deadline = time.monotonic() + max(5.0, 2 * self._poll_s)
         while True:
             order = self._order(action, request.model, pinned, refused)
             if not order:
-                busy = self._order(action, request.model, pinned, refused, room=False)
-                if busy and time.monotonic() < deadline:
-                    # Every channel is at its cap: wait for room, briefly.
-                    self._wait(self._poll_s)
-                    continue
-                raise EngineError(f"{NO_WORKER}: no upstream channel took the task")
+                if not self._order(action, request.model, pinned, refused, room=False):
+                    raise EngineError(f"{NO_WORKER}: no upstream channel took the task")
+                # Every channel that may take it is at its cap: the task waits its turn
+                # (until its deadline here).
+                self._wait(self._poll_s)
+                self._check_running(task_id)
+                continue
             for channel in order:
-                relay = Relay(
-                    task_id=task_id,
-                    channel_id=channel.id,
-                    submit_key=f"cadenza-{task_id}",
-                    refused_by=refused,
-                )
-                self._save(relay)
-                upstream = self._open(channel)
-                self._router.health.attempt(channel)
+                if not health.reserve(channel):
+                    continue  # taken by another task meanwhile
                 try:
-                    upstream_id = upstream.submit_music(request, relay.submit_key)
-                except Refused as exc:
-                    log.warning("channel %s refused task %s: %s", channel.name, task_id, exc)
-                    self._router.health.refused(channel)
-                    refused.append(channel.id)
-                    relay.refused_by = refused
-                    self._save(relay)
+                    accepted = self._submit(task_id, channel, request, refused)
+                except BaseException:
+                    health.release(channel)
+                    raise
+                if accepted is None:
+                    health.release(channel)
                     continue
-                except Ambiguous as exc:
-                    log.warning(
-                        "submit of task %s to %s has no known outcome (%s); reconciling",
-                        task_id,
-                        channel.name,
-                        exc,
-                    )
-                    self._router.health.ambiguous(channel)
-                    return channel, upstream, self._reconcile(channel, upstream, relay, request)
-                except Rejected as exc:
-                    raise EngineError(str(exc)) from exc
-                self._router.health.accepted(channel)
-                self._accept(relay, upstream_id)
-                return channel, upstream, upstream_id
+                return channel, accepted[0], accepted[1]
+
+    def _submit(
+        self, task_id: str, channel: Channel, request: MusicRequest, refused: list[str]
+    ) -> tuple[Upstream, str] | None:
+        """Submits to one channel; None when it certainly made nothing (try another)."""
+        health = self._router.health
+        relay = Relay(
+            task_id=task_id,
+            channel_id=channel.id,
+            submit_key=f"cadenza-{task_id}",
+            refused_by=refused,
+        )
+        self._save(relay)
+        upstream = self._open(channel)
+        try:
+            upstream_id = upstream.submit_music(request, relay.submit_key)
+        except Refused as exc:
+            log.warning("channel %s refused task %s: %s", channel.name, task_id, exc)
+            health.refused(channel)
+            refused.append(channel.id)
+            relay.refused_by = refused
+            self._save(relay)
+            return None
+        except Ambiguous as exc:
+            log.warning(
+                "submit of task %s to %s has no known outcome (%s); reconciling",
+                task_id,
+                channel.name,
+                exc,
+            )
+            health.ambiguous(channel)
+            return upstream, self._reconcile(channel, upstream, relay, request)
+        except Rejected as exc:
+            raise EngineError(str(exc)) from exc
+        health.accepted(channel)
+        self._accept(relay, upstream_id)
+        return upstream, upstream_id
 
     def _upstream_sources(self, request: MusicRequest) -> MusicRequest:
         """The request with the clips it edits named as the upstream knows them."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cadenza.domain.channels import Breaker, Channel, candidates, new_channel
@@ -154,10 +153,6 @@ class ChannelHealth:
                 return False
             return not room or self._stat(channel).in_flight < channel.max_in_flight
 
-    def attempt(self, channel: Channel) -> None:
-        with self._lock:
-            self._breaker(channel).attempt(self._clock())
-
     def accepted(self, channel: Channel) -> None:
         with self._lock:
             self._breaker(channel).succeeded()
@@ -182,16 +177,28 @@ class ChannelHealth:
                 stat.failed += 1
             stat.seconds_total += max(0.0, seconds)
 
-    @contextmanager
-    def holding(self, channel: Channel) -> Iterator[None]:
-        """Counts a task in flight on the channel while the block runs."""
+    def reserve(self, channel: Channel) -> bool:
+        """Takes one of the channel's in-flight slots for a submit, if its circuit lets
+        one through and it is under its cap (checked and taken at once, so a burst of
+        submits cannot pass the cap together)."""
+        with self._lock:
+            breaker = self._breaker(channel)
+            now = self._clock()
+            stat = self._stat(channel)
+            if not breaker.available(now) or stat.in_flight >= channel.max_in_flight:
+                return False
+            breaker.attempt(now)
+            stat.in_flight += 1
+            return True
+
+    def hold(self, channel: Channel) -> None:
+        """Takes a slot whatever the cap: a task the channel holds already (resumed)."""
         with self._lock:
             self._stat(channel).in_flight += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._stat(channel).in_flight -= 1
+
+    def release(self, channel: Channel) -> None:
+        with self._lock:
+            self._stat(channel).in_flight -= 1
 
     def snapshot(self, channels: Sequence[Channel]) -> list[ChannelStats]:
         now = self._clock()

@@ -57,6 +57,8 @@ class FaultUpstream:
     by_idempotency: dict[str, str] = field(default_factory=dict)
     submits: int = 0
     polls: int = 0
+    #: The most tasks it held unfinished when a new one arrived.
+    max_open: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -116,6 +118,10 @@ class FaultUpstream:
                         key = self.headers.get("Idempotency-Key") or uuid.uuid4().hex
                         first = key not in upstream.by_idempotency
                         if first:
+                            open_now = sum(
+                                t.polls < b.polls_to_finish for t in upstream.tasks.values()
+                            )
+                            upstream.max_open = max(upstream.max_open, open_now)
                             task = UpstreamTask(str(uuid.uuid4()), body)
                             upstream.tasks[task.id] = task
                             upstream.by_idempotency[key] = task.id

@@ -482,3 +482,20 @@ def test_a_task_failed_here_at_its_deadline_stops_its_relay_with_one_refund(
     task = _task(gateway.uow, task_id)[0]
     assert task.status is TaskStatus.FAILURE and task.fail_reason == "timed out"
     assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_a_channels_cap_holds_under_a_burst_and_the_others_wait_their_turn(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=3)
+    gateway.add("one-at-a-time", up.base, max_in_flight=1)
+    key = make_key(concurrency_limit=10)
+    ids = [gateway.submit(key) for _ in range(4)]
+    burst = [threading.Thread(target=gateway.run, args=(task_id,)) for task_id in ids]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(timeout=60)
+    assert all(_task(gateway.uow, t)[0].status is TaskStatus.SUCCESS for t in ids)
+    assert len(up.tasks) == 4 and up.max_open == 0  # never two there at once
+    assert _charges(gateway.ledger(key)) == (4, 0)
