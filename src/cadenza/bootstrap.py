@@ -11,12 +11,13 @@ import importlib
 import importlib.util
 import threading
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from cadenza.db.changes import NoTaskChanges
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
 from cadenza.services.callbacks import CallbackRenderers
+from cadenza.services.channels import ChannelRouter
 from cadenza.services.commands import Commands, RemoteAudio
 from cadenza.services.events import TaskEventWaiter
 from cadenza.services.media import UploadPolicy
@@ -25,6 +26,7 @@ from cadenza.services.ports import (
     Engine,
     MediaStorage,
     RateLimiter,
+    SecretBox,
     TaskChanges,
     TaskQueue,
     UnitOfWork,
@@ -33,6 +35,9 @@ from cadenza.services.ports import (
 )
 from cadenza.services.worker import TaskRunner
 from cadenza.settings import Settings
+
+if TYPE_CHECKING:
+    from cadenza.engines.relay import RelayEngine
 
 
 @dataclass
@@ -51,6 +56,9 @@ class Container:
     callback_renderers: CallbackRenderers = field(default_factory=CallbackRenderers)
     #: Sends callbacks; None where no sender is installed (deliveries wait in the outbox).
     callback_sender: CallbackSender | None = None
+    #: Which tasks go to upstream channels, and their health; None where no channel
+    #: secret is set (nothing is relayed).
+    channels: ChannelRouter | None = None
 
     @functools.cached_property
     def event_waiter(self) -> TaskEventWaiter:
@@ -83,6 +91,7 @@ class Container:
                 timeout_s=self.settings.remote_fetch_timeout_s,
                 allow_private=self.settings.allow_private_urls,
             ),
+            channels=self.channels,
         )
 
 
@@ -266,6 +275,7 @@ def build_runner(
     uow: UnitOfWorkFactory,
     storage: MediaStorage,
     engines: EngineRegistry,
+    relay: Engine | None = None,
 ) -> TaskRunner:
     return TaskRunner(
         uow,
@@ -275,6 +285,7 @@ def build_runner(
         max_attempts=settings.max_attempts,
         worker_name=worker_route(settings),
         heartbeat_s=settings.heartbeat_interval_s,
+        relay=relay,
     )
 
 
@@ -294,18 +305,68 @@ def build_container(settings: Settings) -> Container:
         uow = serialized(uow)
     storage = build_storage(settings)
     engines = build_engines(settings, storage)
+    channels, relay = build_relay(settings, uow)
+    runner = build_runner(settings, uow, storage, engines, relay)
+    queue = build_queue(settings)
+    if relay is not None:
+        from cadenza.queue.lanes import LaneQueue, RelayLane
+
+        lane = RelayLane(
+            runner.run,
+            threads=settings.relay_threads,
+            on_start=relay.start,
+            on_stop=relay.stop,
+            after_stop=relay.close,
+        )
+        queue = LaneQueue(queue, lane)
     return Container(
         settings=settings,
         uow=uow,
-        queue=build_queue(settings),
+        queue=queue,
         limiter=build_limiter(settings),
         storage=storage,
         engines=engines,
-        runner=build_runner(settings, uow, storage, engines),
+        runner=runner,
         views=views,
         changes=build_changes(settings),
         callback_sender=build_callback_sender(settings),
+        channels=channels,
     )
+
+
+def build_secret_box(settings: Settings) -> SecretBox | None:
+    """What seals channel credentials; None without ``channel_secret``."""
+    if not settings.channel_secret:
+        return None
+    from cadenza.secretbox import FernetBox
+
+    return FernetBox(settings.channel_secret)
+
+
+def build_relay(
+    settings: Settings, uow: UnitOfWorkFactory
+) -> tuple[ChannelRouter | None, RelayEngine | None]:
+    """The channel router and the relay engine, where a channel secret is set: relayed
+    tasks run in the process that serves the API, on its relay lane."""
+    box = build_secret_box(settings)
+    if box is None:
+        return None, None
+    from cadenza.engines.relay import MediaPolicy, RelayEngine
+    from cadenza.services.channels import ChannelHealth
+
+    router = ChannelRouter(uow, ChannelHealth())
+    engine = RelayEngine(
+        uow,
+        router,
+        box,
+        poll_s=settings.relay_poll_s,
+        media=MediaPolicy(
+            max_bytes=settings.relay_media_max_bytes,
+            timeout_s=settings.relay_media_timeout_s,
+            allow_private=settings.allow_private_urls,
+        ),
+    )
+    return router, engine
 
 
 def build_callback_sender(settings: Settings) -> CallbackSender:

@@ -30,6 +30,11 @@ prices_app = typer.Typer(help="Show and change the price of each action.", no_ar
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(prices_app, name="prices")
+channels_app = typer.Typer(
+    help="Upstream channels: other services that take tasks on this server's behalf.",
+    no_args_is_help=True,
+)
+app.add_typer(channels_app, name="channels")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -275,6 +280,141 @@ def credits_grant(
     except DomainError as exc:
         raise _fail(exc.message) from None
     console.print(f"new balance: {_show(balance)}")
+
+
+def _channel_uow(data_dir: Path | None) -> tuple[UnitOfWorkFactory, Settings]:
+    settings = load_settings(data_dir)
+    return _admin_uow(settings), settings
+
+
+@channels_app.command("add")
+def channels_add(
+    name: Annotated[str, typer.Option(help="A unique name.")],
+    kind: Annotated[str, typer.Option(help="The upstream's dialect: sunocore or acedata.")],
+    base_url: Annotated[str, typer.Option(help="The upstream's base URL.")],
+    key: Annotated[
+        str,
+        typer.Option(
+            envvar="CADENZA_CHANNEL_KEY",
+            help="The upstream's API key ('-' reads it from standard input). Sealed with "
+            "CADENZA_CHANNEL_SECRET before it is stored; never shown again.",
+        ),
+    ],
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", help="A model it serves (repeat, or comma-separate); * for all."),
+    ] = None,
+    actions: Annotated[
+        list[str] | None, typer.Option("--actions", help="An action it serves (default MUSIC).")
+    ] = None,
+    weight: Annotated[int, typer.Option(help="Share of tasks among equals.")] = 1,
+    priority: Annotated[int, typer.Option(help="Lower is tried first.")] = 0,
+    max_in_flight: Annotated[int, typer.Option(help="Tasks relayed to it at once.")] = 16,
+    submit_timeout: Annotated[float, typer.Option(help="Seconds for one submit.")] = 30.0,
+    task_timeout: Annotated[float, typer.Option(help="Seconds a task may take there.")] = 900.0,
+    cooldown: Annotated[float, typer.Option(help="Seconds its circuit stays open.")] = 30.0,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a channel; songs of the models it serves are relayed to it from then on."""
+    import sys
+
+    from cadenza.bootstrap import build_secret_box
+    from cadenza.services import channels
+
+    uow, settings = _channel_uow(data_dir)
+    box = build_secret_box(settings)
+    if box is None:
+        raise _fail("set CADENZA_CHANNEL_SECRET first: channel keys are sealed with it")
+    secret = sys.stdin.readline().strip() if key == "-" else key
+    split = [m for item in models or ["*"] for m in item.split(",")]
+    try:
+        channel = channels.add_channel(
+            uow,
+            box,
+            name=name,
+            kind=kind,
+            base_url=base_url,
+            key=secret,
+            models=split,
+            actions=[a for item in actions or ["MUSIC"] for a in item.split(",")],
+            weight=weight,
+            priority=priority,
+            max_in_flight=max_in_flight,
+            submit_timeout_s=submit_timeout,
+            task_timeout_s=task_timeout,
+            cooldown_s=cooldown,
+        )
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    console.print(
+        f"added channel [bold]{channel.name}[/] ({channel.kind.value}, {channel.base_url}) "
+        f"for models {', '.join(channel.models)}"
+    )
+
+
+@channels_app.command("list")
+def channels_list(data_dir: DataDir = None) -> None:
+    """List channels (never their keys)."""
+    from cadenza.services import channels
+
+    table = Table(
+        "name", "kind", "base URL", "models", "actions", "weight", "priority", "cap", "enabled"
+    )
+    for channel in channels.list_channels(_channel_uow(data_dir)[0]):
+        table.add_row(
+            channel.name,
+            channel.kind.value,
+            channel.base_url,
+            ",".join(channel.models),
+            ",".join(channel.actions),
+            str(channel.weight),
+            str(channel.priority),
+            str(channel.max_in_flight),
+            "yes" if channel.enabled else "no",
+        )
+    console.print(table)
+
+
+@channels_app.command("disable")
+def channels_disable(
+    ref: Annotated[str, typer.Argument(help="Channel name or id.")], data_dir: DataDir = None
+) -> None:
+    """Stop sending new tasks to a channel; those it holds are still followed there."""
+    from cadenza.services import channels
+
+    try:
+        channel = channels.set_enabled(_channel_uow(data_dir)[0], ref, False)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"disabled channel {channel.name}")
+
+
+@channels_app.command("enable")
+def channels_enable(
+    ref: Annotated[str, typer.Argument(help="Channel name or id.")], data_dir: DataDir = None
+) -> None:
+    """Send tasks to a disabled channel again."""
+    from cadenza.services import channels
+
+    try:
+        channel = channels.set_enabled(_channel_uow(data_dir)[0], ref, True)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"enabled channel {channel.name}")
+
+
+@channels_app.command("remove")
+def channels_remove(
+    ref: Annotated[str, typer.Argument(help="Channel name or id.")], data_dir: DataDir = None
+) -> None:
+    """Remove a channel (disable it first and let its tasks finish)."""
+    from cadenza.services import channels
+
+    try:
+        channel = channels.remove_channel(_channel_uow(data_dir)[0], ref)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"removed channel {channel.name}")
 
 
 @prices_app.command("list")

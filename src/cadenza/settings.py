@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     #: API key make Cadenza call its own network.
     allow_private_urls: bool = False
 
+    #: Seals the credentials of upstream channels in the database (any string; keep it
+    #: secret and stable: channels added under another one cannot be used).
+    channel_secret: str = ""
+    #: Relayed tasks followed at once by one process (each waits on its upstream on a
+    #: thread of its own, holding no render slot).
+    relay_threads: int = Field(default=256, ge=1)
+    #: Seconds between two polls of an upstream task.
+    relay_poll_s: float = Field(default=1.0, gt=0)
+    #: Largest media file mirrored from an upstream (bytes), and the longest its download
+    #: may take (seconds).
+    relay_media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    relay_media_timeout_s: float = Field(default=120.0, gt=0)
+
     #: A directory of moderation lists (``artists.txt``, ``producer_tags.txt``,
     #: ``inappropriate.txt``, ``copyrighted_lyrics.txt``, one entry a line): each file there
     #: replaces the shipped list of that name (an empty file turns it off). Empty means the

@@ -186,6 +186,10 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
     app.state.auth_cache = AuthCache(container.settings.auth_cache_ttl_s)
     app.state.renderings = Renderings(container.settings.poll_cache_entries)
     metrics = Metrics()
+    if container.channels is not None:
+        from cadenza.api.channel_metrics import ChannelMetrics
+
+        metrics.registry.register(ChannelMetrics(container.channels))
     install_error_handlers(app)
     openapi.install(app)
     polls = Polls(container, app.state.auth_cache, app.state.renderings)

@@ -23,6 +23,7 @@ from cadenza.db.repositories import (
     SqlPriceRepository,
     SqlTaskRepository,
 )
+from cadenza.db.repositories_channels import SqlChannelRepository, SqlRelayRepository
 from cadenza.db.repositories_events import SqlCallbackDeliveryRepository, SqlTaskEventRepository
 from cadenza.db.repositories_library import SqlPersonaRepository, SqlPlaylistRepository
 from cadenza.db.repositories_uploads import SqlUploadRepository
@@ -30,12 +31,14 @@ from cadenza.domain.billing import LedgerEntry, key_refused, short_of_credits, t
 from cadenza.domain.errors import DomainError, IdempotencyKeyTaken, UpstreamUnavailable
 from cadenza.services.ports import (
     CallbackDeliveryRepository,
+    ChannelRepository,
     ClipRepository,
     KeyRepository,
     LedgerRepository,
     PersonaRepository,
     PlaylistRepository,
     PriceRepository,
+    RelayRepository,
     TaskEventRepository,
     TaskRepository,
     UnitOfWorkFactory,
@@ -60,6 +63,8 @@ class SqlUnitOfWork:
     playlists: PlaylistRepository
     task_events: TaskEventRepository
     callbacks: CallbackDeliveryRepository
+    channels: ChannelRepository
+    relays: RelayRepository
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, prices: PriceCache | None = None
@@ -87,6 +92,8 @@ class SqlUnitOfWork:
         self.playlists = SqlPlaylistRepository(conn)
         self.task_events = SqlTaskEventRepository(conn)
         self.callbacks = SqlCallbackDeliveryRepository(conn)
+        self.channels = SqlChannelRepository(conn)
+        self.relays = SqlRelayRepository(conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

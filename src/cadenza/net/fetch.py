@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,13 @@ class Fetched:
     content_type: str | None
     #: The URL fetched, normalised; it is the one asked for, since redirects are refused.
     final_url: str
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every download: building one loads the CA bundle, which costs
+    more CPU than a small download itself. A context is safe to share between threads."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def too_large_message(field: str, max_bytes: int) -> str:
@@ -75,7 +84,7 @@ def fetch_to_file(
     try:
         with (
             httpx.Client(
-                transport=SafeTransport(backend),
+                transport=SafeTransport(backend, verify=_tls()),
                 timeout=timeout_s,
                 follow_redirects=False,
                 trust_env=False,

@@ -23,9 +23,11 @@ from typing import Any, Generic, TypeVar
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
+from cadenza.domain.channels import RELAY_ROUTE
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import Task
 from cadenza.services import media, tasks
+from cadenza.services.channels import ChannelRouter
 from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWorkFactory
 
 
@@ -161,6 +163,7 @@ class Commands:
         deadline_s: int,
         uploads: media.UploadPolicy | None = None,
         remote: RemoteAudio | None = None,
+        channels: ChannelRouter | None = None,
     ) -> None:
         self.uow = uow
         self.queue = queue
@@ -169,6 +172,8 @@ class Commands:
         self.deadline_s = deadline_s
         self.uploads = uploads or media.UploadPolicy()
         self.remote = remote or RemoteAudio()
+        #: Which tasks go to upstream channels; None where this server relays none.
+        self.channels = channels
 
     def submit(self, key: ApiKey, command: object, how: Submission) -> Task:
         """Charge for and record the command's task, then hand it to its queue."""
@@ -200,6 +205,20 @@ class Commands:
 
 @handles(MakeMusic, Action.MUSIC)
 def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission) -> Task:
+    req = command.request
+    route: str | None = None
+    source = req.continue_clip_id or req.cover_clip_id
+    if app.channels is not None and source and not req.persona_id:
+        # An edit of a relayed song goes to the channel that made it, which alone has it.
+        channel_id = tasks.relayed_source(app.uow, key, source)
+        if channel_id is not None:
+            app.channels.check_open(channel_id)
+            route = f"{RELAY_ROUTE}:{channel_id}"
+    # Songs of a model an upstream channel serves are relayed; edits of a song made here
+    # (extend, cover, a persona's voice) need its score, so they are made here.
+    plain = not (req.persona_id or source)
+    if app.channels is not None and plain and app.channels.route(Action.MUSIC.value, req.model):
+        route = RELAY_ROUTE
     return tasks.submit_music_request(
         app.uow,
         app.queue,
@@ -210,6 +229,7 @@ def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission)
         deadline_s=app.deadline_s,
         origin=how.origin.record(),
         callback=how.callback,
+        route=route,
     )
 
 

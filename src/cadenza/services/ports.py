@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry, UsageRow
 from cadenza.domain.callbacks import CallbackDelivery, DeliveryStatus
+from cadenza.domain.channels import Channel, Relay
 from cadenza.domain.events import TaskEvent
 from cadenza.domain.library import Persona, Playlist
 from cadenza.domain.tasks import Clip, Task, TaskView
@@ -272,6 +273,40 @@ class PlaylistRepository(Protocol):
     def list_for_key(self, key_id: str, limit: int = 100, offset: int = 0) -> list[Playlist]: ...
 
 
+class ChannelRepository(Protocol):
+    def add(self, channel: Channel) -> None:
+        """Raises ``InvalidInput`` when a channel of that name exists."""
+        ...
+
+    def get(self, channel_id: str) -> Channel | None: ...
+    def find(self, ref: str) -> Channel | None:
+        """A channel by name or id."""
+        ...
+
+    def list(self) -> list[Channel]: ...
+    def update(self, channel: Channel) -> None: ...
+    def remove(self, channel_id: str) -> bool: ...
+
+
+class RelayRepository(Protocol):
+    """Where each relayed task went (one row per task, rewritten as it moves on)."""
+
+    def get(self, task_id: str) -> Relay | None: ...
+    def save(self, relay: Relay) -> None: ...
+    def channel_of_clip_task(self, task_id: str) -> str | None:
+        """The channel that accepted the task (None: it was made here)."""
+        ...
+
+
+class SecretBox(Protocol):
+    """Seals channel credentials for storage and opens them for use."""
+
+    def seal(self, plain: str) -> str: ...
+    def open(self, sealed: str) -> str:
+        """Raises ``ValueError`` when ``sealed`` was not sealed with this box's key."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; leaving the block without ``commit`` rolls back."""
 
@@ -285,6 +320,8 @@ class UnitOfWork(Protocol):
     playlists: PlaylistRepository
     task_events: TaskEventRepository
     callbacks: CallbackDeliveryRepository
+    channels: ChannelRepository
+    relays: RelayRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -457,6 +494,7 @@ __all__ = [
     "CallbackDeliveryRepository",
     "CallbackRenderer",
     "CallbackSender",
+    "ChannelRepository",
     "ClipRepository",
     "Engine",
     "KeyRepository",
@@ -468,6 +506,8 @@ __all__ = [
     "PriceRepository",
     "ProgressCallback",
     "RateLimiter",
+    "RelayRepository",
+    "SecretBox",
     "TaskChanges",
     "TaskEventRepository",
     "TaskQueue",

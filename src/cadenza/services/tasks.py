@@ -15,6 +15,7 @@ from typing import Any
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey, LedgerEntry
 from cadenza.domain.callbacks import Callback
+from cadenza.domain.channels import is_relay_route
 from cadenza.domain.errors import (
     DuplicateLedgerEntry,
     Forbidden,
@@ -150,14 +151,18 @@ def submit_music_request(
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    route: str | None = None,
 ) -> Task:
     """A music task: two clips, as Suno makes. Follow-ups prefer the original's worker.
     ``fingerprint`` identifies the request as the client sent it (its built form holds a
-    random seed when none was given), to recognise an idempotent retry."""
-    route: str | None = None
+    random seed when none was given), to recognise an idempotent retry. ``route`` sends
+    it elsewhere than the render queue (an upstream channel)."""
     score_key: str | None = None
-    if req.persona_id or req.continue_clip_id or req.cover_clip_id:
-        req, route, score_key = _with_sources(uow, key, req)
+    if is_relay_route(route):
+        pass  # its source (checked by ``relayed_source``) lives upstream
+    elif req.persona_id or req.continue_clip_id or req.cover_clip_id:
+        req, source_route, score_key = _with_sources(uow, key, req)
+        route = route or source_route
     clip_ids = [new_id(), new_id()]
     clip_fields = {
         "title": req.title,
@@ -216,6 +221,19 @@ def submit_lyrics(
         origin=origin,
         callback=callback,
     )
+
+
+def relayed_source(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str) -> str | None:
+    """The channel that made the key's clip ``clip_id`` (None: it was made here); a clip
+    not complete yet is refused, as for any edit."""
+    with uow(read_only=True) as u:
+        clip = owned_clip(u, key.id, clip_id)
+        relay = u.relays.get(clip.task_id)
+    if relay is None or clip_id not in relay.clips:
+        return None
+    if clip.status is not ClipStatus.COMPLETE:
+        raise InvalidInput(f"clip {clip_id} is not complete yet")
+    return relay.channel_id
 
 
 def _with_sources(

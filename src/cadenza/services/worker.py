@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cadenza.domain.channels import is_relay_route
 from cadenza.domain.errors import DomainError, EngineError
 from cadenza.domain.tasks import (
     PREVIEW_DURATION,
@@ -45,6 +46,10 @@ VIDEO_FILE = "video.mp4"
 
 class TaskCancelled(Exception):
     """The task was finished elsewhere (timed out by the reaper) while it rendered."""
+
+
+class TaskAbandoned(TaskCancelled):
+    """This process is stopping: the task is left as it is, for another to resume."""
 
 
 @dataclass
@@ -146,8 +151,10 @@ class TaskRunner:
         max_attempts: int = 3,
         worker_name: str = "",
         heartbeat_s: float = HEARTBEAT_INTERVAL_S,
+        relay: Engine | None = None,
     ) -> None:
         self._heartbeat_s = heartbeat_s
+        self._relay = relay
         self._uow = uow
         self._storage = storage
         self._engine_for = engine_for
@@ -168,9 +175,15 @@ class TaskRunner:
         outputs = _Outputs({}, [], {})
         uploaded = outputs.uploaded
         try:
-            engine = self._engine_for(task.action)
             params = dict(task.params)
             params.setdefault("clip_ids", [c.id for c in start.clips])
+            if is_relay_route(task.route):
+                if self._relay is None:
+                    raise EngineError("this worker relays no tasks")
+                engine = self._relay
+                params.update(task_id=task.id, route=task.route)
+            else:
+                engine = self._engine_for(task.action)
             workdir.mkdir(parents=True, exist_ok=True)
             reporter = _Reporter(
                 self._progress(task.id),
@@ -187,6 +200,9 @@ class TaskRunner:
             )
             if not self._finish(task.id, clips, outcome):
                 self._discard(uploaded)
+        except TaskAbandoned:
+            log.info("task %s left to resume elsewhere", task.id)
+            self._discard(uploaded)
         except TaskCancelled:
             log.info("task %s was finished elsewhere while running", task.id)
             self._discard(uploaded)

@@ -1,0 +1,367 @@
+"""Clients of upstream services, one per dialect, with their failures sorted by what
+they prove: whether the upstream certainly made nothing (``Refused``), may have made
+something (``Ambiguous``), or refused the request itself (``Rejected``).
+
+The sorting happens here, at the adapter's edge, because only here is it known whether
+the request left this machine and what came back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from cadenza.domain.music import MusicRequest
+
+
+class Refused(Exception):
+    """The upstream made no task (connection refused, 5xx or 429 before a task id, its
+    key refused): another channel may take it."""
+
+
+class Ambiguous(Exception):
+    """The request may have reached the upstream and its answer was lost: only that
+    upstream can say whether it made the task."""
+
+
+class Rejected(Exception):
+    """The upstream refused the request as invalid: another would too."""
+
+
+class PollFailed(Exception):
+    """A poll got no usable answer; the upstream task may still be running."""
+
+
+@dataclass(frozen=True)
+class UpstreamClip:
+    id: str
+    audio_url: str
+    image_url: str = ""
+    image_large_url: str = ""
+    title: str = ""
+    tags: str = ""
+    lyrics: str = ""
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamTask:
+    """An upstream task, in Cadenza's words."""
+
+    status: str  # QUEUED, IN_PROGRESS, SUCCESS, FAILURE
+    progress: int = 0
+    fail_reason: str = ""
+    clips: list[UpstreamClip] = field(default_factory=list)
+
+
+class Upstream(Protocol):
+    """One channel's service, spoken to in its dialect."""
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        """The upstream task id; ``submit_key`` makes a repeat find the first one's task."""
+        ...
+
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
+        """The tasks asked for that the upstream has (one request for all of them); the
+        ones it leaves out it does not know."""
+        ...
+
+    def close(self) -> None: ...
+
+
+#: Ids in one poll (sunocore answers up to 2000, new-api sends up to 1000).
+POLL_BATCH = 100
+
+
+def _classify(exc: httpx.HTTPError) -> Exception:
+    """A transport error of a submit: refused only if nothing could have been sent."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return Refused(f"could not connect ({type(exc).__name__})")
+    if isinstance(exc, httpx.TimeoutException):
+        return Ambiguous(f"no answer in time ({type(exc).__name__})")
+    return Ambiguous(f"the connection broke ({type(exc).__name__})")
+
+
+def _status_error(response: httpx.Response) -> Exception:
+    status = response.status_code
+    if status == 504:
+        # A gateway in between gave up waiting: the upstream may have made it.
+        return Ambiguous("the upstream's gateway timed out")
+    if status in (401, 402, 403, 429) or status >= 500:
+        return Refused(f"the upstream answered HTTP {status}")
+    return Rejected(f"the upstream refused the request (HTTP {status}): {_message(response)}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for name in ("message", "msg"):
+            if isinstance(body.get(name), str):
+                return str(body[name])[:200]
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:200]
+    return ""
+
+
+class SunocoreUpstream:
+    """A sunocore-dialect service (another Cadenza, or a gateway speaking it)."""
+
+    def __init__(
+        self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}"},
+            trust_env=False,
+            follow_redirects=False,
+            # Shared by every relay of the channel: no wait for a connection (a pool
+            # timeout would read as an upstream that never answered).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+        self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
+        self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        body: dict[str, Any] = {
+            "title": request.title,
+            "tags": request.tags,
+            "negative_tags": request.negative_tags,
+            "mv": request.model,
+            "make_instrumental": request.instrumental,
+        }
+        if request.lyrics:
+            body["prompt"] = request.lyrics
+        if request.description:
+            body["gpt_description_prompt"] = request.description
+        if request.continue_clip_id:
+            body.update(task="extend", continue_clip_id=request.continue_clip_id)
+            if request.continue_at is not None:
+                body["continue_at"] = request.continue_at
+        elif request.cover_clip_id:
+            body.update(task="cover", cover_clip_id=request.cover_clip_id)
+        try:
+            response = self._client.post(
+                "/suno/submit/music",
+                json=body,
+                headers={"Idempotency-Key": submit_key},
+                timeout=self._submit_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _classify(exc) from exc
+        if response.status_code == 422 and "idempotency" in _message(response).lower():
+            # The first submit under this key is still being handled there.
+            raise Ambiguous("the upstream is still handling the first submit")
+        if response.status_code != 200:
+            raise _status_error(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Ambiguous("the upstream's answer is not JSON") from None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, str) or not data or answer.get("code") != "success":
+            raise Ambiguous("the upstream's answer has no task id")
+        return data
+
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
+        try:
+            response = self._client.post(
+                "/suno/fetch", json={"ids": list(upstream_ids)}, timeout=self._poll_timeout
+            )
+        except httpx.HTTPError as exc:
+            raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise PollFailed(f"poll answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+            found = {str(t["task_id"]): t for t in answer["data"] if isinstance(t, dict)}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PollFailed("poll answer is not a task list") from None
+        wanted = set(upstream_ids)
+        return {i: _sunocore_task(t) for i, t in found.items() if i in wanted}
+
+
+def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
+    try:
+        progress = int(str(task.get("progress") or "0").rstrip("%") or 0)
+    except ValueError:
+        progress = 0
+    clips = []
+    data = task.get("data")
+    for clip in data if isinstance(data, list) else []:
+        if not isinstance(clip, dict):
+            continue
+        duration = clip.get("duration")
+        clips.append(
+            UpstreamClip(
+                id=str(clip.get("id") or ""),
+                audio_url=str(clip.get("audio_url") or ""),
+                image_url=str(clip.get("image_url") or ""),
+                image_large_url=str(clip.get("image_large_url") or ""),
+                title=str(clip.get("title") or ""),
+                tags=str(clip.get("tags") or ""),
+                lyrics=str(clip.get("lyric") or ""),
+                duration=float(duration) if isinstance(duration, int | float) else None,
+            )
+        )
+    status = str(task.get("status") or "")
+    if status not in ("SUCCESS", "FAILURE"):
+        status = "IN_PROGRESS" if status == "IN_PROGRESS" else "QUEUED"
+    return UpstreamTask(
+        status=status,
+        progress=max(0, min(100, progress)),
+        fail_reason=str(task.get("fail_reason") or ""),
+        clips=clips,
+    )
+
+
+#: AceData's 400s that say the key, not the request, is wrong: another channel may take it.
+ACEDATA_KEY_CODES = frozenset({"no_token", "token_mismatched", "disabled"})
+ACEDATA_DONE = frozenset({"complete", "completed", "succeeded", "success"})
+ACEDATA_FAILED = frozenset({"failed", "failure", "error", "cancelled", "canceled"})
+
+
+class AceDataUpstream:
+    """An AceData-dialect service (AceData itself, or a Cadenza speaking it): submits with
+    ``async`` so the answer is the task id at once, and polls ``/suno/tasks``."""
+
+    def __init__(
+        self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
+            trust_env=False,
+            follow_redirects=False,
+            # Shared by every relay of the channel: no wait for a connection (a pool
+            # timeout would read as an upstream that never answered).
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+        self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
+        self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def submit_music(self, request: MusicRequest, submit_key: str) -> str:
+        body: dict[str, Any] = {
+            "action": "generate",
+            "model": request.model,
+            "async": True,
+            "instrumental": request.instrumental,
+            "title": request.title,
+            "style": request.tags,
+        }
+        if request.negative_tags:
+            body["negative_tags"] = request.negative_tags
+        if request.lyrics:
+            body.update(custom=True, lyric=request.lyrics)
+        elif request.description:
+            body.update(custom=False, prompt=request.description)
+        else:
+            body["custom"] = True
+        if request.continue_clip_id:
+            body.update(action="extend", audio_id=request.continue_clip_id, custom=True)
+            if request.continue_at is not None:
+                body["continue_at"] = request.continue_at
+        elif request.cover_clip_id:
+            body.update(action="cover", audio_id=request.cover_clip_id)
+        try:
+            response = self._client.post(
+                "/suno/audios",
+                json=body,
+                headers={"Idempotency-Key": submit_key},
+                timeout=self._submit_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _classify(exc) from exc
+        if response.status_code != 200:
+            code = _acedata_code(response)
+            if "idempotency" in code or "idempotency" in _message(response).lower():
+                raise Ambiguous("the upstream is still handling the first submit")
+            if response.status_code == 400 and code in ACEDATA_KEY_CODES:
+                raise Refused(f"the upstream refused its key ({code})")
+            raise _status_error(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Ambiguous("the upstream's answer is not JSON") from None
+        task_id = answer.get("task_id") if isinstance(answer, dict) else None
+        if not isinstance(task_id, str) or not task_id or answer.get("success") is not True:
+            raise Ambiguous("the upstream's answer has no task id")
+        return task_id
+
+    def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
+        try:
+            response = self._client.post(
+                "/suno/tasks",
+                json={"ids": list(upstream_ids), "action": "retrieve_batch"},
+                timeout=self._poll_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise PollFailed(f"poll failed ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise PollFailed(f"poll answered HTTP {response.status_code}")
+        try:
+            items = response.json()["items"]
+            records = {str(r["id"]): r for r in items if isinstance(r, dict)}
+        except (ValueError, KeyError, TypeError):
+            raise PollFailed("poll answer is not a task batch") from None
+        wanted = set(upstream_ids)
+        return {i: _acedata_task(r) for i, r in records.items() if i in wanted}
+
+
+def _acedata_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
+
+
+def _acedata_task(record: dict[str, Any]) -> UpstreamTask:
+    state = str(record.get("state") or record.get("status") or "").lower()
+    answer = record.get("response")
+    answer = answer if isinstance(answer, dict) else {}
+    try:
+        progress = int(str(record.get("progress") or "0").rstrip("%") or 0)
+    except ValueError:
+        progress = 0
+    if state in ACEDATA_FAILED or answer.get("success") is False:
+        error = answer.get("error") or record.get("error")
+        reason = error.get("message") if isinstance(error, dict) else error
+        return UpstreamTask(status="FAILURE", fail_reason=str(reason or ""))
+    if state not in ACEDATA_DONE or answer.get("success") is not True:
+        running = state in ("running", "processing")
+        return UpstreamTask(
+            status="IN_PROGRESS" if running else "QUEUED", progress=max(0, min(99, progress))
+        )
+    clips = []
+    data = answer.get("data")
+    for clip in data if isinstance(data, list) else []:
+        if not isinstance(clip, dict):
+            continue
+        duration = clip.get("duration")
+        clips.append(
+            UpstreamClip(
+                id=str(clip.get("id") or ""),
+                audio_url=str(clip.get("audio_url") or ""),
+                image_url=str(clip.get("image_url") or ""),
+                image_large_url=str(clip.get("image_large_url") or ""),
+                title=str(clip.get("title") or ""),
+                tags=str(clip.get("style") or ""),
+                lyrics=str(clip.get("lyric") or ""),
+                duration=float(duration) if isinstance(duration, int | float) else None,
+            )
+        )
+    return UpstreamTask(status="SUCCESS", progress=100, clips=clips)

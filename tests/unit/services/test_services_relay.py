@@ -1,0 +1,501 @@
+"""Relaying music to upstream channels, against real HTTP upstreams that misbehave:
+failover only while no upstream can have made the task, reconciliation (never a second
+submit) after an answer is lost, and exactly one charge and at most one refund."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_upstream import AUDIO, Behaviour, FaultUpstream
+from svc_doubles import MemoryStorage, RecordingQueue
+
+from cadenza.domain.billing import ApiKey, EntryType
+from cadenza.domain.channels import RELAY_ROUTE, Channel, Relay
+from cadenza.domain.errors import UpstreamUnavailable
+from cadenza.domain.music import build_music_request
+from cadenza.domain.tasks import ClipStatus, TaskStatus
+from cadenza.engines import relay as relay_engine
+from cadenza.engines.registry import EngineRegistry
+from cadenza.engines.relay import MediaPolicy, RelayEngine
+from cadenza.secretbox import FernetBox
+from cadenza.services import channels as channel_service
+from cadenza.services.channels import NO_WORKER, ChannelHealth, ChannelRouter
+from cadenza.services.commands import Commands, MakeMusic, Origin, Submission
+from cadenza.services.ports import UnitOfWorkFactory
+from cadenza.services.tasks import settle_failure
+from cadenza.services.worker import TaskRunner
+
+BOX = FernetBox("test-channel-secret")
+
+
+@pytest.fixture
+def upstreams() -> Iterator[Callable[..., FaultUpstream]]:
+    started: list[FaultUpstream] = []
+
+    def make(**behaviour: Any) -> FaultUpstream:
+        upstream = FaultUpstream(Behaviour(**behaviour)).start()
+        started.append(upstream)
+        return upstream
+
+    yield make
+    for upstream in started:
+        upstream.stop()
+
+
+class Gateway:
+    """The services of a relaying server over one database, with real HTTP upstreams."""
+
+    def __init__(self, uow: UnitOfWorkFactory, storage: MemoryStorage, work: Path) -> None:
+        self.uow = uow
+        self.storage = storage
+        self.queue = RecordingQueue()
+        self.router = ChannelRouter(uow, ChannelHealth(), rng=random.Random(7), cache_s=0)
+        self.engine = RelayEngine(uow, self.router, BOX, poll_s=0.05, media=MediaPolicy())
+        self.runner = TaskRunner(
+            uow, storage, EngineRegistry(), work_root=work, relay=self.engine, heartbeat_s=30
+        )
+        self.commands = Commands(
+            uow, self.queue, self.queue, storage, deadline_s=600, channels=self.router
+        )
+
+    def add(
+        self,
+        name: str,
+        base: str,
+        key: str = "sk_upstream",
+        kind: str = "sunocore",
+        **extra: Any,
+    ) -> Channel:
+        fields: dict[str, Any] = {"submit_timeout_s": 0.5, "task_timeout_s": 20.0, **extra}
+        return channel_service.add_channel(
+            self.uow, BOX, name=name, kind=kind, base_url=base, key=key, **fields
+        )
+
+    def submit(self, key: ApiKey, **params: Any) -> str:
+        request = build_music_request(
+            {"title": "Relayed", "tags": "lofi", "make_instrumental": True, **params}
+        )
+        task = self.commands.submit(key, MakeMusic(request), Submission(Origin("sunocore")))
+        return task.id
+
+    def run(self, task_id: str) -> None:
+        self.runner.run(task_id)
+
+    def ledger(self, key: ApiKey) -> list[EntryType]:
+        with self.uow(read_only=True) as u:
+            return [e.entry_type for e in u.ledger.list_for_key(key.id, 100)]
+
+
+@pytest.fixture
+def gateway(uow: UnitOfWorkFactory, storage: MemoryStorage, tmp_path: Path) -> Iterator[Gateway]:
+    made = Gateway(uow, storage, tmp_path / "work")
+    yield made
+    made.engine.close()
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _charges(entries: list[EntryType]) -> tuple[int, int]:
+    return entries.count(EntryType.CONSUME), entries.count(EntryType.REFUND)
+
+
+def _task(uow: UnitOfWorkFactory, task_id: str) -> Any:
+    with uow(read_only=True) as u:
+        task = u.tasks.get(task_id)
+        clips = u.clips.list_for_tasks([task_id])
+        relay = u.relays.get(task_id)
+    return task, clips, relay
+
+
+def test_a_relayed_song_is_mirrored_into_local_storage_and_charged_once(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=4)
+    channel = gateway.add("node-a", up.base, models=["chirp-v4"])
+    key = make_key()
+    task_id = gateway.submit(key, mv="chirp-v4")
+    assert gateway.queue.enqueued == [(task_id, RELAY_ROUTE)]
+
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id and relay.upstream_task_id in up.tasks
+    assert len(up.tasks) == 1 and up.polls >= 4
+    assert [c.status for c in clips] == [ClipStatus.COMPLETE] * 2
+    for clip in clips:
+        # Our own storage, under our own clip ids: answers carry this server's URLs.
+        assert clip.audio_key and clip.audio_key.startswith(f"clips/{clip.id}-")
+        assert gateway.storage.get_bytes(clip.audio_key) == AUDIO
+        assert clip.image_key and clip.duration == 12.5
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_model_no_channel_serves_is_made_here(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    gateway.add("node-a", upstreams().base, models=["chirp-v5"])
+    task_id = gateway.submit(make_key(), mv="chirp-v4")
+    assert gateway.queue.enqueued == [(task_id, None)]
+
+
+@pytest.mark.parametrize("status", [500, 503, 429, 402])
+def test_a_refusal_before_any_task_id_fails_over(
+    status: int,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    bad, good = upstreams(submit_status=status), upstreams()
+    gateway.add("first", bad.base, priority=0)
+    second = gateway.add("second", good.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert bad.submits == 1 and not bad.tasks
+    assert relay.channel_id == second.id and len(good.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_refused_connection_fails_over(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    good = upstreams()
+    gateway.add("down", _closed_port(), priority=0)
+    gateway.add("up", good.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert len(good.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+@pytest.mark.parametrize("fault", ["hang_after_accept_s", "garbage_after_accept"])
+def test_an_answer_lost_after_acceptance_is_reconciled_never_resubmitted_elsewhere(
+    fault: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    value: float | bool = 2.0 if fault == "hang_after_accept_s" else True
+    flaky, spare = upstreams(**{fault: value}), upstreams()
+    channel = gateway.add("flaky", flaky.base, priority=0)
+    gateway.add("spare", spare.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    # Asked again under the same Idempotency-Key: the first task, not a second one.
+    assert flaky.submits >= 2 and len(flaky.tasks) == 1
+    assert relay.channel_id == channel.id and relay.upstream_task_id in flaky.tasks
+    assert spare.submits == 0
+    assert all(c.status is ClipStatus.COMPLETE for c in clips)
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_task_the_upstream_loses_fails_and_is_refunded_once(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up, spare = upstreams(lose_tasks=True), upstreams()
+    gateway.add("loser", up.base, priority=0)
+    gateway.add("spare", spare.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    gateway.run(task_id)  # a redelivery changes nothing
+
+    task, clips, _ = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.FAILURE and "lost" in task.fail_reason
+    assert len(up.tasks) == 1 and spare.submits == 0
+    assert all(c.status is ClipStatus.ERROR for c in clips)
+    assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_an_upstream_failure_fails_the_task_with_its_reason_and_one_refund(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(fail_reason="the upstream's render crashed")
+    gateway.add("failing", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.FAILURE and "render crashed" in task.fail_reason
+    assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_when_every_channel_refuses_the_task_fails_with_one_refund(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    gateway.add("a", upstreams(submit_status=500).base)
+    gateway.add("b", _closed_port())
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.FAILURE and NO_WORKER in task.fail_reason
+    assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_open_circuits_refuse_the_submit_before_any_charge(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    gateway.add("only", upstreams(submit_status=503).base, cooldown_s=300)
+    key = make_key()
+    for _ in range(3):  # three refusals in a row open the circuit
+        gateway.run(gateway.submit(key))
+    assert _charges(gateway.ledger(key)) == (3, 3)
+    with pytest.raises(UpstreamUnavailable, match=NO_WORKER):
+        gateway.submit(key)
+    assert _charges(gateway.ledger(key)) == (3, 3)
+    stats = gateway.router.health.snapshot(gateway.router.channels())
+    assert [(s.state, s.refused) for s in stats] == [("open", 3)]
+
+
+def test_a_resumed_relay_polls_the_task_it_made_and_submits_nothing(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=2)
+    gateway.add("node", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    assert up.submits == 1
+
+    # A second worker handed the same task (a redelivery after the first finished it):
+    again = Gateway(gateway.uow, gateway.storage, gateway.runner._work_root)
+    again.run(task_id)
+    again.engine.close()
+    assert up.submits == 1 and len(up.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_relay_interrupted_mid_submit_is_reconciled_on_the_same_channel(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    first, other = upstreams(), upstreams()
+    channel = gateway.add("first", first.base, priority=0)
+    gateway.add("other", other.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    # A worker recorded the submit to "first" and died before hearing back.
+    with gateway.uow() as u:
+        u.relays.save(
+            Relay(task_id=task_id, channel_id=channel.id, submit_key=f"cadenza-{task_id}")
+        )
+        u.commit()
+    gateway.run(task_id)
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS
+    assert relay.channel_id == channel.id and len(first.tasks) == 1 and other.submits == 0
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_credentials_are_sealed_at_rest(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream]
+) -> None:
+    gateway.add("sealed", upstreams().base, key="sk_very_secret")
+    with gateway.uow(read_only=True) as u:
+        stored = u.channels.find("sealed")
+    assert stored is not None and "sk_very_secret" not in stored.credential
+    assert BOX.open(stored.credential) == "sk_very_secret"
+    with pytest.raises(ValueError):
+        FernetBox("another secret").open(stored.credential)
+
+
+def test_a_wrong_upstream_key_fails_over_like_a_refusal(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    a, b = upstreams(), upstreams()
+    gateway.add("wrong-key", a.base, key="sk_wrong", priority=0)
+    gateway.add("right-key", b.base, priority=1)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert not a.tasks and len(b.tasks) == 1
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "charges"),
+    [
+        ({}, TaskStatus.SUCCESS, (1, 0)),
+        ({"fail_reason": "upstream broke"}, TaskStatus.FAILURE, (1, 1)),
+        ({"lose_tasks": True}, TaskStatus.FAILURE, (1, 1)),
+        ({"hang_after_accept_s": 2.0}, TaskStatus.SUCCESS, (1, 0)),
+    ],
+)
+def test_an_acedata_upstream_is_spoken_to_in_its_own_dialect(
+    behaviour: dict[str, Any],
+    outcome: TaskStatus,
+    charges: tuple[int, int],
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    up = upstreams(polls_to_finish=3, **behaviour)
+    gateway.add("acedata", up.base, kind="acedata")
+    key = make_key()
+    task_id = gateway.submit(key, prompt="[Verse]\ntwo lines\nof song", make_instrumental=False)
+    gateway.run(task_id)
+    task, clips, _ = _task(gateway.uow, task_id)
+    assert task.status is outcome, task.fail_reason
+    assert len(up.tasks) == 1
+    sent = next(iter(up.tasks.values())).body
+    assert sent["async"] is True and sent["custom"] is True and "two lines" in sent["lyric"]
+    if outcome is TaskStatus.SUCCESS:
+        assert all(gateway.storage.get_bytes(c.audio_key or "") == AUDIO for c in clips)
+    else:
+        assert "upstream" in task.fail_reason
+    assert _charges(gateway.ledger(key)) == charges
+
+
+def test_an_extend_of_a_relayed_clip_goes_to_the_channel_that_made_it(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, preferred = upstreams(), upstreams()
+    gateway.add("maker", maker.base, priority=1)
+    key = make_key()
+    first = gateway.submit(key)
+    gateway.run(first)
+    _, clips, relay = _task(gateway.uow, first)
+    source = clips[0]
+    gateway.add("preferred", preferred.base, priority=0)  # now first choice for new songs
+
+    follow_up = gateway.submit(key, task="extend", continue_clip_id=source.id, continue_at=4)
+    gateway.run(follow_up)
+
+    task, _, relay_2 = _task(gateway.uow, follow_up)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay_2.channel_id == relay.channel_id and preferred.submits == 0
+    sent = maker.tasks[relay_2.upstream_task_id].body
+    # The upstream is asked to extend its own clip, by its own id.
+    assert sent["task"] == "extend" and sent["continue_at"] == 4
+    assert sent["continue_clip_id"] == relay.clips[source.id] != source.id
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_an_extend_never_fails_over_to_a_channel_that_lacks_the_clip(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, other = upstreams(), upstreams()
+    gateway.add("maker", maker.base)
+    key = make_key()
+    first = gateway.submit(key)
+    gateway.run(first)
+    source = _task(gateway.uow, first)[1][0]
+    gateway.add("other", other.base)
+    maker.behaviour.submit_status = 503
+
+    follow_up = gateway.submit(key, task="cover", cover_clip_id=source.id)
+    gateway.run(follow_up)
+    task = _task(gateway.uow, follow_up)[0]
+    assert task.status is TaskStatus.FAILURE and other.submits == 0
+    assert _charges(gateway.ledger(key)) == (2, 1)
+
+    # Its circuit open, the next edit of that clip is refused before any charge.
+    for _ in range(2):
+        gateway.run(gateway.submit(key, task="cover", cover_clip_id=source.id))
+    with pytest.raises(UpstreamUnavailable):
+        gateway.submit(key, task="cover", cover_clip_id=source.id)
+    assert _charges(gateway.ledger(key)) == (4, 3)
+    assert other.submits == 0
+
+
+def test_a_stopping_server_leaves_its_relays_to_be_resumed_without_a_refund(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=10**6)
+    gateway.add("node", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    running = threading.Thread(target=gateway.run, args=(task_id,))
+    running.start()
+    deadline = time.monotonic() + 30
+    while up.polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gateway.engine.stop()
+    running.join(timeout=30)
+    assert not running.is_alive()
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.IN_PROGRESS  # left as it was, for the next server
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+    up.behaviour.polls_to_finish = 0
+    successor = Gateway(gateway.uow, gateway.storage, gateway.runner._work_root)
+    successor.run(task_id)
+    successor.engine.close()
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert up.submits == 1 and len(up.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_garbage_and_failed_polls_are_no_news_and_the_task_still_completes(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(garbage_polls=4)
+    gateway.add("noisy", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    gateway.run(task_id)
+    assert _task(gateway.uow, task_id)[0].status is TaskStatus.SUCCESS
+    assert up.polls > 4 and len(up.tasks) == 1
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_task_failed_here_at_its_deadline_stops_its_relay_with_one_refund(
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay_engine, "STILL_RUNNING_CHECK_S", 0.1)
+    up = upstreams(polls_to_finish=10**6)  # a stuck upstream
+    gateway.add("stuck", up.base)
+    key = make_key()
+    task_id = gateway.submit(key)
+    running = threading.Thread(target=gateway.run, args=(task_id,))
+    running.start()
+    deadline = time.monotonic() + 30
+    while up.polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert settle_failure(gateway.uow, task_id, "timed out")  # what the reaper does
+    running.join(timeout=10)  # well before the channel's own 20 s task timeout
+    assert not running.is_alive()
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.FAILURE and task.fail_reason == "timed out"
+    assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_a_channels_cap_holds_under_a_burst_and_the_others_wait_their_turn(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams(polls_to_finish=3)
+    gateway.add("one-at-a-time", up.base, max_in_flight=1)
+    key = make_key(concurrency_limit=10)
+    ids = [gateway.submit(key) for _ in range(4)]
+    burst = [threading.Thread(target=gateway.run, args=(task_id,)) for task_id in ids]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(timeout=60)
+    assert all(_task(gateway.uow, t)[0].status is TaskStatus.SUCCESS for t in ids)
+    assert len(up.tasks) == 4 and up.max_open == 0  # never two there at once
+    assert _charges(gateway.ledger(key)) == (4, 0)
