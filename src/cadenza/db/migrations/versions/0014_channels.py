@@ -1,8 +1,8 @@
 """Upstream channels (sealed credentials, the models and actions each serves, weight,
 priority, caps and timeouts), and where each relayed task went (``relays``).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-10
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from cadenza.db.types import UTCDateTime
 
-revision = "0013"
-down_revision: str | None = "0012"
+revision = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | None = None
 depends_on: str | None = None
 
