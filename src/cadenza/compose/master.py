@@ -119,6 +119,35 @@ def _gated_loudness(power: FloatArray) -> float:
     return -0.691 + 10.0 * math.log10(float(kept.mean()))
 
 
+def hop_energies(audio: AudioArray, sample_rate: int) -> tuple[FloatArray, int]:
+    """K-weighted energy of every 100 ms hop (channels summed) and the hop in samples.
+
+    The loudness of any run of hops follows without filtering again (``span_loudness``);
+    energies of uncorrelated signals (a voice and its band) add up to the energy of their
+    sum, so a mix's section levels can be planned from its parts' hops.
+    """
+    audio = _as_2d(audio)
+    hop = round(0.1 * sample_rate)
+    hops = audio.shape[0] // hop
+    energy = np.zeros(hops, dtype=np.float64)
+    if hops == 0:
+        return energy, hop
+    sos = _k_weighting(sample_rate).astype(np.float32)
+    for ch in range(audio.shape[1]):
+        weighted = sosfilt(sos, np.ascontiguousarray(audio[:, ch], dtype=np.float32))
+        squared = np.square(weighted, out=weighted)
+        energy += squared[: hops * hop].reshape(hops, hop).sum(axis=1, dtype=np.float64)
+    return energy, hop
+
+
+def span_loudness(energy: FloatArray, hop: int) -> float:
+    """Integrated loudness (gated, BS.1770) of a run of ``hop_energies``; ``-inf`` for
+    silence or a run under 400 ms."""
+    if energy.shape[0] < 4:
+        return -math.inf
+    return _gated_loudness(_gating_blocks(energy, hop))
+
+
 def integrated_loudness(audio: AudioArray, sample_rate: int) -> float:
     """Integrated loudness in LUFS (ITU-R BS.1770-4); ``-inf`` for silence."""
     return _gated_loudness(_block_powers(_as_2d(audio), sample_rate).power)
