@@ -11,8 +11,10 @@ from cadenza.compose.mix import (
     GENRE_MIX,
     MAX_LIFT_DB,
     TAIL_S,
+    GenreMix,
     MixPlan,
     _board,
+    _glue,
     balance,
     is_dual_mono,
     mix_stems,
@@ -174,3 +176,16 @@ def test_balance_brings_a_quiet_intro_up_but_not_level() -> None:
     # the song's loudness, its last seconds (an ending) left out, to the intro's
     gap = meter.integrated_loudness(mix[: 14 * SR]) - meter.integrated_loudness(mix[: 4 * SR])
     assert gap == pytest.approx(GENRE_MIX["pop"].floor_lu, abs=0.3)
+
+
+def test_glue_holds_the_bands_loud_hits_and_leaves_the_rest() -> None:
+    band = _noise(4.0, 0.02, 4)
+    for second in range(4):  # a loud hit each second, as a kick and snare
+        band[second * SR : second * SR + 2000] *= 12.0
+    gain = _glue(band, SR, GenreMix(glue_ratio=2.5))
+    assert gain is not None and gain.shape == (band.shape[0],)
+    reduction = -20 * np.log10(gain)
+    hit = reduction[SR : SR + 2000].max()
+    between = np.median(reduction[SR + SR // 2 : 2 * SR])
+    assert 3.0 < hit < 20.0 and between < 1.0
+    assert _glue(band, SR, GenreMix(glue_ratio=1.0)) is None
