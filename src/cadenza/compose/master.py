@@ -383,7 +383,7 @@ def _interpolate_nodes(nodes: FloatArray, n: int) -> npt.NDArray[np.float32]:
     return values.reshape(-1)[:n]
 
 
-class _FrameGain:
+class FrameGain:
     """Multiplies ``(n, channels)`` audio in place by a per-frame gain.
 
     A contiguous array's frames are one flat run of samples: multiplying it by the gain
@@ -468,14 +468,14 @@ def master_stems(
         gain, nodes, predicted = trial_gain, trial_nodes, trial
 
     envelope = _interpolate_nodes(nodes * gain, mix.shape[0])
-    scale = _FrameGain(envelope)
+    scale = FrameGain(envelope)
     scale(mix)
     peak_db = true_peak_dbtp(mix, sample_rate)
     trim = 1.0
     if peak_db > ceiling_dbtp - _MARGIN_DB + 0.01:  # a safety net; the envelope should do
         trim = 10.0 ** ((ceiling_dbtp - _MARGIN_DB - peak_db) / 20.0)
         envelope *= np.float32(trim)
-        scale = _FrameGain(envelope)
+        scale = FrameGain(envelope)
         mix *= np.float32(trim)
         peak_db = true_peak_dbtp(mix, sample_rate)
     for audio in stems.values():

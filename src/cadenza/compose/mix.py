@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pedalboard as pb
 from pedalboard._pedalboard import Pedalboard
 
-from cadenza.compose.master import hop_energies, span_loudness
+from cadenza.compose.master import FrameGain, hop_energies, span_loudness
 from cadenza.compose.parallel import run_all
 from cadenza.compose.score import STEM_NAMES
 
@@ -366,24 +366,41 @@ def balance(stems: dict[str, AudioArray], sample_rate: int, plan: MixPlan) -> Ba
     n = next(iter(stems.values())).shape[0]
     spans = list(plan.sections) or [(0, n)]
     band_names = [k for k in stems if k not in VOCAL_STEMS]
-    band: AudioArray | None = None
-    for name in band_names:
-        if band is None:
-            band = stems[name].copy()
-        else:
-            band += stems[name]
     hop = round(0.1 * sample_rate)
-    glue = _glue(band, sample_rate, habits) if band is not None else None
-    if band is not None and glue is not None:
-        _apply(band, glue)
-    band_e = hop_energies(band, sample_rate)[0] if band is not None else np.zeros(n // hop)
-    del band
+    glue: npt.NDArray[np.float32] | None = None
+
+    def measure_band(step: Callable[[], None]) -> FloatArray:
+        nonlocal glue
+        if not band_names:
+            return np.zeros(n // hop)
+        band = stems[band_names[0]].copy()
+        for name in band_names[1:]:
+            band += stems[name]
+        glue = _glue(band, sample_rate, habits)
+        if glue is not None:
+            FrameGain(glue)(band)
+        step()
+        return hop_energies(band, sample_rate)[0]
+
+    def measure(name: str) -> Callable[[Callable[[], None]], FloatArray | None]:
+        def run(step: Callable[[], None]) -> FloatArray | None:
+            audio = stems.get(name)
+            step()
+            return None if audio is None else hop_energies(audio, sample_rate)[0]
+
+        return run
+
+    # Independent K-weighting passes (scipy releases the GIL): the band's and the voices'.
+    band_e, vocal_all, backing_all = run_all(
+        [measure_band, measure("Vocals"), measure("Backing Vocals")]
+    )
+    assert band_e is not None
     hops = band_e.shape[0]
     if hops < 4:
         return Balance()
     at = [(min(hops, a // hop), min(hops, b // hop)) for a, b in spans]
-    vocal_e = _energies(stems.get("Vocals"), sample_rate, hops)
-    backing_e = _energies(stems.get("Backing Vocals"), sample_rate, hops)
+    vocal_e = _sounding(vocal_all, hops)
+    backing_e = _sounding(backing_all, hops)
 
     vocal_db = [0.0] * len(at)
     if vocal_e is not None and band_names:
@@ -403,13 +420,25 @@ def balance(stems: dict[str, AudioArray], sample_rate: int, plan: MixPlan) -> Ba
     lift_db = _lifts(total, at, hop, hops - round(ENDING_S * sample_rate / hop), habits)
 
     lift = _curve(n, spans, lift_db, LIFT_RAMP_S * sample_rate)
+    gains: dict[str, npt.NDArray[np.float32] | None] = {}
     band_gain = glue if lift is None else (lift if glue is None else glue * lift)
-    for name in band_names:
-        _apply(stems[name], band_gain)
-    for name, gains in (("Vocals", vocal_db), ("Backing Vocals", backing_db)):
+    shared = FrameGain(band_gain) if band_gain is not None else None
+    for name, values in (("Vocals", vocal_db), ("Backing Vocals", backing_db)):
         if name in stems:
-            ride = _curve(n, spans, gains, RIDE_RAMP_S * sample_rate)
-            _apply(stems[name], ride if lift is None else (lift if ride is None else ride * lift))
+            ride = _curve(n, spans, values, RIDE_RAMP_S * sample_rate)
+            gains[name] = ride if lift is None else (lift if ride is None else ride * lift)
+
+    def apply(name: str) -> Callable[[Callable[[], None]], None]:
+        def run(step: Callable[[], None]) -> None:
+            gain = gains.get(name) if name in VOCAL_STEMS else None
+            scale = FrameGain(gain) if gain is not None else shared
+            if scale is not None:
+                scale(stems[name])
+            step()
+
+        return run
+
+    run_all([apply(name) for name in stems])
     return Balance(tuple(vocal_db), tuple(backing_db), tuple(lift_db))
 
 
@@ -468,11 +497,8 @@ def _glue(band: AudioArray, sample_rate: int, habits: GenreMix) -> npt.NDArray[n
     return gain
 
 
-def _energies(audio: AudioArray | None, sample_rate: int, hops: int) -> FloatArray | None:
-    if audio is None:
-        return None
-    energy, _ = hop_energies(audio, sample_rate)
-    if not np.any(energy):
+def _sounding(energy: FloatArray | None, hops: int) -> FloatArray | None:
+    if energy is None or not np.any(energy):
         return None
     return energy[:hops]
 
@@ -589,15 +615,6 @@ def _curve(
         if b > a and gains[i] != gains[i - 1]:
             out[a:b] = np.linspace(gains[i - 1], gains[i], b - a, dtype=np.float32)
     return out
-
-
-def _apply(audio: AudioArray, gain: npt.NDArray[np.float32] | None) -> None:
-    if gain is None:
-        return
-    if audio.ndim == 2:
-        audio *= gain[:, None]
-    else:
-        audio *= gain
 
 
 def _chain_cost(chain: StemChain) -> float:
