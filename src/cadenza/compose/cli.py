@@ -118,6 +118,10 @@ def render_command(
         except EngineError as exc:
             console.print(f"[red]render failed: {exc}[/red]")
             raise typer.Exit(1) from exc
+        finally:
+            # Stop the workers now: left to the interpreter's exit, the pool's shutdown
+            # races its wake-up pipe being closed (OSError: Bad file descriptor).
+            engine.close()
     console.print(f"seed {request.seed}")
     for clip in clips:
         meta = clip["meta"]

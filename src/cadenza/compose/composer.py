@@ -92,6 +92,12 @@ _PROGRESSION_FOR = {
 
 # bass patterns: (beat offset, duration, interval) with "R" root, "5" fifth, "3" third,
 # "8" octave, "b7" flat seventh, "A" approach to the next root
+#: A bass note held through the bar: the bottom of an intro's opening bars.
+_HELD_ROOT: tuple[tuple[float, float, str], ...] = ((0, 4, "R"),)
+#: Sections a pad fills even when they are quiet: an intro or an outro without one is
+#: a thin sketch next to the verses, and the mix would have to lift it a long way.
+_PADDED_KINDS = frozenset({"intro", "outro", "instrumental"})
+_PAD_ALWAYS = frozenset({"ambient", "orchestral", "synthwave"})
 _BASS: dict[str, tuple[tuple[float, float, str], ...]] = {
     "pop": ((0, 1.5, "R"), (1.5, 0.5, "R"), (2, 1, "R"), (3, 1, "5")),
     "eighths": tuple((i * 0.5, 0.5, "R") for i in range(8)),
@@ -1042,12 +1048,15 @@ def _arrange(
                 e = b.energy
                 vel = 55 + 50 * e + rng.uniform(-4, 4)
                 if ins.role == "bass":
-                    if e < 0.3 or (b.kind == "intro" and k < b.bars // 2):
+                    if e < 0.2:
                         continue
                     root_pitch = _bass_pitch(chord.root, ins)
                     pattern = _BASS.get(style.bass_pattern, _BASS["pop"])
                     if e < 0.45:
                         pattern = _BASS["roots"]
+                    if e < 0.3 or (b.kind == "intro" and k < b.bars // 2):
+                        # the opening bars: a held root under the chords, not silence
+                        pattern, vel = _HELD_ROOT, vel - 10
                     for off, dur, code in pattern:
                         if off >= bpb:
                             continue
@@ -1086,7 +1095,8 @@ def _arrange(
                                 ins,
                             )
                 elif ins.role == "pad":
-                    if e < 0.45 and style.genre not in ("ambient", "orchestral", "synthwave"):
+                    quiet_ok = b.kind in _PADDED_KINDS or style.genre in _PAD_ALWAYS
+                    if e < 0.45 and not quiet_ok:
                         continue
                     pcs = chord_pcs(chord.root, chord.quality)
                     voicing = voice_chord(pcs, max(ins.low, 52), min(ins.high, 79), previous, 3)

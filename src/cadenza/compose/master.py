@@ -119,6 +119,35 @@ def _gated_loudness(power: FloatArray) -> float:
     return -0.691 + 10.0 * math.log10(float(kept.mean()))
 
 
+def hop_energies(audio: AudioArray, sample_rate: int) -> tuple[FloatArray, int]:
+    """K-weighted energy of every 100 ms hop (channels summed) and the hop in samples.
+
+    The loudness of any run of hops follows without filtering again (``span_loudness``);
+    energies of uncorrelated signals (a voice and its band) add up to the energy of their
+    sum, so a mix's section levels can be planned from its parts' hops.
+    """
+    audio = _as_2d(audio)
+    hop = round(0.1 * sample_rate)
+    hops = audio.shape[0] // hop
+    energy = np.zeros(hops, dtype=np.float64)
+    if hops == 0:
+        return energy, hop
+    sos = _k_weighting(sample_rate).astype(np.float32)
+    for ch in range(audio.shape[1]):
+        weighted = sosfilt(sos, np.ascontiguousarray(audio[:, ch], dtype=np.float32))
+        squared = np.square(weighted, out=weighted)
+        energy += squared[: hops * hop].reshape(hops, hop).sum(axis=1, dtype=np.float64)
+    return energy, hop
+
+
+def span_loudness(energy: FloatArray, hop: int) -> float:
+    """Integrated loudness (gated, BS.1770) of a run of ``hop_energies``; ``-inf`` for
+    silence or a run under 400 ms."""
+    if energy.shape[0] < 4:
+        return -math.inf
+    return _gated_loudness(_gating_blocks(energy, hop))
+
+
 def integrated_loudness(audio: AudioArray, sample_rate: int) -> float:
     """Integrated loudness in LUFS (ITU-R BS.1770-4); ``-inf`` for silence."""
     return _gated_loudness(_block_powers(_as_2d(audio), sample_rate).power)
@@ -354,7 +383,7 @@ def _interpolate_nodes(nodes: FloatArray, n: int) -> npt.NDArray[np.float32]:
     return values.reshape(-1)[:n]
 
 
-class _FrameGain:
+class FrameGain:
     """Multiplies ``(n, channels)`` audio in place by a per-frame gain.
 
     A contiguous array's frames are one flat run of samples: multiplying it by the gain
@@ -439,14 +468,14 @@ def master_stems(
         gain, nodes, predicted = trial_gain, trial_nodes, trial
 
     envelope = _interpolate_nodes(nodes * gain, mix.shape[0])
-    scale = _FrameGain(envelope)
+    scale = FrameGain(envelope)
     scale(mix)
     peak_db = true_peak_dbtp(mix, sample_rate)
     trim = 1.0
     if peak_db > ceiling_dbtp - _MARGIN_DB + 0.01:  # a safety net; the envelope should do
         trim = 10.0 ** ((ceiling_dbtp - _MARGIN_DB - peak_db) / 20.0)
         envelope *= np.float32(trim)
-        scale = _FrameGain(envelope)
+        scale = FrameGain(envelope)
         mix *= np.float32(trim)
         peak_db = true_peak_dbtp(mix, sample_rate)
     for audio in stems.values():

@@ -1,27 +1,38 @@
 """Per-stem mixing: every effect runs on one stem, so the stems still sum to the mix.
 
 A bus effect on the summed mix (bus compression, a master reverb) would make the stems stop
-adding up to ``song.wav``; the only thing applied after the sum is the master's gain
-envelope, and that is applied to each stem identically (see ``master.py``).
+adding up to ``song.wav``; what is applied across stems is gain only, computed once and
+applied to each stem: the balance (the lead vocal set against the band by loudness and
+ridden section by section, harmonies under the lead), the section levels (quiet sections
+brought up towards the song, as an engineer rides the faders of an intro or a break) and
+the master's envelope (see ``master.py``).
 
 Audio layout is ``(samples, 2)`` float32 throughout.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pedalboard as pb
 from pedalboard._pedalboard import Pedalboard
 
+from cadenza.compose.master import FrameGain, hop_energies, span_loudness
 from cadenza.compose.parallel import run_all
 from cadenza.compose.score import STEM_NAMES
 
+if TYPE_CHECKING:
+    from cadenza.compose.score import Score
+
 AudioArray = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float64]
+VOCAL_STEMS = frozenset({"Vocals", "Backing Vocals"})
 
 
 @dataclass(frozen=True)
@@ -145,13 +156,16 @@ def sounding_spans(audio: AudioArray, sample_rate: int) -> list[tuple[int, int]]
     return [(a * _SPAN_BLOCK, min(n, (b + 1 + tail) * _SPAN_BLOCK)) for a, b in spans]
 
 
-def process_stem(name: str, audio: AudioArray, sample_rate: int) -> AudioArray:
-    """Apply the stem's chain and level to ``(n, 2)`` audio; returns ``(n, 2)`` float32.
+def process_stem(
+    name: str, audio: AudioArray, sample_rate: int, chain: StemChain | None = None
+) -> AudioArray:
+    """Apply the stem's chain (``chain``, else its default) and level to ``(n, 2)`` audio;
+    returns ``(n, 2)`` float32.
 
     Only the sounding spans go through the effects (vocal stems are silent between lines
     and harmonies sing in choruses only); the silence between them stays exact zeros.
     """
-    chain = CHAINS.get(name, StemChain())
+    chain = chain or CHAINS.get(name, StemChain())
     board = _board(chain)
     level = np.float32(10.0 ** (chain.level_db / 20.0))
     if len(board) == 0:
@@ -211,28 +225,396 @@ def _mono_chain(board: Pedalboard) -> Callable[..., AudioArray]:
     return run
 
 
-def mix_stems(stems: dict[str, AudioArray], sample_rate: int) -> dict[str, AudioArray]:
-    """Process every stem, replacing each one in ``stems`` as it goes; returns them in
-    Suno's stem order.
+@dataclass(frozen=True)
+class GenreMix:
+    """How a genre balances its song: a mixing engineer's habits, per genre."""
+
+    #: The lead's loudness over the band's while it sings (LU): rap and folk sit on top,
+    #: rock and metal push the voice into the guitars.
+    vocal_lu: float = 2.0
+    #: Harmonies and doubles under the lead (LU).
+    backing_lu: float = -6.0
+    vocal_reverb: float = 0.14
+    #: How far the ride may move the lead from its song-wide level, per section (dB).
+    ride_db: float = 3.0
+    #: Sections more than this below the song (LU) are brought up to it.
+    floor_lu: float = 4.5
+    #: No section more than this under a neighbour (LU): a chorus into an outro.
+    jump_lu: float = 6.0
+    #: The band bus compressor ("glue"): ratio (1 = off) and threshold over the band's
+    #: median short-term level (dB). It holds the drums' hits and the loud chords
+    #: together so the band reads as one instrument under the voice.
+    glue_ratio: float = 2.0
+    glue_over_db: float = 4.0
+
+
+GENRE_MIX: dict[str, GenreMix] = {
+    "pop": GenreMix(),
+    "kpop": GenreMix(vocal_reverb=0.15),
+    "rock": GenreMix(vocal_lu=1.0, backing_lu=-7.0, vocal_reverb=0.11, glue_ratio=2.5),
+    "metal": GenreMix(vocal_lu=0.0, backing_lu=-7.0, vocal_reverb=0.09, glue_ratio=3.0),
+    "punk": GenreMix(vocal_lu=0.5, backing_lu=-6.5, vocal_reverb=0.08, glue_ratio=2.5),
+    "synthwave": GenreMix(vocal_lu=1.0, vocal_reverb=0.18),
+    "lofi": GenreMix(vocal_lu=1.0, vocal_reverb=0.12),
+    "hiphop": GenreMix(vocal_lu=3.0, backing_lu=-7.0, vocal_reverb=0.07, glue_ratio=2.5),
+    "trap": GenreMix(vocal_lu=2.5, backing_lu=-7.0, vocal_reverb=0.08, glue_ratio=2.5),
+    "edm": GenreMix(vocal_lu=1.0, vocal_reverb=0.16, glue_ratio=2.5),
+    "jazz": GenreMix(vocal_lu=2.0, vocal_reverb=0.16, glue_ratio=1.5),
+    "blues": GenreMix(vocal_lu=1.5, vocal_reverb=0.14),
+    "country": GenreMix(vocal_lu=2.5, vocal_reverb=0.12),
+    "folk": GenreMix(vocal_lu=3.0, vocal_reverb=0.16, glue_ratio=1.5),
+    "rnb": GenreMix(vocal_lu=2.5, backing_lu=-5.5, vocal_reverb=0.16),
+    "reggae": GenreMix(vocal_lu=2.0, vocal_reverb=0.14),
+    "latin": GenreMix(vocal_lu=2.0, vocal_reverb=0.14),
+    "orchestral": GenreMix(vocal_lu=1.5, vocal_reverb=0.22, glue_ratio=1.0),
+    "ambient": GenreMix(vocal_lu=1.0, vocal_reverb=0.26, glue_ratio=1.0),
+    "holiday": GenreMix(vocal_lu=2.5, vocal_reverb=0.18),
+    "funk": GenreMix(vocal_lu=1.5, vocal_reverb=0.10),
+    "chinese": GenreMix(vocal_lu=3.0, vocal_reverb=0.20, glue_ratio=1.5),
+}
+
+#: The most a quiet section is brought up (dB): an intro stays lighter than the song.
+MAX_LIFT_DB = 12.0
+#: Length of the gain ramps at section boundaries (s): the lead's ride moves while it
+#: breathes, the section fader as the next section lands.
+RIDE_RAMP_S = 0.3
+LIFT_RAMP_S = 0.5
+#: The end of a song is left as written (its final chord rings out).
+ENDING_S = 6.0
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """What the mix knows of the song: its genre and its sections' sample spans."""
+
+    genre: str = ""
+    sections: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def from_score(cls, score: Score, sample_rate: int, samples: int) -> MixPlan:
+        """The plan of ``score`` rendered ``samples`` long (its head, for a preview)."""
+        bounds = [
+            round(score.seconds(s.start_bar * score.beats_per_bar) * sample_rate)
+            for s in score.sections
+        ]
+        spans = []
+        for i, start in enumerate(bounds):
+            stop = bounds[i + 1] if i + 1 < len(bounds) else samples
+            start, stop = min(start, samples), min(stop, samples)
+            if stop > start:
+                spans.append((start, stop))
+        return cls(score.genre, tuple(spans))
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The gains the mix chose, in dB per section (for a report and for tests)."""
+
+    vocal_db: tuple[float, ...] = ()
+    backing_db: tuple[float, ...] = ()
+    lift_db: tuple[float, ...] = ()
+
+
+def mix_stems(
+    stems: dict[str, AudioArray], sample_rate: int, plan: MixPlan | None = None
+) -> dict[str, AudioArray]:
+    """Process every stem, replacing each one in ``stems`` as it goes, then balance them
+    (see ``balance``); returns them in Suno's stem order.
 
     Replacing in place keeps only the stems being processed alive twice, not a second copy
     of the whole song (a 3-minute song has ~60 MB per stem). Stems are independent, so they
     are processed in parallel where cores are free. The mix is the stems' plain sum.
     """
+    plan = plan or MixPlan()
+    habits = GENRE_MIX.get(plan.genre, GenreMix())
+    chains = dict(CHAINS)
+    chains["Vocals"] = dataclasses.replace(CHAINS["Vocals"], reverb_wet=habits.vocal_reverb)
     order = {name: i for i, name in enumerate(STEM_NAMES)}
     names = sorted(stems, key=lambda s: order.get(s, len(order)))
 
     def job(name: str) -> Callable[[Callable[[], None]], None]:
         def run(step: Callable[[], None]) -> None:
-            stems[name] = process_stem(name, stems.pop(name), sample_rate)
+            stems[name] = process_stem(
+                name, stems.pop(name), sample_rate, chains.get(name, StemChain())
+            )
             step()
 
         return run
 
     # The costliest chains (compressor, reverb) first, so the last one to finish is short.
-    costly = sorted(names, key=lambda s: -_chain_cost(CHAINS.get(s, StemChain())))
+    costly = sorted(names, key=lambda s: -_chain_cost(chains.get(s, StemChain())))
     run_all([job(name) for name in costly])
-    return {name: stems[name] for name in names}
+    ordered = {name: stems[name] for name in names}
+    balance(ordered, sample_rate, plan)
+    return ordered
+
+
+def balance(stems: dict[str, AudioArray], sample_rate: int, plan: MixPlan) -> Balance:
+    """Set the lead against the band, the harmonies under the lead and the quiet sections
+    up towards the song: gain only, computed from the stems' loudness and applied to each
+    stem in place, so the stems still sum to the mix.
+
+    The lead sits ``vocal_lu`` over the band across its sung span and is ridden section by
+    section (within ``ride_db``) as the band grows and falls; a section whose mix is more
+    than ``floor_lu`` below the song's loudness is raised to that floor (at most
+    ``MAX_LIFT_DB``), all of its stems alike, so an intro or a break stays lighter but
+    audible. The last ``ENDING_S`` seconds are not measured: the song ends as written.
+    """
+    if not stems:
+        return Balance()
+    habits = GENRE_MIX.get(plan.genre, GenreMix())
+    n = next(iter(stems.values())).shape[0]
+    spans = list(plan.sections) or [(0, n)]
+    band_names = [k for k in stems if k not in VOCAL_STEMS]
+    hop = round(0.1 * sample_rate)
+    glue: npt.NDArray[np.float32] | None = None
+
+    def measure_band(step: Callable[[], None]) -> FloatArray:
+        nonlocal glue
+        if not band_names:
+            return np.zeros(n // hop)
+        band = stems[band_names[0]].copy()
+        for name in band_names[1:]:
+            band += stems[name]
+        glue = _glue(band, sample_rate, habits)
+        if glue is not None:
+            FrameGain(glue)(band)
+        step()
+        return hop_energies(band, sample_rate)[0]
+
+    def measure(name: str) -> Callable[[Callable[[], None]], FloatArray | None]:
+        def run(step: Callable[[], None]) -> FloatArray | None:
+            audio = stems.get(name)
+            step()
+            return None if audio is None else hop_energies(audio, sample_rate)[0]
+
+        return run
+
+    # Independent K-weighting passes (scipy releases the GIL): the band's and the voices'.
+    band_e, vocal_all, backing_all = run_all(
+        [measure_band, measure("Vocals"), measure("Backing Vocals")]
+    )
+    assert band_e is not None
+    hops = band_e.shape[0]
+    if hops < 4:
+        return Balance()
+    at = [(min(hops, a // hop), min(hops, b // hop)) for a, b in spans]
+    vocal_e = _sounding(vocal_all, hops)
+    backing_e = _sounding(backing_all, hops)
+
+    vocal_db = [0.0] * len(at)
+    if vocal_e is not None and band_names:
+        vocal_db = _ride(vocal_e, band_e, at, hop, habits)
+    vocal_hops = _per_hop(vocal_db, at, hops)
+    backing_db = list(vocal_db)
+    if backing_e is not None:
+        lead = vocal_e * 10.0 ** (vocal_hops / 10.0) if vocal_e is not None else None
+        backing_db = _under_lead(backing_e, lead, vocal_db, hop, habits)
+    backing_hops = _per_hop(backing_db, at, hops)
+
+    total = band_e.copy()
+    if vocal_e is not None:
+        total += vocal_e * 10.0 ** (vocal_hops / 10.0)
+    if backing_e is not None:
+        total += backing_e * 10.0 ** (backing_hops / 10.0)
+    lift_db = _lifts(total, at, hop, hops - round(ENDING_S * sample_rate / hop), habits)
+
+    lift = _curve(n, spans, lift_db, LIFT_RAMP_S * sample_rate)
+    gains: dict[str, npt.NDArray[np.float32] | None] = {}
+    band_gain = glue if lift is None else (lift if glue is None else glue * lift)
+    shared = FrameGain(band_gain) if band_gain is not None else None
+    for name, values in (("Vocals", vocal_db), ("Backing Vocals", backing_db)):
+        if name in stems:
+            ride = _curve(n, spans, values, RIDE_RAMP_S * sample_rate)
+            gains[name] = ride if lift is None else (lift if ride is None else ride * lift)
+
+    def apply(name: str) -> Callable[[Callable[[], None]], None]:
+        def run(step: Callable[[], None]) -> None:
+            gain = gains.get(name) if name in VOCAL_STEMS else None
+            scale = FrameGain(gain) if gain is not None else shared
+            if scale is not None:
+                scale(stems[name])
+            step()
+
+        return run
+
+    run_all([apply(name) for name in stems])
+    return Balance(tuple(vocal_db), tuple(backing_db), tuple(lift_db))
+
+
+#: The glue's detector: 10 ms blocks, 10 ms attack, 250 ms release, 6 dB soft knee.
+_GLUE_BLOCK_S = 0.01
+_GLUE_ATTACK_S = 0.01
+_GLUE_RELEASE_S = 0.25
+_GLUE_KNEE_DB = 6.0
+
+
+def _glue(band: AudioArray, sample_rate: int, habits: GenreMix) -> npt.NDArray[np.float32] | None:
+    """The band bus compressor's gain per sample, from the band's sum: linked across its
+    stems (one envelope for all), so it glues them without moving one against another and
+    the stems still sum to the mix. ``None`` where it would do nothing."""
+    if habits.glue_ratio <= 1.0:
+        return None
+    n = band.shape[0]
+    block = max(1, round(_GLUE_BLOCK_S * sample_rate))
+    count = n // block
+    if count < 8:
+        return None
+    flat = np.ascontiguousarray(band[: count * block]).reshape(count, -1)
+    power = np.einsum("ij,ij->i", flat, flat, dtype=np.float64) / flat.shape[1]
+    sounding = power > 1e-10
+    if not np.any(sounding):
+        return None
+    level = 10.0 * np.log10(np.maximum(power, 1e-12))
+    threshold = float(np.median(level[sounding])) + habits.glue_over_db
+    over = level - threshold
+    knee = _GLUE_KNEE_DB / 2.0
+    slope = 1.0 - 1.0 / habits.glue_ratio
+    reduction = np.where(
+        over <= -knee,
+        0.0,
+        np.where(over >= knee, slope * over, slope * (over + knee) ** 2 / (4.0 * knee)),
+    )
+    if float(reduction.max()) < 0.05:
+        return None
+    attack = math.exp(-_GLUE_BLOCK_S / _GLUE_ATTACK_S)
+    release = math.exp(-_GLUE_BLOCK_S / _GLUE_RELEASE_S)
+    smoothed = np.empty(count, dtype=np.float64)
+    state = 0.0
+    for i, target in enumerate(reduction.tolist()):
+        coeff = attack if target > state else release
+        state = target + coeff * (state - target)
+        smoothed[i] = state
+    # Linear between block edges: the envelope's values at each block's start.
+    nodes = np.empty(count + 1, dtype=np.float32)
+    nodes[0] = 1.0
+    nodes[1:] = 10.0 ** (-smoothed / 20.0)
+    ramp = (np.arange(block, dtype=np.float32) / np.float32(block))[None, :]
+    left = nodes[:-1, None]
+    gain = np.empty(n, dtype=np.float32)
+    gain[: count * block] = (left + (nodes[1:, None] - left) * ramp).reshape(-1)
+    gain[count * block :] = nodes[-1]
+    return gain
+
+
+def _sounding(energy: FloatArray | None, hops: int) -> FloatArray | None:
+    if energy is None or not np.any(energy):
+        return None
+    return energy[:hops]
+
+
+def _per_hop(values_db: list[float], at: list[tuple[int, int]], hops: int) -> FloatArray:
+    out = np.zeros(hops, dtype=np.float64)
+    for (a, b), value in zip(at, values_db, strict=True):
+        out[a:b] = value
+    return out
+
+
+def _ride(
+    vocal: FloatArray, band: FloatArray, at: list[tuple[int, int]], hop: int, habits: GenreMix
+) -> list[float]:
+    """The lead's gain per section (dB): ``vocal_lu`` over the band across the sung span,
+    each section nudged towards that balance within ``ride_db``."""
+    sung = np.flatnonzero(vocal > 0)
+    first, last = int(sung[0]), int(sung[-1]) + 1
+    band_lufs = span_loudness(band[first:last], hop)
+    vocal_lufs = span_loudness(vocal[first:last], hop)
+    if not (math.isfinite(band_lufs) and math.isfinite(vocal_lufs)):
+        return [0.0] * len(at)
+    static = band_lufs + habits.vocal_lu - vocal_lufs
+    gains = []
+    for a, b in at:
+        v, w = span_loudness(vocal[a:b], hop), span_loudness(band[a:b], hop)
+        if math.isfinite(v) and math.isfinite(w):
+            wanted = w + habits.vocal_lu - v
+            gains.append(min(static + habits.ride_db, max(static - habits.ride_db, wanted)))
+        else:
+            gains.append(static)
+    # The ride moves the lead section by section; the song-wide balance stays as set.
+    ridden = vocal * 10.0 ** (_per_hop(gains, at, vocal.shape[0]) / 10.0)
+    correction = band_lufs + habits.vocal_lu - span_loudness(ridden[first:last], hop)
+    if not math.isfinite(correction):
+        return gains
+    return [g + correction for g in gains]
+
+
+def _under_lead(
+    backing: FloatArray,
+    lead: FloatArray | None,
+    lead_db: list[float],
+    hop: int,
+    habits: GenreMix,
+) -> list[float]:
+    """The harmonies' gain per section (dB): they follow the lead's ride and sit
+    ``backing_lu`` under it where both sing."""
+    if lead is None:
+        return list(lead_db)
+    both = (backing > 0) & (lead > 0)
+    if not np.any(both):
+        return list(lead_db)
+    shared = np.flatnonzero(both)
+    first, last = int(shared[0]), int(shared[-1]) + 1
+    offset = (
+        span_loudness(lead[first:last], hop)
+        + habits.backing_lu
+        - span_loudness(backing[first:last], hop)
+    )
+    if not math.isfinite(offset):
+        return list(lead_db)
+    return [offset] * len(lead_db)
+
+
+def _lifts(
+    total: FloatArray, at: list[tuple[int, int]], hop: int, measured: int, habits: GenreMix
+) -> list[float]:
+    """Per section, the gain (dB) that brings it to ``floor_lu`` under the song and to
+    within ``jump_lu`` of its louder neighbour."""
+    levels = [span_loudness(total[a : min(b, measured)], hop) for a, b in at]
+    lifts = [0.0] * len(at)
+    for _ in range(3):  # lifting the quiet sections raises the song a little: settle it
+        lifted = total * 10.0 ** (_per_hop(lifts, at, total.shape[0]) / 10.0)
+        song = span_loudness(lifted[: max(4, measured)], hop)
+        if not math.isfinite(song):
+            return lifts
+        lifts = [
+            min(MAX_LIFT_DB, max(0.0, song - habits.floor_lu - level))
+            if math.isfinite(level)
+            else 0.0
+            for level in levels
+        ]
+        for _ in range(len(at)):
+            now = [lv + lift for lv, lift in zip(levels, lifts, strict=True)]
+            changed = False
+            for i, level in enumerate(levels):
+                if not math.isfinite(level):
+                    continue
+                near = [now[j] for j in (i - 1, i + 1) if 0 <= j < len(now)]
+                loudest = max((x for x in near if math.isfinite(x)), default=-math.inf)
+                wanted = min(MAX_LIFT_DB, loudest - habits.jump_lu - level)
+                if wanted > lifts[i] + 1e-3:
+                    lifts[i], changed = wanted, True
+            if not changed:
+                break
+    return lifts
+
+
+def _curve(
+    n: int, spans: list[tuple[int, int]], values_db: list[float], ramp: float
+) -> npt.NDArray[np.float32] | None:
+    """A per-sample gain: each span at its value, linear ramps of ``ramp`` samples centred
+    on the boundaries; ``None`` where it would be 0 dB throughout."""
+    if all(abs(v) < 1e-6 for v in values_db):
+        return None
+    gains = [10.0 ** (v / 20.0) for v in values_db]
+    out = np.full(n, gains[0], dtype=np.float32)
+    half = round(ramp / 2.0)
+    for i in range(1, len(spans)):
+        edge = spans[i][0]
+        out[edge:] = gains[i]
+        a, b = max(0, edge - half), min(n, edge + half)
+        if b > a and gains[i] != gains[i - 1]:
+            out[a:b] = np.linspace(gains[i - 1], gains[i], b - a, dtype=np.float32)
+    return out
 
 
 def _chain_cost(chain: StemChain) -> float:

@@ -37,7 +37,7 @@ import numpy as np
 
 from cadenza.compose.encode import encode_mp3, to_pcm16, write_mp3, write_wav
 from cadenza.compose.master import MasterReport, master_stems
-from cadenza.compose.mix import AudioArray, mix_stems, pan_mono
+from cadenza.compose.mix import AudioArray, MixPlan, mix_stems, pan_mono
 from cadenza.compose.parallel import available_cores
 from cadenza.compose.score import STEM_NAMES, Score
 from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE, render_tracks, song_samples
@@ -274,7 +274,7 @@ def _early_preview(
             stems[name] = stems[name] + audio if name in stems else audio
     if not stems or keep == 0:
         return None
-    stems = mix_stems(stems, SAMPLE_RATE)
+    stems = mix_stems(stems, SAMPLE_RATE, MixPlan.from_score(head, SAMPLE_RATE, head_n))
     song, _ = master_stems(stems, SAMPLE_RATE)
     del stems
     part = _fade_out(np.ascontiguousarray(song[:keep]))
@@ -378,7 +378,7 @@ def _render_clip(
 
     stage("mix")
     report("mix")
-    stems = mix_stems(stems, SAMPLE_RATE)
+    stems = mix_stems(stems, SAMPLE_RATE, MixPlan.from_score(score, SAMPLE_RATE, n))
 
     stage("master")
     report("master")

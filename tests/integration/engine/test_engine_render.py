@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import resource
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import librosa
-import mido
 import numpy as np
 import pyloudnorm
 import pytest
@@ -23,7 +23,9 @@ from cadenza.compose.score import STEM_NAMES, Score
 pytestmark = pytest.mark.slow
 
 SR = 44100
-TEMPO = 120.0
+#: Away from 120 BPM, the beat tracker's prior: a track it cannot follow would still pass
+#: at 120 (white noise does, most of the time).
+TEMPO = 100.0
 
 
 @pytest.fixture(scope="module")
@@ -121,37 +123,19 @@ def test_tempo_found_by_a_beat_tracker(rendered: tuple[Score, ClipResult, list[A
     assert float(np.atleast_1d(tempo)[0]) == pytest.approx(TEMPO, rel=0.04)
 
 
-def _midi_vocal_notes(path: Path) -> list[tuple[float, float, int]]:
-    midi = mido.MidiFile(str(path))
-    tempo = 500000
-    for msg in midi.tracks[0]:
-        if msg.type == "set_tempo":
-            tempo = msg.tempo
-    track = next(t for t in midi.tracks if t.name == "Vocals")
-    notes: list[tuple[float, float, int]] = []
-    open_at: dict[int, float] = {}
-    ticks = 0
-    for msg in track:
-        ticks += msg.time
-        seconds = mido.tick2second(ticks, midi.ticks_per_beat, tempo)
-        if msg.type == "note_on" and msg.velocity > 0:
-            open_at[msg.note] = seconds
-        elif msg.type in ("note_off", "note_on") and msg.note in open_at:
-            notes.append((open_at.pop(msg.note), seconds, msg.note))
-    return notes
-
-
 def test_sung_pitch_follows_the_score(rendered: tuple[Score, ClipResult, list[Any]]) -> None:
-    _, result, _ = rendered
+    score, result, _ = rendered
     vocals = _read(result.clip_dir / "stems" / "Vocals.wav").mean(axis=1)
     y = librosa.resample(vocals, orig_sr=SR, target_sr=22050)
     hop = 256
     f0, voiced, _ = librosa.pyin(y, fmin=70, fmax=900, sr=22050, frame_length=1024, hop_length=hop)
     times = librosa.times_like(f0, sr=22050, hop_length=hop)
     errors: list[float] = []
-    for start, end, pitch in _midi_vocal_notes(result.clip_dir / "song.mid"):
+    lead = next(p for p in score.vocals if p.stem == "Vocals")
+    for note in lead.notes:  # the score's notes, not a file the engine wrote from them
+        start, end = score.seconds(note.start), score.seconds(note.start + note.duration)
         inside = (times >= start + 0.08) & (times <= end - 0.05) & voiced & ~np.isnan(f0)
-        cents = 1200 * np.log2(f0[inside] / librosa.midi_to_hz(pitch))
+        cents = 1200 * np.log2(f0[inside] / librosa.midi_to_hz(note.pitch))
         errors.extend(np.abs(cents).tolist())
     assert len(errors) > 100
     errors_arr = np.array(errors)
@@ -178,8 +162,18 @@ def test_same_score_same_bytes(
         assert (again.clip_dir / name).read_bytes() == (result.clip_dir / name).read_bytes()
 
 
+def _render_peak_kib(score_dict: dict[str, Any], out: str) -> int:
+    """In a fresh process: render the score once, return that process's peak RSS."""
+    render_clip(Score.from_dict(score_dict), Path(out))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def test_peak_memory_of_a_render_stays_bounded(
-    rendered: tuple[Score, ClipResult, list[Any]],
+    rendered: tuple[Score, ClipResult, list[Any]], tmp_path: Path
 ) -> None:
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert peak_kib < 1.5 * 1024 * 1024
+    # One render in a process of its own: the test process's own peak holds every render
+    # and import of the session before it.
+    score, _, _ = rendered
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        peak_kib = pool.apply(_render_peak_kib, (score.to_dict(), str(tmp_path / "alone")))
+    assert 100 * 1024 < peak_kib < 1024 * 1024

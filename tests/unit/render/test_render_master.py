@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from cadenza.compose.master import (
-    _FrameGain,
+    FrameGain,
     _TruePeaks,
     block_peaks,
     integrated_loudness,
@@ -172,7 +172,7 @@ def test_frame_gain_equals_a_broadcast_product() -> None:
     audio = rng.standard_normal((1000, 2)).astype(np.float32)
     strided = np.asfortranarray(audio)  # not C-contiguous: the broadcast path
     expected = audio * gain[:, None]
-    scale = _FrameGain(gain)
+    scale = FrameGain(gain)
     for target in (audio, strided):
         scale(target)
         assert np.array_equal(target, expected)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pyloudnorm
 import pytest
 
 from cadenza.compose.mix import (
     CHAINS,
+    GENRE_MIX,
+    MAX_LIFT_DB,
     TAIL_S,
+    GenreMix,
+    MixPlan,
     _board,
+    _glue,
+    balance,
     is_dual_mono,
     mix_stems,
     pan_mono,
@@ -120,3 +127,65 @@ def test_dual_mono_stems_get_the_samples_of_the_stereo_chain(name: str) -> None:
     assert np.array_equal(out, expected)
     if chain.reverb_wet:  # the reverb still runs in stereo: its channels differ
         assert not is_dual_mono(out)
+
+
+def _noise(seconds: float, level: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (level * rng.standard_normal((int(seconds * SR), 2))).astype(np.float32)
+
+
+def test_balance_sets_the_lead_over_the_band_and_the_harmonies_under_it() -> None:
+    band = _noise(10.0, 0.01)
+    lead = np.zeros_like(band)
+    lead[2 * SR : 9 * SR] = _tone(7.0, 330.0) * 2.0  # far over the band, as sung
+    harmony = np.zeros_like(band)
+    harmony[5 * SR : 9 * SR] = _tone(4.0, 415.0) * 2.0  # as loud as the lead
+    stems = {"Vocals": lead, "Backing Vocals": harmony, "Keyboard": band}
+    kept = dict(stems)
+    balance(stems, SR, MixPlan("rock"))
+    assert all(stems[k] is kept[k] for k in stems)  # gains applied in place
+    meter = pyloudnorm.Meter(SR)
+    sung = slice(2 * SR, 9 * SR)
+    voice = meter.integrated_loudness(stems["Vocals"][sung].astype(np.float64))
+    over = voice - meter.integrated_loudness(stems["Keyboard"][sung].astype(np.float64))
+    assert over == pytest.approx(GENRE_MIX["rock"].vocal_lu, abs=0.3)
+    both = slice(5 * SR, 9 * SR)
+    under = meter.integrated_loudness(
+        stems["Backing Vocals"][both].astype(np.float64)
+    ) - meter.integrated_loudness(stems["Vocals"][both].astype(np.float64))
+    assert under == pytest.approx(GENRE_MIX["rock"].backing_lu, abs=0.5)
+
+
+def test_balance_brings_a_quiet_intro_up_but_not_level() -> None:
+    intro, song = _noise(4.0, 0.002, 2), _noise(16.0, 0.05, 3)
+    stems = {"Keyboard": np.concatenate([intro, song]), "Drums": np.zeros((20 * SR, 2), "f")}
+    plan = MixPlan("pop", ((0, 4 * SR), (4 * SR, 20 * SR)))
+    result = balance(stems, SR, plan)
+    assert result.lift_db[1] == 0.0
+    assert 0.0 < result.lift_db[0] <= MAX_LIFT_DB
+    meter = pyloudnorm.Meter(SR)
+    mix = stems["Keyboard"].astype(np.float64)
+    gap = meter.integrated_loudness(mix[4 * SR :]) - meter.integrated_loudness(mix[: 4 * SR])
+    assert gap > 1.0  # lighter
+    # 28 dB under the song is more than the largest lift: it comes up by that much.
+    assert result.lift_db[0] == pytest.approx(MAX_LIFT_DB)
+    louder = np.concatenate([intro * 10, song])  # 8 dB under: lifted to the floor exactly
+    stems = {"Keyboard": louder}
+    result = balance(stems, SR, plan)
+    mix = stems["Keyboard"].astype(np.float64)
+    # the song's loudness, its last seconds (an ending) left out, to the intro's
+    gap = meter.integrated_loudness(mix[: 14 * SR]) - meter.integrated_loudness(mix[: 4 * SR])
+    assert gap == pytest.approx(GENRE_MIX["pop"].floor_lu, abs=0.3)
+
+
+def test_glue_holds_the_bands_loud_hits_and_leaves_the_rest() -> None:
+    band = _noise(4.0, 0.02, 4)
+    for second in range(4):  # a loud hit each second, as a kick and snare
+        band[second * SR : second * SR + 2000] *= 12.0
+    gain = _glue(band, SR, GenreMix(glue_ratio=2.5))
+    assert gain is not None and gain.shape == (band.shape[0],)
+    reduction = -20 * np.log10(gain)
+    hit = reduction[SR : SR + 2000].max()
+    between = np.median(reduction[SR + SR // 2 : 2 * SR])
+    assert 3.0 < hit < 20.0 and between < 1.0
+    assert _glue(band, SR, GenreMix(glue_ratio=1.0)) is None

@@ -1,0 +1,431 @@
+"""How the built-in engine's songs sound to a listener, measured on a fixed set of clips.
+
+    .venv/bin/python benchmarks/quality.py [--quick] [--json out.json] [--keep DIR]
+
+Renders each clip in-process (compose + render, as a worker does) and prints per clip:
+
+- ``vox/band``: over the sung span (first to last lead note), the Vocals stem's integrated
+  loudness minus that of the sum of the non-vocal stems (BS.1770, pyloudnorm). A produced
+  mix sits between -2 and +4 LU.
+- ``bv/lead``: Backing Vocals minus Vocals over the same span (below zero: under the lead).
+- per-section loudness of the master (the score knows each section's bars), the worst
+  dip of a section below the song's integrated loudness and the biggest jump between
+  neighbouring sections. The last ``FADE_S`` seconds are left out (a designed fade-out and
+  the final chord ringing out); a section with less than a second before them is skipped.
+- ``wer`` / ``wer spoken``: word error rate of pocketsphinx (its bundled US-English model)
+  on the Vocals stem, one utterance per sung line (cut at the line's words' times), and of
+  the same lines spoken by the speech source the singer starts from (English clips only).
+- ``pitch``: share of voiced frames of the Vocals stem (WORLD's DIO + StoneMask) within 50
+  cents of the score's sung note, octave folded (the singer may sing a part an octave up or
+  down to fit its range); frames near note edges are left out.
+- LUFS and true peak (4x oversampled) of ``song.wav``.
+
+Needs the dev extra (pocketsphinx). Takes a few minutes on two cores; ``--quick`` renders
+three clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyloudnorm
+import soundfile as sf
+import soxr
+
+from cadenza.compose.composer import compose
+from cadenza.compose.pipeline import render_clip
+from cadenza.compose.score import Score
+from cadenza.domain.music import MusicRequest
+
+SR = 44100
+ASR_RATE = 16000
+FADE_S = 6.0
+Array = npt.NDArray[np.float64]
+
+LYRICS_RIVER = """[Verse]
+I walked along the river when the morning light was new
+every stone was singing and the sky was turning blue
+[Chorus]
+we are the fire in the night
+we are the spark that makes it right
+[Instrumental]
+[Chorus]
+we are the fire in the night
+sing it loud and hold me tight
+"""
+
+LYRICS_ROAD = """[Verse]
+the highway hums beneath my wheels tonight
+I left the town before the morning light
+[Chorus]
+run away run away with me
+under the stars we will be free
+[Instrumental]
+[Chorus]
+run away run away with me
+open the door and let us be
+"""
+
+LYRICS_GARDEN = """[Verse]
+my mother kept a garden by the old stone wall
+she planted every seed before the rain would fall
+[Chorus]
+so come back home
+the fields are green and the door is open
+[Instrumental]
+[Chorus]
+so come back home
+the night is long but the light is near
+"""
+
+LYRICS_CITY = """[Verse]
+slow lights moving on the city street
+your hand in mine and the summer heat
+[Chorus]
+stay with me until the morning comes
+we can dance until the night is done
+[Instrumental]
+[Chorus]
+stay with me until the morning comes
+hold me close until the night is done
+"""
+
+LYRICS_RAIN_ZH = """[Verse]
+我在雨中等你回来
+城市的灯光照亮我
+[Chorus]
+我们一起唱这首歌
+让爱飞过每一个夜晚
+[Instrumental]
+[Chorus]
+我们一起唱这首歌
+让爱飞过每一个夜晚
+"""
+
+LYRICS_MOON_ZH = """[Verse]
+月亮升起在山的那边
+风吹过我的老家门前
+[Chorus]
+你的笑容在我心里
+永远不会离开这里
+[Instrumental]
+[Chorus]
+你的笑容在我心里
+永远不会离开这里
+"""
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    tags: str
+    gender: str
+    lyrics: str
+    seed: int
+    quick: bool = False
+
+
+CLIPS: tuple[Clip, ...] = (
+    Clip("pop-f", "pop, upbeat", "female", LYRICS_RIVER, 11, quick=True),
+    Clip("rock-m", "rock, energetic", "male", LYRICS_ROAD, 12, quick=True),
+    Clip("folk-f", "folk, acoustic", "female", LYRICS_GARDEN, 13),
+    Clip("rnb-m", "rnb, smooth", "male", LYRICS_CITY, 14),
+    Clip("zh-pop-f", "pop, mandopop", "female", LYRICS_RAIN_ZH, 15, quick=True),
+    Clip("zh-ballad-m", "chinese, ballad", "male", LYRICS_MOON_ZH, 16),
+)
+
+
+@dataclass
+class Figures:
+    name: str
+    language: str
+    genre: str
+    duration_s: float
+    render_s: float
+    vocal_over_band_lu: float
+    backing_vs_lead_lu: float | None
+    sections: list[tuple[str, float, float]] = field(default_factory=list)  # label, start, LUFS
+    worst_dip_lu: float = 0.0
+    worst_dip_at: str = ""
+    biggest_jump_lu: float = 0.0
+    biggest_jump_at: str = ""
+    wer: float | None = None
+    wer_spoken: float | None = None
+    lines: int = 0
+    pitch_within_50c: float = 0.0
+    lufs: float = 0.0
+    true_peak_dbtp: float = 0.0
+
+
+def _read(path: Path) -> Array:
+    audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    assert rate == SR, rate
+    return np.asarray(audio)
+
+
+def _loudness(meter: pyloudnorm.Meter, audio: Array) -> float:
+    if audio.shape[0] < int(0.4 * SR) or not np.any(audio):
+        return -math.inf
+    return float(meter.integrated_loudness(audio))
+
+
+def _true_peak_db(audio: Array) -> float:
+    from scipy.signal import resample_poly
+
+    peak = max(float(np.abs(resample_poly(audio[:, c], 4, 1)).max()) for c in range(2))
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _lead_notes(score: Score) -> list[tuple[float, float, int]]:
+    """(start s, end s, MIDI pitch) of every note of the parts on the Vocals stem."""
+    return sorted(
+        (score.seconds(n.start), score.seconds(n.start + n.duration), n.pitch)
+        for part in score.vocals
+        if part.stem == "Vocals"
+        for n in part.notes
+    )
+
+
+def _sung_lines(score: Score) -> list[tuple[float, float, str]]:
+    """(start s, end s, text) of every sung line, from the score's word times."""
+    lines: dict[tuple[int, int], list[Any]] = {}
+    for word in score.words:
+        lines.setdefault((word.section_index, word.line_index), []).append(word)
+    out = []
+    for words in lines.values():
+        text = " ".join(w.text for w in words)
+        out.append((score.seconds(words[0].start), score.seconds(words[-1].end), text))
+    return sorted(out)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def _edits(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Word-level Levenshtein distance."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+class _Recogniser:
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL")
+
+    def words(self, mono: Array, rate: int) -> list[str]:
+        audio = soxr.resample(mono.astype(np.float32), rate, ASR_RATE)
+        peak = float(np.abs(audio).max()) if audio.size else 0.0
+        if peak > 0:
+            audio = audio * (0.7 / peak)
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return _words(hyp.hypstr) if hyp is not None else []
+
+
+def _wer(pairs: list[tuple[list[str], list[str]]]) -> float:
+    ref_words = sum(len(r) for r, _ in pairs)
+    return sum(_edits(r, h) for r, h in pairs) / max(1, ref_words)
+
+
+def _spoken(texts: list[str], language: str) -> list[tuple[Array, int]]:
+    """The lines as the singer's speech source says them, before re-timing and pitching."""
+    from cadenza.compose.voice import singer
+    from cadenza.compose.voice.espeak import speak_fresh
+    from cadenza.compose.voice.phonemes import voice_for
+
+    voice = voice_for(language)
+    requests = [
+        (t, voice, singer.ESPEAK_RATE_WPM, singer.ESPEAK_PITCH, singer.ESPEAK_RANGE) for t in texts
+    ]
+    out = []
+    for utterance in speak_fresh(requests):
+        pcm = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float64) / 32768.0
+        out.append((pcm, utterance.sample_rate))
+    return out
+
+
+def _pitch_share(vocals: Array, notes: list[tuple[float, float, int]]) -> float:
+    import pyworld
+
+    mono = np.ascontiguousarray(vocals.mean(axis=1))
+    rate = 16000
+    x = soxr.resample(mono, SR, rate).astype(np.float64)
+    period = 10.0
+    f0, t = pyworld.dio(x, rate, f0_floor=70.0, f0_ceil=1000.0, frame_period=period)
+    f0 = pyworld.stonemask(x, f0, t, rate)
+    hits = total = 0
+    for start, end, pitch in notes:
+        inside = (t >= start + 0.08) & (t <= end - 0.05) & (f0 > 0)
+        if not np.any(inside):
+            continue
+        cents = 1200.0 * np.log2(f0[inside] / (440.0 * 2 ** ((pitch - 69) / 12)))
+        folded = (cents + 600.0) % 1200.0 - 600.0
+        hits += int(np.sum(np.abs(folded) <= 50.0))
+        total += int(inside.sum())
+    return hits / total if total else 0.0
+
+
+def measure(clip: Clip, out: Path, asr: _Recogniser | None) -> Figures:
+    request = MusicRequest(
+        tags=clip.tags, lyrics=clip.lyrics, vocal_gender=clip.gender, max_duration_s=60
+    )
+    started = time.perf_counter()
+    score = compose(request, clip.seed)
+    result = render_clip(score, out / clip.name)
+    render_s = time.perf_counter() - started
+    meter = pyloudnorm.Meter(SR)
+    clip_dir = result.clip_dir
+    song = _read(clip_dir / "song.wav")
+    stems = {p.stem: _read(p) for p in sorted((clip_dir / "stems").glob("*.wav"))}
+    n = song.shape[0]
+
+    notes = _lead_notes(score)
+    first, last = round(notes[0][0] * SR), min(n, round(notes[-1][1] * SR))
+    band = sum(
+        (a for k, a in stems.items() if k not in ("Vocals", "Backing Vocals")),
+        np.zeros_like(song),
+    )
+    vocal_lufs = _loudness(meter, stems["Vocals"][first:last])
+    band_lufs = _loudness(meter, band[first:last])
+    backing = None
+    if "Backing Vocals" in stems:
+        backing = _loudness(meter, stems["Backing Vocals"][first:last]) - vocal_lufs
+
+    song_lufs = _loudness(meter, song)
+    cutoff = n - round(FADE_S * SR)
+    sections: list[tuple[str, float, float]] = []
+    for section in score.sections:
+        start = round(score.seconds(section.start_bar * score.beats_per_bar) * SR)
+        stop = round(score.seconds((section.start_bar + section.bars) * score.beats_per_bar) * SR)
+        stop = min(stop, cutoff)
+        if stop - start < SR:
+            continue
+        sections.append((section.label, start / SR, _loudness(meter, song[start:stop])))
+    figures = Figures(
+        name=clip.name,
+        language=score.language,
+        genre=score.genre,
+        duration_s=round(n / SR, 1),
+        render_s=round(render_s, 1),
+        vocal_over_band_lu=vocal_lufs - band_lufs,
+        backing_vs_lead_lu=backing,
+        sections=sections,
+        lufs=song_lufs,
+        true_peak_dbtp=_true_peak_db(song),
+        pitch_within_50c=_pitch_share(stems["Vocals"], notes),
+    )
+    if sections:
+        dips = [(lufs - song_lufs, label) for label, _, lufs in sections]
+        figures.worst_dip_lu, figures.worst_dip_at = min(dips)
+        jumps = [(abs(b[2] - a[2]), f"{a[0]}->{b[0]}") for a, b in itertools.pairwise(sections)]
+        if jumps:
+            figures.biggest_jump_lu, figures.biggest_jump_at = max(jumps)
+    if asr is not None and score.language == "en":
+        lines = _sung_lines(score)
+        vocals = stems["Vocals"].mean(axis=1)
+        sung: list[tuple[list[str], list[str]]] = []
+        for start, end, text in lines:
+            a, b = max(0, round((start - 0.25) * SR)), min(n, round((end + 0.35) * SR))
+            sung.append((_words(text), asr.words(vocals[a:b], SR)))
+        spoken = [
+            (_words(text), asr.words(audio, rate))
+            for (_, _, text), (audio, rate) in zip(
+                lines, _spoken([t for _, _, t in lines], score.language), strict=True
+            )
+        ]
+        figures.wer, figures.wer_spoken, figures.lines = _wer(sung), _wer(spoken), len(lines)
+    return figures
+
+
+def _fmt(value: float | None, digits: int = 1, sign: bool = True) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return "-inf"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def report(all_figures: list[Figures]) -> None:
+    head = (
+        f"{'clip':<12} {'genre':<9} {'dur':>5} {'vox/band':>8} {'bv/lead':>7} {'dip':>6} "
+        f"{'jump':>5} {'wer':>5} {'spoken':>6} {'pitch':>6} {'LUFS':>6} {'dBTP':>6} {'render':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for f in all_figures:
+        print(
+            f"{f.name:<12} {f.genre:<9} {f.duration_s:>5.1f} {_fmt(f.vocal_over_band_lu):>8} "
+            f"{_fmt(f.backing_vs_lead_lu):>7} {_fmt(f.worst_dip_lu):>6} "
+            f"{_fmt(f.biggest_jump_lu, sign=False):>5} {_fmt(f.wer, 2, False):>5} "
+            f"{_fmt(f.wer_spoken, 2, False):>6} {f.pitch_within_50c * 100:>5.1f}% "
+            f"{_fmt(f.lufs):>6} {_fmt(f.true_peak_dbtp):>6} {f.render_s:>5.1f}s"
+        )
+    print()
+    for f in all_figures:
+        parts = " | ".join(f"{label} {at:.0f}s {_fmt(lufs)}" for label, at, lufs in f.sections)
+        print(f"{f.name:<12} sections (LUFS): {parts}")
+        print(
+            f"{'':<12} worst dip {_fmt(f.worst_dip_lu)} LU at {f.worst_dip_at}; "
+            f"biggest jump {_fmt(f.biggest_jump_lu, sign=False)} LU at {f.biggest_jump_at}"
+        )
+    werl = [f.wer for f in all_figures if f.wer is not None]
+    vox = [f.vocal_over_band_lu for f in all_figures]
+    print()
+    print(
+        f"median vox/band {statistics.median(vox):+.1f} LU (target -2..+4); "
+        f"worst dip {min(f.worst_dip_lu for f in all_figures):+.1f} LU (limit -8); "
+        f"biggest jump {max(f.biggest_jump_lu for f in all_figures):.1f} LU (limit 8)"
+        + (f"; mean sung WER {statistics.mean(werl):.2f}" if werl else "")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="three clips only")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--keep", type=Path, help="render the clips here and keep them")
+    parser.add_argument("--no-wer", action="store_true", help="skip speech recognition")
+    parser.add_argument("--only", help="comma-separated clip names")
+    args = parser.parse_args(argv)
+    clips = [c for c in CLIPS if c.quick or not args.quick]
+    if args.only:
+        wanted = set(args.only.split(","))
+        clips = [c for c in CLIPS if c.name in wanted]
+    asr = None if args.no_wer else _Recogniser()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.keep or Path(tmp)
+        figures = []
+        for clip in clips:
+            figures.append(measure(clip, out, asr))
+            print(f"rendered {clip.name} in {figures[-1].render_s:.1f} s", file=sys.stderr)
+    report(figures)
+    if args.json:
+        args.json.write_text(json.dumps([f.__dict__ for f in figures], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
