@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cadenza.compose.harmony import (
     NOTE_NAMES,
@@ -792,6 +792,7 @@ def _voice(gender: str, style: Style, name: str) -> VoiceSettings:
         vibrato_depth_cents=style.vocal.vibrato_depth_cents,
         breathiness=style.vocal.breathiness,
         transpose=0,
+        singer=style.vocal.singer_for(gender),
     )
 
 
@@ -826,6 +827,8 @@ def _sing(
     bpb = style.beats_per_bar
     scale = scale_pcs(style.key_root, style.mode, style.melody_scale)
     duet = style.vocal.duet
+    if lead_voice is not None and not lead_voice.singer:  # a persona sings as its gender's
+        lead_voice = replace(lead_voice, singer=style.vocal.singer_for(lead_voice.gender))
     lead = VocalPart("Lead Vocal", "Vocals", lead_voice or _voice(gender, style, f"lead-{gender}"))
     duet_part = VocalPart("Duet Vocal", "Vocals", _voice(other, style, f"duet-{other}"))
     harmony = VocalPart(

@@ -28,6 +28,8 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 
+from cadenza.compose.voice.sources import choose_singer
+
 MODES: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
     "minor": (0, 2, 3, 5, 7, 8, 10),
@@ -256,6 +258,11 @@ class VocalStyle:
     duet: bool = False
     choir: bool = False
     enabled: bool = True
+    #: The named singers (``voice.sources.SINGERS``) for a male and a female part.
+    singers: tuple[str, str] = ("", "")
+
+    def singer_for(self, gender: str) -> str:
+        return self.singers[1] if gender == "female" else self.singers[0]
 
 
 @dataclass(frozen=True)
@@ -1428,6 +1435,12 @@ def resolve_style(
         vocal = replace(vocal, gender="female")
     if _negative_has(negative_tags, ("female vocals", "female vocal", "female voice", "female")):
         vocal = replace(vocal, gender="male")
+    # Drawn apart from the rest, so everything else a seed chose stays as it was.
+    draw = random.Random(seed * 15485863 + 29).random()
+    vocal = replace(
+        vocal,
+        singers=(choose_singer("male", text, draw), choose_singer("female", text, draw)),
+    )
 
     return Style(
         genre=genre.name,
