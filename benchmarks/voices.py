@@ -152,11 +152,10 @@ def measure(voice: str, gender: str, seed: int, lines: tuple[str, ...]) -> dict[
     asr = Recogniser()
     score = _song(gender, seed, lines)
     lead = _lead(score)
+    parts = list(score.vocals)
     if voice:
         lead = replace(lead, voice=replace(lead.voice, singer=voice))
-    parts = [
-        replace(p, voice=replace(p.voice, singer=voice or p.voice.singer)) for p in score.vocals
-    ]
+        parts = [replace(p, voice=replace(p.voice, singer=voice)) for p in parts]
     rate = 44100
     seconds = score.duration_s
     t0 = time.perf_counter()

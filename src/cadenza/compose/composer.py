@@ -49,6 +49,8 @@ from cadenza.compose.style import (
     DrumPattern,
     Instrument,
     Style,
+    description_tags,
+    genre_scores,
     resolve_style,
 )
 from cadenza.compose.writer import write_lyrics
@@ -201,8 +203,12 @@ def compose(request: MusicRequest, seed: int, *, style: Style | None = None) -> 
     rng = random.Random(seed)
     persona = _persona_singer(request.persona)
     if style is None:
+        tags = request.tags
+        if request.description and not (request.lyrics and request.lyrics.strip()):
+            named = description_tags(request.description, genres=not genre_scores(tags))
+            tags = _merge_tags(tags, named)
         style = resolve_style(
-            _merge_tags(request.tags, persona.tags) if persona else request.tags,
+            _merge_tags(tags, persona.tags) if persona else tags,
             request.negative_tags,
             request.weirdness,
             request.style_influence,

@@ -228,6 +228,11 @@ def singers_for(gender: str) -> list[str]:
     return [s.name for s in SINGERS.values() if s.gender == gender]
 
 
+def singer_words() -> list[str]:
+    """Every tag word that asks for a named singer."""
+    return sorted({w for s in SINGERS.values() for w in s.words})
+
+
 def choose_singer(gender: str, tags: str, draw: float) -> str:
     """The singer of ``gender`` that the tags ask for (a tag word such as "raspy"),
     else the one ``draw`` (uniform in [0, 1)) picks."""
