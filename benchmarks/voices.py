@@ -12,7 +12,9 @@ For a fixed set of English lines, each voice is scored on:
   cents of the sounding note (the score's note after the singer's octave choice): from
   60 ms into the note (after the portamento) to 45 % of its length (before the coda or
   an early release; vibrato is +-35 cents);
-- the time ``sing_parts`` takes for every vocal part of the song (lead, harmonies).
+- the time ``sing_parts`` takes for every vocal part of the song (lead, harmonies);
+  ``--timing`` reports it (wall and CPU, the speech processes included) on a song with
+  harmonies and a choir, per singer.
 pocketsphinx is an old, small recogniser: its absolute WER is harsh even on clean speech,
 so compare voices and versions with each other, in one run.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -187,25 +190,38 @@ def measure(voice: str, gender: str, seed: int, lines: tuple[str, ...]) -> dict[
 
 
 def time_song(seed: int, singer: str = "", seconds: int = 60) -> dict[str, Any]:
-    """``sing_parts`` on every vocal part of a ~50 s pop song with harmonies (median of 3),
-    sung by ``singer`` ('' = as composed)."""
+    """``sing_parts`` on every vocal part of a ~50 s pop song with harmonies, sung by
+    ``singer`` ('' = as composed): the first run in this process (cold) and the median of
+    two more (warm: Flite's words come from its cache)."""
     lyrics = "[Verse]\n" + "\n".join(LINES[:4]) + "\n[Chorus]\n" + "\n".join(LINES[4:])
     request = MusicRequest(tags="pop, choir", lyrics=lyrics, max_duration_s=seconds, seed=seed)
     score = compose(request, seed)
     if singer:
         score.vocals = [replace(p, voice=replace(p.voice, singer=singer)) for p in score.vocals]
-    runs = []
+    runs, cpu = [], []
     for _ in range(3):
+        c0 = _cpu()
         t0 = time.perf_counter()
         sing_parts(score.vocals, score.tempo_bpm, score.duration_s, 44100)
         runs.append(time.perf_counter() - t0)
+        cpu.append(_cpu() - c0)
     singers = [getattr(p.voice, "singer", "") or "espeak" for p in score.vocals]
     return {
         "song_s": round(score.duration_s, 1),
         "parts": len(score.vocals),
         "singers": singers,
-        "sing_parts_s": round(statistics.median(runs), 2),
+        "cold_s": round(runs[0], 2),
+        "cold_cpu_s": round(cpu[0], 2),
+        "warm_s": round(statistics.median(runs[1:]), 2),
+        "warm_cpu_s": round(statistics.median(cpu[1:]), 2),
     }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the speech processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:

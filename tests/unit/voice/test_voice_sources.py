@@ -129,3 +129,22 @@ def test_the_singer_is_kept_in_the_score() -> None:
     old = _score_with(english_part()).to_dict()
     del old["vocals"][0]["voice"]["singer"]  # a score written before singers had names
     assert Score.from_dict(old).vocals[0].voice.singer == ""
+
+
+@needs_flite
+def test_a_word_sounds_the_same_whatever_is_spoken_around_it() -> None:
+    features = (("int_f0_target_mean", 180.0),)
+    alone = flite.speak_fresh([("rain", "slt", features)])[0]
+    among = flite.speak_fresh([("window", "slt", features), ("rain", "slt", features)])[1]
+    assert alone == among
+
+
+@needs_flite
+def test_cached_speech_is_the_speech_of_a_fresh_process() -> None:
+    source = sources.FliteSource("slt", pitch_hz=181.0)  # a key no other test uses
+    first = source.speak_many(["morning", "light", "morning"])
+    fresh = flite.speak_fresh([("light", "slt", source._features())])[0]
+    cached = source.speak_many(["light"])[0]
+    assert np.array_equal(first[0].samples, first[2].samples)
+    assert np.array_equal(cached.samples, first[1].samples)
+    assert np.array_equal(cached.samples, sources._from_pcm(fresh.pcm, 16000, ()).samples)

@@ -230,7 +230,8 @@ def speak(
 
 
 Request = tuple[str, str, tuple[tuple[str, float], ...]]  # text, voice, features
-_SEED = 1
+#: What ``speak_fresh`` seeds ``rand()`` with before every text.
+SEED = 1
 
 
 def speak_fresh(requests: list[Request], timeout_s: float = 300.0) -> list[FliteSpeech]:
@@ -277,7 +278,7 @@ def _serve() -> None:
     for text, voice, features in requests:
         try:
             feats = tuple((str(k), float(v)) for k, v in features)
-            s = speak(str(text), str(voice), feats, _SEED)
+            s = speak(str(text), str(voice), feats, SEED)
             head = {
                 "rate": s.sample_rate,
                 "bytes": len(s.pcm),

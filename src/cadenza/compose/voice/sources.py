@@ -9,6 +9,8 @@ through its ``cmn-latn-pinyin`` voice) and English wherever libflite is missing.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -149,9 +151,53 @@ class FliteSource:
         return tuple(features)
 
     def speak_many(self, texts: Sequence[str]) -> list[Speech]:
+        """Each text is spoken on its own (``flite.speak_fresh`` seeds every text), so a
+        word's speech never depends on the song: recent words come from a cache."""
         features = self._features()
-        spoken = flite.speak_fresh([(t, self.voice, features) for t in texts])
-        return [_from_pcm(s.pcm, s.sample_rate, s.phones) for s in spoken]
+        found = {t: _FLITE_CACHE.get((self.key, t)) for t in dict.fromkeys(texts)}
+        missing = [t for t, said in found.items() if said is None]
+        if missing:
+            requests = [(t, self.voice, features) for t in missing]
+            try:
+                spoken = flite.speak_fresh(requests)
+            except flite.FliteError:
+                # No child process possible here: in-process, seeded the same way.
+                spoken = [flite.speak(*request, seed=flite.SEED) for request in requests]
+            for text, said in zip(missing, spoken, strict=True):
+                found[text] = said
+                _FLITE_CACHE.put((self.key, text), said)
+        out: list[Speech] = []
+        for text in texts:
+            known = found[text]
+            assert known is not None
+            out.append(_from_pcm(known.pcm, known.sample_rate, known.phones))
+        return out
+
+
+class _Cache:
+    """A small thread-safe LRU of Flite speech (16-bit at Flite's rate: ~25 KB a word)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], flite.FliteSpeech] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> flite.FliteSpeech | None:
+        with self._lock:
+            said = self._items.get(key)
+            if said is not None:
+                self._items.move_to_end(key)
+            return said
+
+    def put(self, key: tuple[str, str], said: flite.FliteSpeech) -> None:
+        with self._lock:
+            self._items[key] = said
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_FLITE_CACHE = _Cache(1024)
 
 
 def speak_all(requests: Sequence[tuple[str, SpeechSource]]) -> list[Speech]:
