@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from voice_phrases import RATE, TEMPO, english_part, mandarin_part, part_seconds
+from voice_phrases import RATE, TEMPO, english_part, make_part, mandarin_part, part_seconds
 
 from cadenza.compose.score import Score, VocalPart, VoiceSettings
 from cadenza.compose.style import resolve_style
-from cadenza.compose.voice import flite, sing, sources
+from cadenza.compose.voice import VoiceBank, flite, sing, sources
 from cadenza.compose.voice.phonemes import is_vowel, syllabify
 
 needs_flite = pytest.mark.skipif(not flite.available("slt"), reason="libflite1 is not installed")
@@ -148,3 +148,18 @@ def test_cached_speech_is_the_speech_of_a_fresh_process() -> None:
     assert np.array_equal(first[0].samples, first[2].samples)
     assert np.array_equal(cached.samples, first[1].samples)
     assert np.array_equal(cached.samples, sources._from_pcm(fresh.pcm, 16000, ()).samples)
+
+
+@needs_flite
+def test_a_line_mixing_mandarin_and_english_sings_both_sources() -> None:
+    words = [("我", 0), ("们", 0), ("love", 1), ("you", 2), ("唱", 3)]
+    part = make_part(words, [62, 64, 66, 64, 62], [1.0] * 5, "zh", VoiceSettings("female"))
+    part = replace(
+        part, notes=[replace(n, language="en") if n.word_index in (1, 2) else n for n in part.notes]
+    )
+    named = replace(part, voice=replace(part.voice, singer="slt"))
+    bank = VoiceBank()
+    audio = sing(named, TEMPO, part_seconds(named), RATE, bank)
+    kinds = {s.source.key.split(":")[0] for s in bank.sources}
+    assert kinds == {"espeak", "flite"}
+    assert float(np.max(np.abs(audio))) == pytest.approx(0.5, abs=1e-6)
