@@ -163,3 +163,15 @@ def test_a_line_mixing_mandarin_and_english_sings_both_sources() -> None:
     kinds = {s.source.key.split(":")[0] for s in bank.sources}
     assert kinds == {"espeak", "flite"}
     assert float(np.max(np.abs(audio))) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_an_extension_keeps_the_singers_of_its_source() -> None:
+    from cadenza.compose.composer import compose
+    from cadenza.compose.edits import source_style
+    from cadenza.domain.music import MusicRequest
+
+    source = compose(MusicRequest(tags="pop, male vocals", lyrics="hello there\nsing along"), 4)
+    lead = next(p for p in source.vocals if p.stem == "Vocals")
+    other = next(n for n in sources.singers_for("male") if n != lead.voice.singer)
+    lead.voice = replace(lead.voice, singer=other)
+    assert source_style(source).vocal.singer_for("male") == other
