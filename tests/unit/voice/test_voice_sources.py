@@ -175,3 +175,35 @@ def test_an_extension_keeps_the_singers_of_its_source() -> None:
     other = next(n for n in sources.singers_for("male") if n != lead.voice.singer)
     lead.voice = replace(lead.voice, singer=other)
     assert source_style(source).vocal.singer_for("male") == other
+
+
+@needs_flite
+@pytest.mark.parametrize(
+    "voice",
+    [
+        VoiceSettings("male", singer="kal"),
+        VoiceSettings("female", formant_scale=1.17, singer="slt"),
+    ],
+    ids=["kal", "slt"],
+)
+def test_a_named_singer_holds_each_vowel_on_its_note(voice: VoiceSettings) -> None:
+    librosa = pytest.importorskip("librosa")
+    part = english_part(voice, base=50 if voice.gender == "male" else 62)
+    audio = sing(part, TEMPO, part_seconds(part), 22050)
+    f0, voiced, _ = librosa.pyin(
+        audio.astype(np.float64), fmin=70, fmax=900, sr=22050, frame_length=1024, hop_length=110
+    )
+    times = np.arange(f0.shape[0]) * 110 / 22050
+    errors: list[float] = []
+    held = []
+    for note in part.notes:
+        start, length = note.start * 60 / TEMPO, note.duration * 60 / TEMPO
+        # the held vowel: after the glide, before a coda or an early release
+        inside = (times >= start + 0.06) & (times < start + max(0.1, 0.45 * length))
+        held.append(float(np.mean(voiced[inside])))
+        hz = librosa.midi_to_hz(note.pitch)
+        errors.extend(np.abs(1200 * np.log2(f0[inside & voiced] / hz)).tolist())
+    assert len(errors) > 60
+    assert np.mean(np.array(errors) <= 50) >= 0.95
+    assert np.median(errors) <= 10
+    assert np.mean(held) >= 0.9
