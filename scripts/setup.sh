@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRA="${1:-}"   # "dev" also installs the test tools
-APT_PACKAGES=(libfluidsynth3 fluid-soundfont-gm espeak-ng libespeak-ng1 ffmpeg libsndfile1 fonts-dejavu-core python3-venv python3-dev g++)
+APT_PACKAGES=(libfluidsynth3 fluid-soundfont-gm espeak-ng libespeak-ng1 libflite1 ffmpeg libsndfile1 fonts-dejavu-core python3-venv python3-dev g++)
 # The web console's browser tests drive Debian's Chromium through Playwright.
-[ "$EXTRA" = "dev" ] && APT_PACKAGES+=(chromium)
+if [ "$EXTRA" = "dev" ]; then APT_PACKAGES+=(chromium); fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cadenza.compose.harmony import (
     NOTE_NAMES,
@@ -49,6 +49,8 @@ from cadenza.compose.style import (
     DrumPattern,
     Instrument,
     Style,
+    description_tags,
+    genre_scores,
     resolve_style,
 )
 from cadenza.compose.writer import write_lyrics
@@ -207,8 +209,12 @@ def compose(request: MusicRequest, seed: int, *, style: Style | None = None) -> 
     rng = random.Random(seed)
     persona = _persona_singer(request.persona)
     if style is None:
+        tags = request.tags
+        if request.description and not (request.lyrics and request.lyrics.strip()):
+            named = description_tags(request.description, genres=not genre_scores(tags))
+            tags = _merge_tags(tags, named)
         style = resolve_style(
-            _merge_tags(request.tags, persona.tags) if persona else request.tags,
+            _merge_tags(tags, persona.tags) if persona else tags,
             request.negative_tags,
             request.weirdness,
             request.style_influence,
@@ -798,6 +804,7 @@ def _voice(gender: str, style: Style, name: str) -> VoiceSettings:
         vibrato_depth_cents=style.vocal.vibrato_depth_cents,
         breathiness=style.vocal.breathiness,
         transpose=0,
+        singer=style.vocal.singer_for(gender),
     )
 
 
@@ -832,6 +839,8 @@ def _sing(
     bpb = style.beats_per_bar
     scale = scale_pcs(style.key_root, style.mode, style.melody_scale)
     duet = style.vocal.duet
+    if lead_voice is not None and not lead_voice.singer:  # a persona sings as its gender's
+        lead_voice = replace(lead_voice, singer=style.vocal.singer_for(lead_voice.gender))
     lead = VocalPart("Lead Vocal", "Vocals", lead_voice or _voice(gender, style, f"lead-{gender}"))
     duet_part = VocalPart("Duet Vocal", "Vocals", _voice(other, style, f"duet-{other}"))
     harmony = VocalPart(

@@ -106,6 +106,11 @@ def source_style(source: Score) -> Style:
             vibrato_depth_cents=lead.voice.vibrato_depth_cents,
             breathiness=lead.voice.breathiness,
         )
+    # the source's own singers sing on (a score from before singers had names keeps "")
+    sung = {p.voice.gender: p.voice.singer for p in reversed(source.vocals) if p.notes}
+    if sung:
+        male, female = vocal.singers
+        vocal = replace(vocal, singers=(sung.get("male", male), sung.get("female", female)))
     return replace(
         style,
         genre=source.genre,

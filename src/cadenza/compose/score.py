@@ -67,6 +67,8 @@ class VoiceSettings:
     vibrato_depth_cents: float = 35.0
     breathiness: float = 0.0
     transpose: int = 0
+    #: Who sings (``voice.sources.SINGERS``); "" is the eSpeak NG singer of older scores.
+    singer: str = ""
 
 
 @dataclass

@@ -14,11 +14,13 @@ How tags are read (all deterministic, no network):
 5. Nothing at all -> pop, or with high weirdness a genre picked by the seed.
 
 A "waltz" or "3/4" tag switches any genre to three beats per bar (bass on one, chords on
-two and three). Moods (energetic, sad, happy, dark, chill, epic, ...) then shift tempo, mode
-and energy; named instruments are added to the band; negative tags remove instruments (by
-name or family: "guitar" removes every guitar), drums, or vocals. ``weirdness`` widens the
-random choices (tempo spread, borrowed chords, leaps); ``style_influence`` is how closely the
-genre template is followed (high: tempo near the genre centre and its exact band).
+two and three); "12/8" or "shuffle" plays four beats of triplet eighths (long-short).
+Moods (energetic, sad, happy, dark, chill, epic, ...) then shift tempo, mode and energy;
+named instruments are added to the band; negative tags remove instruments (by name or
+family: "guitar" removes every guitar), drums, or vocals. ``weirdness`` widens the random
+choices (tempo spread, borrowed chords, leaps); ``style_influence`` is how closely the genre
+template is followed (high: tempo near the genre centre and its exact band). A description
+(description mode) is read the same way through ``description_tags``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import difflib
 import random
 import re
 from dataclasses import dataclass, field, replace
+
+from cadenza.compose.voice.sources import choose_singer, singer_words
 
 MODES: dict[str, tuple[int, ...]] = {
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -256,6 +260,11 @@ class VocalStyle:
     duet: bool = False
     choir: bool = False
     enabled: bool = True
+    #: The named singers (``voice.sources.SINGERS``) for a male and a female part.
+    singers: tuple[str, str] = ("", "")
+
+    def singer_for(self, gender: str) -> str:
+        return self.singers[1] if gender == "female" else self.singers[0]
 
 
 @dataclass(frozen=True)
@@ -1404,6 +1413,9 @@ def resolve_style(
         bass_pattern, comp_pattern = "waltz", "waltz"
         if drums is not None:
             drums = DrumPattern("waltz", 16, {"kick": (0,), "rim": (4, 8), "hat": (0, 4, 8)})
+    swing = genre.swing
+    if "12/8" in tags or _mentions(tag_text, "shuffle"):
+        swing = 2.0 / 3.0  # a 12/8 shuffle: four beats of triplet eighths, long-short
     # Drawn apart from the rest, so the tempo, key and chords of a seed stay as they were.
     takes = random.Random(seed * 104729 + 3)
     comp_pattern = _take(COMP_TAKES.get(comp_pattern), comp_pattern, takes)
@@ -1428,6 +1440,12 @@ def resolve_style(
         vocal = replace(vocal, gender="female")
     if _negative_has(negative_tags, ("female vocals", "female vocal", "female voice", "female")):
         vocal = replace(vocal, gender="male")
+    # Drawn apart from the rest, so everything else a seed chose stays as it was.
+    draw = random.Random(seed * 15485863 + 29).random()
+    vocal = replace(
+        vocal,
+        singers=(choose_singer("male", text, draw), choose_singer("female", text, draw)),
+    )
 
     return Style(
         genre=genre.name,
@@ -1444,7 +1462,7 @@ def resolve_style(
         hat_take=hat_take,
         instruments=instruments,
         energy=energy,
-        swing=genre.swing,
+        swing=swing,
         melody_scale=genre.melody_scale,
         vocal=vocal,
         moods=moods,
@@ -1453,6 +1471,81 @@ def resolve_style(
         bars_per_chord=genre.bars_per_chord,
         descriptors=genre.descriptors,
     )
+
+
+#: Genre, instrument and singer words that are also everyday words ("a song about my house",
+#: "the keys to my heart"): in a description they count only when a music word follows.
+_EVERYDAY = frozenset(
+    (
+        "house", "dance", "club", "swing", "western", "cowboy", "country", "soul", "gospel",
+        "heavy", "doom", "hardcore", "island", "score", "trailer", "sleep", "spa", "winter",
+        "holiday", "festive", "new year", "jingle", "groove", "boogie", "anime", "idol",
+        "asian", "oriental", "chinese", "retro", "bedroom", "drone", "radio", "alternative",
+        "garage", "old school", "west coast", "east coast", "campfire", "keys", "string",
+        "horn", "bells", "pad", "bass", "rock", "metal", "drill", "trap", "electronic",
+        "classical", "acoustic", "rap", "epic", "bright", "smooth", "soft", "sweet",
+        "gentle", "rough", "powerful",
+    )
+)  # fmt: skip
+_MUSIC_NOUN = re.compile(
+    r"\s+(?:[\w-]+\s+)?(?:songs?|music|tracks?|tunes?|beats?|ballads?|style|anthems?|vibes?"
+    r"|jams?|numbers?|pieces?|sound|band|groove|records?|album|rhythms?|melod(?:y|ies)"
+    r"|instrumental|riffs?|solo|vocals?|voice|singer|singing|feel|waltz|version|cover)\b"
+)
+_VOICE_WORDS = ("female", "male", "duet", "choir", "女声", "男声", "对唱", "合唱")
+_SINGER_NOUN = re.compile(
+    r"\b(?:(woman|girl|man|boy)(?:'s)?\s+(?:singer|singing|voice|vocals?)"
+    r"|sung\s+by\s+(?:a\s+|an\s+|the\s+)?(woman|girl|man|boy))\b"
+)
+_METER = re.compile(r"(?<![\d/])(3/4|6/8|12/8)(?![\d/])")
+
+
+def description_tags(text: str, genres: bool = True) -> str:
+    """The style a free description names, as tags: genres, moods, instruments, tempo
+    ("90 bpm"), meter ("waltz", "3/4"), voice ("female vocals", "sung by a man", "raspy"),
+    in the order the text names them.
+
+    Words that are also everyday words count only before a music word ("a country song",
+    not "a song about the country"), so a story never turns into a genre. ``genres=False``
+    leaves genre names out (the request's tags already chose one) but still spans them,
+    so "smooth jazz" is not read as the singer word "smooth".
+    """
+    low = " ".join(text.lower().split())
+    genre_words: set[str] = {a for g in GENRES.values() for a in g.aliases}
+    words = set(genre_words)
+    words |= set(_INSTRUMENT_WORDS) | set(MOODS) | set(_VOICE_WORDS)
+    words |= {"waltz", "圆舞曲", "shuffle"}
+    words |= set(singer_words())
+    found: list[tuple[int, int, str]] = []
+    for word in words:
+        for m in _matches(low, word):
+            if word in _EVERYDAY and not _MUSIC_NOUN.match(low, m[1]):
+                continue
+            found.append((m[0], -len(word), word))
+    for m2 in _SINGER_NOUN.finditer(low):
+        gender = "female" if (m2.group(1) or m2.group(2)) in ("woman", "girl") else "male"
+        found.append((m2.start(), 0, f"{gender} vocals"))
+    for pattern in (_BPM, _METER):
+        for m3 in pattern.finditer(low):
+            found.append((m3.start(), 0, m3.group(0)))
+    kept: list[str] = []
+    covered: list[tuple[int, int]] = []
+    for at, neg_len, word in sorted(found):
+        end = at - neg_len if neg_len else at + len(word)
+        if any(a <= at and end <= b for a, b in covered):
+            continue  # "hip hop" already covers "hop"
+        covered.append((at, end))
+        if word not in kept and (genres or word not in genre_words):
+            kept.append(word)
+    return ", ".join(kept)
+
+
+def _matches(text: str, word: str) -> list[tuple[int, int]]:
+    if any("\u4e00" <= ch <= "\u9fff" for ch in word):
+        at = text.find(word)
+        return [(at, at + len(word))] if at >= 0 else []
+    pattern = rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])"
+    return [(m.start(), m.end()) for m in re.finditer(pattern, text)]
 
 
 def _tempo_feel(bpm: float) -> str:

@@ -1,8 +1,9 @@
 """The singer: a ``VocalPart`` in, a mono vocal track out.
 
-Each word is spoken once by eSpeak NG, analysed once by WORLD, then re-timed onto its
-notes: onset consonants start early so the vowel lands on the beat, the middle of the vowel
-is stretched to fill the note, and the coda closes the note. The pitch is the note itself
+Each word is spoken once by the part's speech source (``sources``: Flite for English, eSpeak
+NG for the rest), analysed once by WORLD, then re-timed onto its notes: onset consonants
+start early so the vowel lands on the beat, the middle of the vowel is stretched to fill the
+note, and the coda closes the note. The pitch is the note itself
 (not an offset of the speech melody), with a short portamento and a delayed vibrato.
 """
 
@@ -17,12 +18,11 @@ import numpy.typing as npt
 import soxr
 
 from cadenza.compose.score import VocalNote, VocalPart, VoiceSettings
+from cadenza.compose.voice import sources as speech
 from cadenza.compose.voice import world
-from cadenza.compose.voice.espeak import EspeakError, Utterance, speak, speak_fresh
 from cadenza.compose.voice.phonemes import (
     SyllableSpan,
     fit_syllables,
-    hum_text,
     is_vowel,
     syllabify,
     word_text,
@@ -39,12 +39,8 @@ VIBRATO_DELAY_S = 0.25
 VIBRATO_FADE_S = 0.15
 PHRASE_GAP_S = 0.3
 FADE_S = 0.004
-ESPEAK_RATE_WPM = 150
-# eSpeak speaks monotone near 140 Hz: a steady source pitch gives clean envelopes, and the
-# sung pitch replaces it anyway.
-ESPEAK_PITCH = 90
-ESPEAK_RANGE = 0
-FEMALE_FORMANT = 1.17
+MIN_SOUND_S = 0.2  # a word's last note is never cut shorter than this
+FEMALE_FORMANT = speech.GENDER_FORMANT["female"]
 _RANGES = {"male": (43.0, 67.0), "female": (53.0, 79.0)}
 #: The lowest note sung (F#2, 92.5 Hz): WORLD cannot synthesise below ~86 Hz at eSpeak's
 #: 22.05 kHz with the 256-point synthesis FFT (``world.lowest_f0``), and a vibrato dips
@@ -84,64 +80,69 @@ class _Word:
 
 @dataclass
 class _Source:
-    utterance: Utterance
+    spoken: speech.Speech
     analysis: Analysis
+    source: speech.SpeechSource
     offset: int = 0
+
+
+#: A spoken word in the bank: (text, speech source key).
+_Key = tuple[str, str]
 
 
 class VoiceBank:
     """Spoken words and their WORLD analyses, shared by every part of one song.
 
-    The lead and its harmonies sing the same words, so each distinct (text, voice) is
-    spoken and analysed once per song. All texts given to one ``load`` are spoken by one
-    fresh eSpeak process in a fixed order (first appearance, then one hum per voice), so the
-    same song always gets the same speech. Do not keep a bank across songs: what a song
-    sounds like would then depend on what was sung before.
+    The lead and its harmonies sing the same words, so each distinct (text, source) is
+    spoken and analysed once per song. All texts given to one ``load`` are spoken in a
+    fixed order (first appearance, then one hum per source; each source in one fresh
+    process), so the same song always gets the same speech. Do not keep a bank across
+    songs: what a song sounds like would then depend on what was sung before.
     """
 
     def __init__(self, reuse_phrases: bool = True) -> None:
-        self.by_key: dict[tuple[str, str], int] = {}
+        self.by_key: dict[_Key, int] = {}
         self.sources: list[_Source] = []
-        self._stacks: dict[float, tuple[Array, Array, Array, Array]] = {}
+        self._speakers: dict[str, speech.SpeechSource] = {}
+        self._stacks: dict[tuple[str, str, float], tuple[Array, Array, Array, Array]] = {}
         self.reuse_phrases = reuse_phrases
         self._phrases: dict[tuple[object, ...], tuple[Array, npt.NDArray[np.int64]]] = {}
         #: phrases actually synthesised (the others were repeats)
         self.synthesized = 0
 
-    def load(self, keys: list[tuple[str, str]]) -> None:
-        """Speak and analyse the keys not loaded yet (plus each new voice's hum)."""
-        ordered = [k for k in dict.fromkeys(keys) if k not in self.by_key]
-        voices = sorted({voice for _, voice in keys})
-        hums = [(hum_text(v), v) for v in voices]
+    def load(self, keys: list[tuple[str, speech.SpeechSource]]) -> None:
+        """Speak and analyse the (text, source) pairs not loaded yet (plus each new
+        source's hum)."""
+        for _, source in keys:
+            self._speakers.setdefault(source.key, source)
+        ordered = [k for k in dict.fromkeys((t, s.key) for t, s in keys) if k not in self.by_key]
+        used = sorted({s.key for _, s in keys})
+        hums = [(self._speakers[k].hum, k) for k in used]
         ordered += [k for k in hums if k not in ordered and k not in self.by_key]
         if not ordered:
             return
-        requests = [(t, v, ESPEAK_RATE_WPM, ESPEAK_PITCH, ESPEAK_RANGE) for t, v in ordered]
-        try:
-            utterances = speak_fresh(requests)
-        except EspeakError:
-            # No child process possible here (an embedded interpreter): speak in-process,
-            # still correct, only not sample-identical between calls.
-            utterances = [speak(*request) for request in requests]
-        for key, utterance in zip(ordered, utterances, strict=True):
-            samples = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float64) / 32768.0
-            vowels = [(p.start, p.end) for p in utterance.phones if is_vowel(p.ipa)]
-            analysis = world.analyse(samples, utterance.sample_rate, vowels)
+        spoken = speech.speak_all([(t, self._speakers[k]) for t, k in ordered])
+        for key, said in zip(ordered, spoken, strict=True):
+            vowels = [(p.start, p.end) for p in said.phones if is_vowel(p.ipa)]
+            source = self._speakers[key[1]]
+            analysis = world.analyse(said.samples, said.sample_rate, vowels, source.envelope_floor)
             self.by_key[key] = len(self.sources)
-            self.sources.append(_Source(utterance, analysis))
+            self.sources.append(_Source(said, analysis, source))
         self._stacks.clear()
         self._phrases.clear()
 
-    def get(self, text: str, voice: str) -> int:
-        return self.by_key[(text, voice)]
+    def get(self, text: str, source: speech.SpeechSource) -> int:
+        return self.by_key[(text, source.key)]
 
-    def stack(self, formant: float) -> tuple[Array, Array, Array, Array]:
+    def stack(self, voice: VoiceSettings) -> tuple[Array, Array, Array, Array]:
         """All sources' frames in one array each, so re-timing is a single gather.
 
-        The envelope is formant-warped straight onto the synthesis FFT's bins (see
-        ``world.SYNTH_FFT``); cached per formant factor.
+        Each source's envelope is formant-warped (by its own factor for this voice)
+        straight onto the synthesis FFT's bins (see ``world.SYNTH_FFT``); cached per
+        singer and formant setting.
         """
-        cached = self._stacks.get(formant)
+        key = (voice.singer, voice.gender, voice.formant_scale)
+        cached = self._stacks.get(key)
         if cached is not None:
             return cached
         offset = 0
@@ -149,11 +150,16 @@ class VoiceBank:
             source.offset = offset
             offset += source.analysis.frames
         f0 = np.concatenate([s.analysis.f0 for s in self.sources])
-        sp = np.concatenate([s.analysis.sp for s in self.sources])
+        sp = np.concatenate(
+            [
+                world.synthesis_envelope(s.analysis.sp, _formant_factor(voice, s.source))
+                for s in self.sources
+            ]
+        )
         ap = np.concatenate([s.analysis.ap for s in self.sources])
         frames = np.array([s.analysis.frames for s in self.sources], dtype=np.float64)
-        stacked = (f0, world.synthesis_envelope(sp, formant), ap, frames)
-        self._stacks[formant] = stacked
+        stacked = (f0, sp, ap, frames)
+        self._stacks[key] = stacked
         return stacked
 
     def phrase(
@@ -165,10 +171,11 @@ class VoiceBank:
         double) is synthesised once and is the very same samples as a fresh synthesis.
         Callers must not modify what they get.
         """
-        formant = _formant_factor(voice)
         key = (
             shape,
-            formant,
+            voice.singer,
+            voice.gender,
+            voice.formant_scale,
             voice.vibrato_rate_hz,
             voice.vibrato_depth_cents,
             voice.breathiness,
@@ -177,8 +184,8 @@ class VoiceBank:
         found = self._phrases.get(key)
         if found is not None:
             return found
-        rate = self.sources[0].utterance.sample_rate
-        stacked = self.stack(formant)  # also places each source in the stack (its offset)
+        rate = speech.ANALYSIS_RATE
+        stacked = self.stack(voice)  # also places each source in the stack (its offset)
         plan = _plan(shape, self, float(rate))
         audio = _render_shape(shape, plan, stacked, voice, rate)
         if sample_rate != rate:
@@ -239,27 +246,51 @@ def _words(part: VocalPart, tempo_bpm: float, total_seconds: float) -> list[_Wor
             words.append(_Word(n.language))
             last_key = key
         words[-1].syllables.append(_Syllable([note], n.syllable or ""))
+    _articulate(words, speech.singer(part.voice.singer).articulation)
     return words
 
 
-def _word_keys(words: list[_Word]) -> list[tuple[str, str]]:
-    return [word_text([s.text for s in word.syllables], word.language) for word in words]
+def _articulate(words: list[_Word], articulation: float) -> None:
+    """Release each English word's last note early: it sounds for ``articulation`` of its length
+    (never less than ``MIN_SOUND_S``), then rests until the next word.
+
+    A vowel held through every long note runs the words together: speech recognition
+    (and a listener) finds the word boundaries in the releases.
+    """
+    if articulation >= 1.0:
+        return
+    for word in words:
+        voice = word_text([s.text for s in word.syllables], word.language)[1]
+        if not word.syllables or voice != "en-us":
+            continue  # measured on English only: other languages sing legato as they did
+        note = word.syllables[-1].notes[-1]
+        length = note.end - note.start
+        if length > MIN_SOUND_S:
+            note.end = note.start + max(MIN_SOUND_S, articulation * length)
 
 
-def _attach_sources(words: list[_Word], store: VoiceBank) -> list[_Syllable]:
+def _word_keys(words: list[_Word], singer: str) -> list[tuple[str, speech.SpeechSource]]:
+    keys: list[tuple[str, speech.SpeechSource]] = []
+    for word in words:
+        text, voice = word_text([s.text for s in word.syllables], word.language)
+        keys.append((text, speech.source_for(singer, voice)))
+    return keys
+
+
+def _attach_sources(words: list[_Word], store: VoiceBank, singer: str) -> list[_Syllable]:
     """Speak each word and give each syllable its span of the spoken word."""
     out: list[_Syllable] = []
-    keys = _word_keys(words)
+    keys = _word_keys(words, singer)
     store.load(keys)
-    for word, (text, voice) in zip(words, keys, strict=True):
-        index = store.get(text, voice)
-        utterance = store.sources[index].utterance
-        spans = syllabify(utterance.phones)
+    for word, (text, source) in zip(words, keys, strict=True):
+        index = store.get(text, source)
+        said = store.sources[index].spoken
+        spans = syllabify(said.phones)
         if not spans:
-            index = store.get(hum_text(voice), voice)
-            spans = syllabify(store.sources[index].utterance.phones)
-        if not spans:  # eSpeak gave no vowel even for the hum: sing the whole sound
-            n = max(store.sources[index].utterance.length, 1)
+            index = store.get(source.hum, source)
+            spans = syllabify(store.sources[index].spoken.phones)
+        if not spans:  # the source gave no vowel even for the hum: sing the whole sound
+            n = max(store.sources[index].spoken.length, 1)
             spans = [SyllableSpan(0, 0, n, n)]
         fitted = fit_syllables(spans, len(word.syllables))
         for syllable, span in zip(word.syllables, fitted, strict=True):
@@ -483,15 +514,19 @@ def _render_shape(
     return world.synthesize(f0, sp, np.clip(ap, 0.0, 1.0), rate)
 
 
-def _formant_factor(voice: VoiceSettings) -> float:
-    """The envelope's frequency scale: ``formant_scale`` as set, or the gender's default.
+def _formant_factor(voice: VoiceSettings, source: speech.SpeechSource) -> float:
+    """The envelope's frequency scale for words spoken by ``source``.
 
-    A female voice left at the neutral 1.0 gets 1.17 (eSpeak-based trials put the useful
-    range at 1.15-1.2; more costs intelligibility); any other value is taken as given.
+    A female voice left at the neutral 1.0 reads as 1.17 (eSpeak-based trials put the
+    useful range at 1.15-1.2; more costs intelligibility); any other value is taken as
+    given. eSpeak's words take it as it is; a named singer's own source is scaled relative
+    to the gender's neutral setting (a female source needs no shift).
     """
     scale = voice.formant_scale
     if abs(scale - 1.0) < 1e-9 and voice.gender == "female":
         scale = FEMALE_FORMANT
+    if not isinstance(source, speech.EspeakSource):
+        scale = speech.formant_factor(voice.singer, voice.gender, scale)
     return float(min(1.45, max(0.75, scale)))
 
 
@@ -524,12 +559,12 @@ def _sing_words(
     until_s: float | None = None,
 ) -> np.ndarray:
     out = np.zeros(length, dtype=np.float32)
-    syllables = _attach_sources(words, store)
+    syllables = _attach_sources(words, store, part.voice.singer)
     if not syllables:
         return out
     fade = max(1, int(FADE_S * sample_rate))
     ramp = np.linspace(0.0, 1.0, fade)
-    rate = float(store.sources[0].utterance.sample_rate)
+    rate = float(speech.ANALYSIS_RATE)
     for phrase in _phrases(syllables):
         if until_s is not None and phrase[0].start >= until_s:
             break  # phrases come in time order
@@ -582,7 +617,7 @@ def sing_parts(
     if length == 0 or tempo_bpm <= 0:
         return [np.zeros(length, dtype=np.float32) for _ in parts]
     words = [_words(p, tempo_bpm, total_seconds) for p in parts]
-    bank.load([k for w in words for k in _word_keys(w)])
+    bank.load([k for p, w in zip(parts, words, strict=True) for k in _word_keys(w, p.voice.singer)])
     sung: list[np.ndarray] = []
     for part, part_words in zip(parts, words, strict=True):
         sung.append(_sing_words(part, part_words, length, sample_rate, bank, until_s))

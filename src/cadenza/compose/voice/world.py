@@ -99,12 +99,18 @@ def _interpolate_envelope(frames: int, at: npt.NDArray[np.int64], sp: Array) -> 
 
 
 def analyse(
-    samples: Array, sample_rate: int, steady: list[tuple[int, int]] | None = None
+    samples: Array,
+    sample_rate: int,
+    steady: list[tuple[int, int]] | None = None,
+    envelope_floor: float = ENVELOPE_F0_FLOOR,
 ) -> Analysis:
     """dio + stonemask pitch, cheaptrick envelope, d4c aperiodicity (at ``SYNTH_FFT`` bins).
 
     dio is much faster than harvest and tracks eSpeak's clean, monotone speech well.
     ``steady`` lists sample spans (start, end) that may be analysed sparsely (vowels).
+    ``envelope_floor`` must lie under the speech's pitch: cheaptrick reads frames pitched
+    below it with a window for 500 Hz (a smeared envelope), and a lower floor costs a
+    longer FFT.
     """
     x = np.ascontiguousarray(samples, dtype=np.float64)
     if x.shape[0] < sample_rate // 20:
@@ -136,7 +142,7 @@ def analyse(
         np.ascontiguousarray(f0[at_sp]),
         np.ascontiguousarray(t[at_sp]),
         sample_rate,
-        f0_floor=ENVELOPE_F0_FLOOR,
+        f0_floor=envelope_floor,
     )
     sp = _interpolate_envelope(frames, at_sp, np.asarray(sp))
     # d4c interpolates its few bands onto the bins asked for: ask for the synthesis bins
