@@ -623,9 +623,13 @@ class ComposeEngine:
         workdir: Path,
         progress: ProgressFn,
     ) -> list[dict[str, Any]]:
-        from cadenza.compose import engine_edits
+        from cadenza.compose import engine_creative, engine_edits
 
         partial = progress.partial if isinstance(progress, PartialReporter) else None
+        if engine_creative.handles(action):
+            return engine_creative.run_creative(
+                action, params, workdir, progress, storage=self.storage, soundfont=self.soundfont
+            )
         if engine_edits.handles(action, params):
             return engine_edits.run_edit(
                 action,

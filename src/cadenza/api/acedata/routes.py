@@ -66,6 +66,7 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
+from cadenza.services.commands_creative import AddVocals, ReplaceSection
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
@@ -181,6 +182,30 @@ def command_of(req: AudiosRequest) -> object:
         return Remaster(req.clip_id, model=req.model_name, variation=req.variation)
     if req.action in (AudioAction.STEMS, AudioAction.ALL_STEMS) and req.clip_id:
         return SplitStems(req.clip_id, full=req.action is AudioAction.ALL_STEMS)
+    section = req.section
+    if req.action is AudioAction.REPLACE_SECTION and req.clip_id and section is not None:
+        return ReplaceSection(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=req.lyrics,
+            infill_lyrics=req.description,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
+    if req.action is AudioAction.OVERPAINTING and req.clip_id and section is not None:
+        return AddVocals(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=req.lyrics,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
     raise AceDataError.not_implemented()
 
 

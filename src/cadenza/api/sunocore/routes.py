@@ -22,9 +22,11 @@ from cadenza.api.sunocore.schemas import (
     price_object,
     transaction_object,
 )
+from cadenza.domain.errors import InvalidInput
 from cadenza.domain.music import build_music_request
 from cadenza.services import billing
 from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
+from cadenza.services.commands_creative import AddVocals, ReplaceSection
 
 router = APIRouter()
 
@@ -37,6 +39,58 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
     return Submission(SUNOCORE, idempotency_key=idempotency_key, fingerprint=body or {})
 
 
+#: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` too).
+CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals")
+
+
+def _first(params: dict[str, Any], *names: str) -> Any:
+    return next((params[n] for n in names if params.get(n) is not None), None)
+
+
+def _gender(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    gender = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(
+        str(value).lower()
+    )
+    if gender is None:
+        raise InvalidInput("vocal_gender must be 'm' or 'f'")
+    return gender
+
+
+def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | None:
+    """The command of a creative ``task`` (None for songs, extensions and covers)."""
+    task = str(params.get("task") or "").strip().lower()
+    if task not in CREATIVE_TASKS:
+        return None
+    clip_id = str(_first(params, "clip_id", "continue_clip_id") or "").strip()
+    if not clip_id:
+        raise InvalidInput(f"task '{task}' needs clip_id (or continue_clip_id)")
+    model = str(_first(params, "mv", "model") or "").strip() or None
+    common: dict[str, Any] = {
+        "tags": str(params.get("tags") or ""),
+        "title": str(params.get("title") or ""),
+        "model": model,
+        "vocal_gender": _gender(params.get("vocal_gender")),
+    }
+    if task == "replace_section":
+        return ReplaceSection(
+            clip_id,
+            _first(params, "replace_section_start", "infill_start_s"),
+            _first(params, "replace_section_end", "infill_end_s"),
+            lyrics=params.get("prompt"),
+            infill_lyrics=params.get("infill_lyrics"),
+            **common,
+        )
+    return AddVocals(
+        clip_id,
+        params.get("overpainting_start"),
+        params.get("overpainting_end"),
+        lyrics=params.get("prompt"),
+        **common,
+    )
+
+
 @router.post("/suno/submit/music", responses=documented(TaskIdAnswer, 402, 403, 404))
 async def submit_music(
     body: Annotated[SubmitMusicBody, Body()],
@@ -45,7 +99,7 @@ async def submit_music(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     params = body.to_params()
-    command = MakeMusic(build_music_request(params))
+    command = creative_command(params) or MakeMusic(build_music_request(params))
     how = submission(idempotency_key, params)
     task = await run_submit(container, container.commands.submit, key, command, how)
     return ok(task.id)

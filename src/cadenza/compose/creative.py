@@ -1,0 +1,360 @@
+"""Score edits for the creative actions that sing new words over a finished song's own
+bars: replace_section (the window's vocals are written and sung again with new lines)
+and overpainting (Add Vocals: a melody over an instrumental's chords within a window).
+
+Both keep every note outside the window and the band inside it, so the audio outside the
+window can stay the source's own; only the lead's notes and words inside the window are
+new. The melody is the composer's (``composer._line_melody``): stressed syllables on the
+beat, chord tones on strong beats, steps in the song's scale between them. All of it is
+pure and deterministic in its arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+
+from cadenza.compose import composer
+from cadenza.compose.analysis import is_analysed, offset_beats
+from cadenza.compose.composer import VOICE_RANGES
+from cadenza.compose.harmony import scale_pcs
+from cadenza.compose.lyrics import ParsedLine, ParsedSection, detect_language, is_han, parse_lyrics
+from cadenza.compose.score import Chord, Gender, LyricWord, Score, VocalNote, VocalPart
+from cadenza.domain.errors import EngineError
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of a song on its bar lines: beats and seconds (an analysed source's bars
+    start at its first downbeat)."""
+
+    start_beat: float
+    end_beat: float
+    start_s: float
+    end_s: float
+    bars: int
+
+
+def bar_window(score: Score, start_s: float, end_s: float | None) -> Window:
+    """``[start_s, end_s)`` moved to the nearest bar lines, at least one bar long and
+    within the song's last whole bar (``end_s`` None: to that bar)."""
+    bpb = score.beats_per_bar
+    offset = offset_beats(score)
+    bar_s = score.seconds(bpb)
+    first = score.seconds(offset)
+    last_bar = max(1, math.floor((score.total_beats - offset) / bpb + 1e-9))
+    a = max(0, min(last_bar - 1, round((start_s - first) / bar_s)))
+    b = last_bar if end_s is None else round((end_s - first) / bar_s)
+    b = max(a + 1, min(last_bar, b))
+    start_beat = offset + a * bpb
+    end_beat = offset + b * bpb
+    return Window(
+        start_beat,
+        end_beat,
+        round(score.seconds(start_beat), 4),
+        round(min(score.seconds(end_beat), score.duration_s), 4),
+        b - a,
+    )
+
+
+def sung_lines(text: str) -> list[ParsedLine]:
+    """The lines of ``text`` to sing, section headers dropped."""
+    lines = [ln for sec in parse_lyrics(text) for ln in sec.lines if ln.words]
+    return lines
+
+
+def _merge(lines: list[ParsedLine], groups: int) -> list[ParsedLine]:
+    """``lines`` joined into ``groups`` phrases (more lines than bars: two share one)."""
+    if len(lines) <= groups:
+        return lines
+    out: list[ParsedLine] = []
+    for g in range(groups):
+        part = lines[g * len(lines) // groups : (g + 1) * len(lines) // groups]
+        out.append(
+            ParsedLine(" ".join(ln.text for ln in part), [w for ln in part for w in ln.words])
+        )
+    return out
+
+
+def _stretched(chords: list[Chord], origin: float, factor: float) -> list[Chord]:
+    """The chords seen on a time axis ``factor`` times as long from ``origin``."""
+    return [
+        Chord(c.root, c.quality, origin + (c.start - origin) * factor, c.duration * factor)
+        for c in chords
+    ]
+
+
+def _section_at(score: Score, beat: float) -> int:
+    bar = (beat - offset_beats(score)) / score.beats_per_bar
+    index = 0
+    for i, section in enumerate(score.sections):
+        if section.start_bar <= bar + 1e-6:
+            index = i
+    return index
+
+
+def singer_gender(score: Score, asked: str | None = None) -> Gender:
+    """Who sings: the asked gender, else the source's lead, else the voice an analysis
+    heard, else the genre's singer."""
+    if asked in ("male", "female"):
+        return "female" if asked == "female" else "male"
+    lead = next((p for p in score.vocals if p.stem == "Vocals" and p.notes), None)
+    if lead is not None:
+        return lead.voice.gender
+    voice = score.extra.get("voice")
+    if voice in ("male", "female"):
+        return "female" if voice == "female" else "male"
+    from cadenza.compose.edits import source_style
+
+    return "female" if source_style(score).vocal.gender == "female" else "male"
+
+
+def sing_window(
+    score: Score,
+    lines: list[ParsedLine],
+    window: Window,
+    seed: int,
+    *,
+    gender: Gender,
+) -> list[LyricWord]:
+    """Write ``lines`` as the lead's melody over ``window`` of ``score`` (in place): one
+    phrase per line, the window's bars shared between them, every onset on the song's
+    eighth-note grid (sixteenths for a line too long for its bars). Returns the new words,
+    already in ``score.words``; raises ``EngineError`` if the words cannot fit."""
+    if not lines:
+        raise EngineError("there are no lines to sing in the window")
+    from cadenza.compose.edits import source_style
+
+    style = source_style(score)
+    bpb = score.beats_per_bar
+    lines = _merge(lines, window.bars)
+    share = [window.bars // len(lines)] * len(lines)
+    for i in range(window.bars - sum(share)):
+        share[i] += 1
+    lead = next((p for p in score.vocals if p.stem == "Vocals"), None)
+    if lead is None or lead.voice.gender != gender:
+        voice = composer._voice(gender, style, f"lead-{gender}")
+        if lead is not None:
+            voice = copy.deepcopy(lead.voice)
+            voice.gender = gender
+            voice.formant_scale = 1.17 if gender == "female" else 1.0
+            voice.name = f"lead-{gender}"
+        lead = VocalPart("Lead Vocal", "Vocals", voice)
+        score.vocals.insert(0, lead)
+    low, high = VOICE_RANGES[gender]
+    centre = low + 0.5 * (high - low)
+    scale = scale_pcs(score.key_root, score.mode, style.melody_scale)
+    section_index = _section_at(score, window.start_beat)
+    language = detect_language([_as_section(lines)])
+    score.language = language if not score.words else score.language
+    new_words: list[LyricWord] = []
+    at = window.start_beat
+    first_line = max((w.line_index for w in score.words), default=-1) + 1
+    for j, (line, bars) in enumerate(zip(lines, share, strict=True)):
+        stresses = [s for w in line.words for s in w.stresses]
+        syllables = [(w, k) for w in line.words for k in range(len(w.syllables))]
+        # An eighth per syllable with a beat's breath, else sixteenths (the line is sung
+        # on a grid twice as fine: written over twice the bars, then halved).
+        factor = 1.0
+        if len(syllables) > 2 * bars * bpb - 2:
+            factor = 0.5
+        if len(syllables) > 4 * bars * bpb - 2:
+            raise EngineError(
+                f"the line '{line.text[:60]}' has {len(syllables)} syllables: more than"
+                f" {bars} bar(s) of the window can hold"
+            )
+        span_bars = bars if factor == 1.0 else 2 * bars
+        chords = score.chords if factor == 1.0 else _stretched(score.chords, at, 2.0)
+        # The first line starts an eighth in where it has room: a word's onset consonant
+        # is sung just before its note, and it belongs inside the window too.
+        lead_in = 0.5 if j == 0 and factor == 1.0 and len(syllables) <= 2 * bars * bpb - 3 else 0.0
+        signature = "".join(str(s) for s in stresses)
+        melody = composer._line_melody(
+            stresses,
+            at + lead_in,
+            span_bars,
+            bpb,
+            chords or [Chord(score.key_root, "maj", 0.0, score.total_beats)],
+            scale,
+            score.key_root,
+            max(low, int(centre - 7)),
+            min(high, int(centre + 7)),
+            centre,
+            random.Random(f"{seed}:rhythm:{j}:{signature}"),
+            random.Random(f"{seed}:pitch:{j}:{signature}"),
+            random.Random(f"{seed}:contour:{j}"),
+            style.weirdness,
+            j == len(lines) - 1,
+        )
+        line_index = first_line + j
+        current: LyricWord | None = None
+        for i, (word, k) in enumerate(syllables):
+            start = round(at + lead_in + melody.onsets[i] * factor, 6)
+            duration = round(melody.durations[i] * factor, 6)
+            if k == 0:
+                current = LyricWord(word.text, line_index, section_index, start, start)
+                new_words.append(current)
+                score.words.append(current)
+            assert current is not None
+            current.end = round(start + duration, 6)
+            lead.notes.append(
+                VocalNote(
+                    pitch=melody.pitches[i],
+                    start=start,
+                    duration=duration,
+                    syllable=word.syllables[k],
+                    word_index=-1,  # set by ``renumber``
+                    line_index=line_index,
+                    section_index=section_index,
+                    language=word.language or language,
+                    velocity=max(1, min(127, int(84 + 14 * word.stresses[k]))),
+                )
+            )
+            # ``word_index`` points at the LyricWord object until ``renumber``.
+            lead.notes[-1].word_index = id(current)
+        at += bars * bpb
+    return new_words
+
+
+def _as_section(lines: list[ParsedLine]) -> ParsedSection:
+    return ParsedSection("verse", "Verse", None, list(lines))
+
+
+def clear_window(score: Score, window: Window) -> None:
+    """Drop every sung note and word that starts inside ``window`` (notes held into it
+    end at its start), and the melody an analysis transcribed there."""
+    a, b = window.start_beat, window.end_beat
+    for part in score.vocals:
+        kept = []
+        for note in part.notes:
+            if a - 1e-6 <= note.start < b - 1e-6:
+                continue
+            if note.start < a and note.start + note.duration > a:
+                note.duration = round(a - note.start, 6)
+            kept.append(note)
+        part.notes = kept
+    for track in score.tracks:
+        if track.stem == "Vocals":
+            track.notes = [n for n in track.notes if not a - 1e-6 <= n.start < b - 1e-6]
+    for note_part in score.vocals:
+        for note in note_part.notes:
+            word = score.words[note.word_index] if 0 <= note.word_index < len(score.words) else None
+            note.word_index = id(word) if word is not None else -1
+    score.words = [w for w in score.words if not a - 1e-6 <= w.start < b - 1e-6]
+
+
+def renumber(score: Score) -> None:
+    """Words in sung order, lines numbered in order, each note pointing at its word again
+    (``clear_window`` and ``sing_window`` leave notes pointing at word objects)."""
+    score.words.sort(key=lambda w: (w.start, w.line_index))
+    index_of = {id(w): i for i, w in enumerate(score.words)}
+    lines: dict[int, int] = {}
+    for word in score.words:
+        lines.setdefault(word.line_index, len(lines))
+    for word in score.words:
+        word.line_index = lines[word.line_index]
+    for part in score.vocals:
+        part.notes.sort(key=lambda n: n.start)
+        for note in part.notes:
+            note.word_index = index_of.get(note.word_index, -1)
+            note.line_index = lines.get(note.line_index, note.line_index)
+        part.notes = [n for n in part.notes if n.word_index >= 0]
+    score.vocals = [p for p in score.vocals if p.notes]
+
+
+def lyrics_of(score: Score) -> str:
+    """The sung words as lyrics: one line per sung line, a header per section."""
+    out: list[str] = []
+    section = -1
+    line = -1
+    for word in score.words:
+        if word.section_index != section:
+            section = word.section_index
+            label = score.sections[section].label if section < len(score.sections) else "Verse"
+            out.append(f"[{label or 'Verse'}]")
+            line = -1
+        if word.line_index != line:
+            out.append(word.text)
+            line = word.line_index
+        else:
+            joined = is_han(word.text[:1]) and is_han(out[-1][-1:])
+            out[-1] += ("" if joined else " ") + word.text
+    return "\n".join(out)
+
+
+def _copy(score: Score) -> Score:
+    return Score.from_dict(copy.deepcopy(score.to_dict()))
+
+
+def _lines_to_sing(infill: str | None, lyrics: str | None) -> list[ParsedLine]:
+    lines = sung_lines(infill) if infill and infill.strip() else []
+    if not lines and lyrics and lyrics.strip():
+        lines = sung_lines(lyrics)
+    return lines
+
+
+def replace_section_score(
+    source: Score,
+    window: Window,
+    *,
+    lyrics: str | None,
+    infill_lyrics: str | None,
+    seed: int,
+    tags: str = "",
+    vocal_gender: str | None = None,
+) -> Score:
+    """The source with ``window`` sung again: the lines of ``infill_lyrics`` (else of
+    ``lyrics``) as a new melody over the window's own chords, in the song's key, tempo and
+    voice; every note outside the window and the band inside it are the source's."""
+    lines = _lines_to_sing(infill_lyrics, lyrics)
+    if not lines:
+        raise EngineError("replace_section needs the lines to sing (prompt or lyric)")
+    gender = singer_gender(source, vocal_gender)
+    score = _copy(source)
+    clear_window(score, window)
+    sing_window(score, lines, window, seed, gender=gender)
+    renumber(score)
+    score.instrumental = False
+    score.seed = seed
+    if tags.strip():
+        score.tags = tags.strip()
+    score.extra["lyrics"] = lyrics.strip() if lyrics and lyrics.strip() else lyrics_of(score)
+    score.extra["voice"] = gender
+    score.extra["replaced"] = {
+        "start_s": window.start_s,
+        "end_s": window.end_s,
+        "bars": window.bars,
+        **({"analysed": True} if is_analysed(source) else {}),
+    }
+    return score
+
+
+def overpaint_score(
+    source: Score,
+    window: Window,
+    *,
+    lyrics: str,
+    seed: int,
+    vocal_gender: str | None = None,
+) -> Score:
+    """Add Vocals: the source's score (its band untouched) with a lead singing ``lyrics``
+    over its chords and beat grid within ``window``; the source's own sung notes there
+    are replaced."""
+    lines = sung_lines(lyrics)
+    if not lines:
+        raise EngineError("overpainting needs lyrics to sing")
+    gender = singer_gender(source, vocal_gender)
+    score = _copy(source)
+    # The instrumental stays as it is: only the new voice is added.
+    score.vocals = []
+    score.words = []
+    sing_window(score, lines, window, seed, gender=gender)
+    renumber(score)
+    score.instrumental = False
+    score.seed = seed
+    score.extra["lyrics"] = lyrics.strip()
+    score.extra["voice"] = gender
+    score.extra["overpainted"] = {"start_s": window.start_s, "end_s": window.end_s}
+    return score

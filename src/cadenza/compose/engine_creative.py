@@ -1,0 +1,435 @@
+"""The compose engine's creative actions on a finished clip: replace_section
+(``REPLACE_SECTION``) and Add Vocals (``ADD_VOCALS``, AceData's overpainting).
+
+Both read the source clip's score and audio from storage, write new vocals into the score
+(``compose.creative``) and keep the source's own audio wherever nothing changed:
+
+- replace_section renders the edited score and takes only the window from it; outside
+  the window (and everywhere in the stems) the samples are the source's, joined with a
+  short linear crossfade at each seam. The new clip's MIDI, word timings and score are
+  the edited score's, so they hold the new words exactly.
+- Add Vocals sings the new lead alone and adds it to the source's audio: the source is
+  the new clip's instrumental, untouched but for one gain that keeps the sum's peaks
+  under full scale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from cadenza.compose.creative import (
+    Window,
+    bar_window,
+    overpaint_score,
+    replace_section_score,
+)
+from cadenza.compose.encode import encode_mp3, to_pcm16, write_mp3, write_wav
+from cadenza.compose.mix import AudioArray
+from cadenza.compose.pipeline import (
+    ProgressFn,
+    _clip_entry,
+    _fade_out,
+    _preview_samples,
+    clip_seed,
+    render_clip,
+)
+from cadenza.compose.score import STEM_NAMES, Score
+from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE
+from cadenza.domain.errors import EngineError
+from cadenza.domain.music import MusicRequest
+from cadenza.services.ports import MediaStorage
+
+#: Length of the linear crossfade at each seam of a replaced section (seconds).
+SEAM_S = 0.04
+#: Stem that carries a source's audio whose parts are unknown (an upload).
+WHOLE_STEM = "FX"
+#: Largest sample peak of Add Vocals' sum before the whole is scaled down.
+PEAK_CEILING = 0.95
+#: Where the new lead sits against the instrumental over the window (LU above it).
+VOCAL_LIFT_LU = -1.0
+
+ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS")
+
+
+def handles(action: str) -> bool:
+    return action.upper() in ACTIONS
+
+
+def _read(path: Path) -> AudioArray:
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise EngineError(f"cannot read {path.name}") from exc
+    if int(rate) != SAMPLE_RATE:
+        raise EngineError(f"{path.name} is at {rate} Hz, not {SAMPLE_RATE} Hz")
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    return np.ascontiguousarray(data[:, :2], dtype=np.float32)
+
+
+def _sum(parts: list[AudioArray], frames: int) -> AudioArray:
+    """The plain sum of ``(frames, 2)`` arrays (silence for none)."""
+    out = np.zeros((frames, 2), np.float32)
+    for part in parts:
+        out += part
+    return out
+
+
+def _fit(audio: AudioArray, frames: int) -> AudioArray:
+    if len(audio) == frames:
+        return audio
+    out = np.zeros((frames, audio.shape[1]), np.float32)
+    out[: min(frames, len(audio))] = audio[:frames]
+    return out
+
+
+class _Source:
+    """The source clip's files in storage, fetched on demand into ``folder``."""
+
+    def __init__(self, storage: MediaStorage, files: Mapping[str, str], folder: Path) -> None:
+        self.storage = storage
+        self.files = dict(files)
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def audio(self, name: str) -> AudioArray:
+        key = self.files.get(name)
+        if not key:
+            raise EngineError(f"the source clip has no {name}")
+        dest = self.folder / name.replace("/", "_")
+        try:
+            path = self.storage.fetch_to(key, dest)
+        except Exception as exc:  # a missing object
+            raise EngineError(f"could not read the source clip's {name}") from exc
+        return _read(path)
+
+    def stems(self) -> list[str]:
+        names = [k[len("stems/") : -len(".wav")] for k in self.files if k.startswith("stems/")]
+        return [n for n in STEM_NAMES if n in names]
+
+
+def seam_weights(frames: int, start_s: float, end_s: float, seam_s: float = SEAM_S) -> AudioArray:
+    """0 outside ``[start_s, end_s)``, 1 inside, linear ramps ``seam_s`` long centred on
+    each seam; ``(frames, 1)`` float32."""
+    t = (np.arange(frames, dtype=np.float64) + 0.5) / SAMPLE_RATE
+    half = seam_s / 2
+    rise = np.clip((t - (start_s - half)) / seam_s, 0.0, 1.0)
+    fall = np.clip(((end_s + half) - t) / seam_s, 0.0, 1.0)
+    if start_s <= 0:
+        rise = np.ones_like(t)
+    return np.minimum(rise, fall).astype(np.float32)[:, None]
+
+
+def _request(params: Mapping[str, Any], source: Score) -> MusicRequest:
+    return MusicRequest(
+        title=str(params.get("title") or source.title),
+        tags=str(params.get("tags") or source.tags),
+        lyrics=params.get("lyrics") or None,
+        model=str(params.get("model_name") or ""),
+        major_model_version=str(params.get("major_model_version") or ""),
+        seed=int(params.get("seed") or 0),
+        vocal_gender=params.get("vocal_gender") or None,
+    )
+
+
+def _span(params: Mapping[str, Any]) -> tuple[float, float | None]:
+    try:
+        start = float(params.get("start_s") or 0.0)
+        end = params.get("end_s")
+        return start, None if end is None else float(end)
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"bad window for the creative action: {exc}") from exc
+
+
+def _write_song(out_dir: Path, score: Score, song: AudioArray, files: dict[str, Path]) -> None:
+    """``song.wav``, ``song.mp3`` and ``preview.mp3`` of ``song``, replacing the render's."""
+    pcm = to_pcm16(song)
+    files["song.wav"] = write_wav(out_dir / "song.wav", pcm, SAMPLE_RATE)
+    (out_dir / "song.mp3").write_bytes(encode_mp3(pcm, SAMPLE_RATE))
+    files["song.mp3"] = out_dir / "song.mp3"
+    cut = _fade_out(song[: _preview_samples(score, len(song))].copy())
+    files["preview.mp3"] = write_mp3(out_dir / "preview.mp3", cut, SAMPLE_RATE)
+
+
+def _write_stems(out_dir: Path, stems: Mapping[str, AudioArray], files: dict[str, Path]) -> None:
+    for key in [k for k in files if k.startswith("stems/")]:
+        files.pop(key).unlink(missing_ok=True)
+    for name, audio in stems.items():
+        files[f"stems/{name}.wav"] = write_wav(
+            out_dir / "stems" / f"{name}.wav", audio, SAMPLE_RATE, subtype="FLOAT"
+        )
+
+
+def _score_file(out_dir: Path, score: Score, files: dict[str, Path]) -> None:
+    path = out_dir / "score.json"
+    path.write_text(json.dumps(score.to_dict(), ensure_ascii=False) + "\n", "utf-8")
+    files["score.json"] = path
+
+
+def _history(params: Mapping[str, Any], clip_id: str, window: Window) -> list[dict[str, Any]]:
+    """``concat_history`` as Suno shows a replaced section: the source with the infill."""
+    duration = float(params.get("source_duration") or window.end_s)
+    return [
+        {
+            "id": params.get("source_clip_id"),
+            "type": "upload" if params.get("source_type") == "upload" else "gen",
+            "source": "web",
+            "infill_start_s": window.start_s,
+            "infill_end_s": window.end_s,
+            "infill_dur_s": round(window.end_s - window.start_s, 4),
+            "infill_context_start_s": 0,
+            "infill_context_end_s": round(min(duration, window.end_s + 30.0), 4),
+            "include_future_s": 2,
+            "include_history_s": 2,
+            "infill": True,
+            "infill_lyrics": str(params.get("infill_lyrics") or params.get("lyrics") or ""),
+        },
+        {"id": clip_id},
+    ]
+
+
+def replace_section(
+    params: Mapping[str, Any],
+    source: Score,
+    files: _Source,
+    clip_id: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    soundfont: Path,
+) -> dict[str, Any]:
+    """One replace_section clip (see the module's docstring)."""
+    t = time.perf_counter()
+    start, end = _span(params)
+    window = bar_window(source, start, end)
+    request = _request(params, source)
+    score = replace_section_score(
+        source,
+        window,
+        lyrics=request.lyrics,
+        infill_lyrics=params.get("infill_lyrics") or None,
+        seed=request.seed,
+        tags=str(params.get("tags") or ""),
+        vocal_gender=request.vocal_gender,
+    )
+    score.title = request.title
+    composed = time.perf_counter() - t
+    result = render_clip(
+        score,
+        out_dir,
+        lambda f, stage: progress(0.85 * f, stage),
+        model=request.model,
+        soundfont=soundfont,
+        prior_seconds={"compose": composed},
+    )
+    progress(0.88, "splicing")
+    original = files.audio("song.wav")
+    frames = len(original)
+    w = seam_weights(frames, window.start_s, window.end_s)
+    rendered = {
+        name: _fit(_read(path), frames)
+        for name, path in result.files.items()
+        if name.startswith("stems/")
+    }
+    source_stems = files.stems()
+    if source_stems:
+        # Every stem joined at the seams: the song is their sum, as every clip's is.
+        names = [n for n in STEM_NAMES if n in source_stems or f"stems/{n}.wav" in rendered]
+        stems: dict[str, AudioArray] = {}
+        for name in names:
+            old = files.audio(f"stems/{name}.wav") if name in source_stems else None
+            new = rendered.get(f"stems/{name}.wav")
+            old = _fit(old, frames) if old is not None else np.zeros((frames, 2), np.float32)
+            new = new if new is not None else np.zeros((frames, 2), np.float32)
+            stems[name] = (old * (1.0 - w) + new * w).astype(np.float32)
+        song = _sum(list(stems.values()), frames)
+        _write_stems(out_dir, stems, result.files)
+    else:
+        # An upload: its audio has no parts to join, only the song.
+        new_song = _sum(list(rendered.values()), frames)
+        song = (original * (1.0 - w) + new_song * w).astype(np.float32)
+        _write_stems(out_dir, {}, result.files)
+    _write_song(out_dir, score, song, result.files)
+    extra = {
+        "type": "replace_section",
+        "edited_clip_id": params.get("source_clip_id"),
+        "duration": round(frames / SAMPLE_RATE, 3),
+        "replace_section_start_s": window.start_s,
+        "replace_section_end_s": window.end_s,
+        "replace_section_requested": [start, end],
+        "infill_lyrics": str(params.get("infill_lyrics") or ""),
+        "concat_history": _history(params, clip_id, window),
+        "stems": sorted(k[len("stems/") : -len(".wav")] for k in result.files if "stems/" in k),
+    }
+    result.meta.update(extra)
+    entry = _clip_entry(clip_id, result, request)
+    entry["meta"].update(extra)
+    return entry
+
+
+def _loudness(audio: AudioArray) -> float:
+    from cadenza.compose.master import integrated_loudness
+
+    return float(integrated_loudness(audio, SAMPLE_RATE))
+
+
+def add_vocals(
+    params: Mapping[str, Any],
+    source: Score,
+    files: _Source,
+    clip_id: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    index: int,
+) -> dict[str, Any]:
+    """One Add Vocals clip (see the module's docstring)."""
+    from cadenza.compose.cover import write_covers
+    from cadenza.compose.midi import write_midi
+    from cadenza.compose.mix import mix_stems
+    from cadenza.compose.pipeline import _sing, _write_json, lyrics_text
+    from cadenza.compose.timings import word_timings
+    from cadenza.compose.voice import VoiceBank
+
+    t = time.perf_counter()
+    start, end = _span(params)
+    window = bar_window(source, start, end)
+    request = _request(params, source)
+    seed = clip_seed(request.seed, index)
+    score = overpaint_score(
+        source,
+        window,
+        lyrics=request.lyrics or "",
+        seed=seed,
+        vocal_gender=request.vocal_gender,
+    )
+    score.title = request.title
+    composed = time.perf_counter() - t
+    original = files.audio("song.wav")
+    frames = len(original)
+    progress(0.1, "vocals")
+    sung = _sing(score, frames, lambda f: progress(0.1 + 0.6 * f, "vocals"), VoiceBank())
+    progress(0.7, "mix")
+    sung = mix_stems(sung, SAMPLE_RATE)
+    a, b = round(window.start_s * SAMPLE_RATE), round(window.end_s * SAMPLE_RATE)
+    voice = _sum(list(sung.values()), frames)
+    under = _loudness(original[a:b])
+    over = _loudness(voice[a:b])
+    lift = 1.0
+    if np.isfinite(under) and np.isfinite(over):
+        lift = float(10 ** ((under + VOCAL_LIFT_LU - over) / 20))
+    for name in sung:
+        sung[name] = (sung[name] * lift).astype(np.float32)
+    source_stems = files.stems()
+    stems: dict[str, AudioArray] = (
+        {name: _fit(files.audio(f"stems/{name}.wav"), frames) for name in source_stems}
+        if source_stems
+        else {WHOLE_STEM: original}
+    )
+    for name, audio in sung.items():
+        stems[name] = stems[name] + audio if name in stems else audio
+    song = _sum(list(stems.values()), frames)
+    peak = float(np.max(np.abs(song))) if song.size else 0.0
+    gain = min(1.0, PEAK_CEILING / peak) if peak > 0 else 1.0
+    if gain < 1.0:
+        song *= np.float32(gain)
+        for name in stems:
+            stems[name] = (stems[name] * np.float32(gain)).astype(np.float32)
+    progress(0.8, "encode")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    _write_song(out_dir, score, song, written)
+    _write_stems(out_dir, stems, written)
+    cover, large = write_covers(
+        score.title, score.tags, seed, out_dir / "cover.png", out_dir / "cover_large.png"
+    )
+    written["cover.png"], written["cover_large.png"] = cover, large
+    write_midi(score, out_dir / "song.mid")
+    written["song.mid"] = out_dir / "song.mid"
+    lyrics = lyrics_text(score)
+    written["lyrics.json"] = _write_json(
+        out_dir / "lyrics.json",
+        {
+            "title": score.title,
+            "language": score.language,
+            "lyrics": lyrics,
+            "words": word_timings(score),
+        },
+    )
+    _score_file(out_dir, score, written)
+    key = str(score.extra.get("key") or "")
+    meta: dict[str, Any] = {
+        "title": score.title,
+        "tags": request.tags,
+        "negative_tags": "",
+        "duration": round(frames / SAMPLE_RATE, 3),
+        "lyrics": lyrics,
+        "prompt": lyrics,
+        "gpt_description_prompt": "",
+        "model_name": request.model,
+        "major_model_version": request.major_model_version,
+        "seed": seed,
+        "tempo": score.tempo_bpm,
+        "key": key,
+        "instrumental": False,
+        "engine": "compose",
+        "engine_version": score.engine_version,
+        "type": "overpainting",
+        "edited_clip_id": params.get("source_clip_id"),
+        "overpainting_start_s": window.start_s,
+        "overpainting_end_s": window.end_s,
+        "instrumental_gain": round(gain, 6),
+        "vocal_gain_db": round(20 * float(np.log10(max(lift, 1e-9))), 2),
+        "stems": sorted(stems),
+        "seconds": {"compose": round(composed, 3)},
+    }
+    written["meta.json"] = _write_json(out_dir / "meta.json", meta)
+    progress(1.0, "done")
+    return {"id": clip_id, "files": {k: str(v) for k, v in written.items()}, "meta": meta}
+
+
+def run_creative(
+    action: str,
+    params: dict[str, Any],
+    workdir: Path,
+    progress: ProgressFn,
+    *,
+    storage: MediaStorage | None,
+    soundfont: Path = DEFAULT_SOUNDFONT,
+) -> list[dict[str, Any]]:
+    """Run a creative task; one result per clip id."""
+    from cadenza.compose.engine_edits import _clip_ids, load_source
+
+    clip_ids = _clip_ids(params)
+    if storage is None:
+        raise EngineError("the compose engine has no media storage to read the source clip from")
+    source = load_source(storage, params, workdir)
+    files = _Source(storage, dict(params.get("source_files") or {}), workdir / "source")
+    entries: list[dict[str, Any]] = []
+    share = 1.0 / len(clip_ids)
+    for index, clip_id in enumerate(clip_ids):
+
+        def report(fraction: float, stage: str, index: int = index) -> None:
+            progress(min(1.0, (index + fraction) * share), stage)
+
+        try:
+            if action.upper() == "REPLACE_SECTION":
+                entries.append(
+                    replace_section(
+                        params, source, files, clip_id, workdir / clip_id, report, soundfont
+                    )
+                )
+            else:
+                entries.append(
+                    add_vocals(params, source, files, clip_id, workdir / clip_id, report, index)
+                )
+        except EngineError:
+            raise
+        except Exception as exc:  # the task must end FAILURE with a reason, never hang
+            raise EngineError(f"{action.lower()} failed: {type(exc).__name__}: {exc}") from exc
+    return entries

@@ -1,0 +1,87 @@
+"""Commands for the creative actions on a finished clip, whichever dialect asks:
+replace a section and Add Vocals (``services.creative`` checks and submits them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cadenza.domain.actions import Action
+from cadenza.domain.billing import ApiKey
+from cadenza.domain.tasks import Task
+from cadenza.services import creative
+from cadenza.services.commands import Commands, Submission, handles
+
+
+@dataclass(frozen=True)
+class ReplaceSection:
+    """The clip with ``[start_s, end_s)`` (moved to bar lines) composed and sung again with
+    ``infill_lyrics`` (else the lines of ``lyrics``); ``lyrics`` is the song's new text."""
+
+    clip_id: str
+    start_s: float | None
+    end_s: float | None
+    lyrics: str | None = None
+    infill_lyrics: str | None = None
+    tags: str = ""
+    title: str = ""
+    model: str | None = None
+    vocal_gender: str | None = None
+
+
+@dataclass(frozen=True)
+class AddVocals:
+    """An instrumental clip with ``lyrics`` sung over it within ``[start_s, end_s)``."""
+
+    clip_id: str
+    start_s: float | None
+    end_s: float | None
+    lyrics: str | None
+    tags: str = ""
+    title: str = ""
+    model: str | None = None
+    vocal_gender: str | None = None
+
+
+@handles(ReplaceSection, Action.REPLACE_SECTION)
+def _replace_section(app: Commands, key: ApiKey, command: ReplaceSection, how: Submission) -> Task:
+    return creative.submit_replace_section(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        start_s=command.start_s,
+        end_s=command.end_s,
+        lyrics=command.lyrics,
+        infill_lyrics=command.infill_lyrics,
+        tags=command.tags,
+        title=command.title,
+        model=command.model,
+        vocal_gender=command.vocal_gender,
+        request=how.fingerprint,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(AddVocals, Action.ADD_VOCALS)
+def _add_vocals(app: Commands, key: ApiKey, command: AddVocals, how: Submission) -> Task:
+    return creative.submit_add_vocals(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        start_s=command.start_s,
+        end_s=command.end_s,
+        lyrics=command.lyrics,
+        tags=command.tags,
+        title=command.title,
+        model=command.model,
+        vocal_gender=command.vocal_gender,
+        request=how.fingerprint,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )

@@ -1,0 +1,422 @@
+"""The creative actions against a real ``cadenza serve`` and the real engine, in both
+dialects: replace_section (AceData ``/suno/audios`` and sunocore ``task``) and
+overpainting / Add Vocals.
+
+One sung song and one instrumental are rendered for the module (short: 30 s and 20 s).
+What each action promises is measured on the audio the server hands out:
+
+- replace_section: outside the window (a few milliseconds either side of each seam
+  excluded) the new song's WAV nulls against the source's; the word timings inside the
+  window are the new lines' words and outside it the source's; the length is the same.
+- Add Vocals: the Instrumental stem nulls against the source (after the one gain the mix
+  may apply); the Vocals stem is silent outside the window; each sung word starts on the
+  source's eighth-note grid; every sung pitch is in the source's key.
+
+Refusals (a window outside the clip, a clip with vocals for Add Vocals, an unknown clip,
+another key's clip) answer in the dialect's error format and charge nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from acedata_checks import assert_clip
+from e2e_serving import Server, launch, stop
+from test_acedata_tools_e2e import NOT_FOUND, RATE, Charges, Client, decode, rms, words_of
+
+from cadenza.compose.harmony import NOTE_NAMES, scale_pcs
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("cadenza.compose.pipeline") is None,
+        reason="the built-in engine cadenza.compose.pipeline is absent",
+    ),
+]
+
+MODEL = "chirp-v5-5"
+LYRIC = (
+    "[Verse]\nHello river\nCarry me home\nDown to the sea\n\n"
+    "[Chorus]\nOh the river\nRunning so free"
+)
+NEW_LINES = "Golden morning light\nSinging on the water"
+NEW_LYRIC = (
+    "[Verse]\nGolden morning light\nSinging on the water\n\n[Chorus]\nOh the river\nRunning so free"
+)
+VOCALS = "[Verse]\nLantern in the window\nCalling me back home"
+#: Excluded either side of each seam when nulling (the crossfade is 40 ms long).
+SEAM_GUARD_S = 0.05
+#: An onset this close to the grid counts as on it (the issue's bound).
+GRID_TOLERANCE_S = 0.03
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = launch(tmp_path_factory.mktemp("creative"))
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[Client]:
+    made = Client(server)
+    try:
+        yield made
+    finally:
+        made.http.close()
+
+
+@dataclass(frozen=True)
+class Song:
+    task_id: str
+    clip: dict[str, Any]
+
+
+def _generate(client: Client, body: dict[str, Any]) -> Song:
+    answer = client.ok("/suno/audios", {"action": "generate", "model": MODEL, **body})
+    clip = answer["data"][0]
+    assert_clip(client.http, clip, model=MODEL)
+    return Song(answer["task_id"], clip)
+
+
+@pytest.fixture(scope="module")
+def sung(client: Client) -> Song:
+    return _generate(
+        client,
+        {"custom": True, "duration": 30, "lyric": LYRIC, "title": "River", "style": "folk pop"},
+    )
+
+
+@pytest.fixture(scope="module")
+def instrumental(client: Client) -> Song:
+    return _generate(
+        client,
+        {
+            "custom": True,
+            "instrumental": True,
+            "duration": 20,
+            "title": "Lanterns",
+            "style": "acoustic pop",
+        },
+    )
+
+
+def sunocore(client: Client) -> httpx.Client:
+    return httpx.Client(base_url=client.server.base, timeout=60, headers={"X-API-Key": client.key})
+
+
+def metadata(client: Client, task_id: str) -> list[dict[str, Any]]:
+    """The task's clips as sunocore shows them (their metadata holds tempo and key)."""
+    with sunocore(client) as http:
+        fetched = http.post("/suno/fetch", json={"ids": [task_id]}).json()
+    clips: list[dict[str, Any]] = fetched["data"][0]["data"]
+    return clips
+
+
+def wav(client: Client, clip_id: str, charges: Charges) -> np.ndarray:
+    body = client.ok("/suno/wav", {"audio_id": clip_id})
+    charges.add(body["task_id"], "WAV")
+    return decode(client.media(body["data"][0]["file_url"]))
+
+
+def timing(client: Client, clip_id: str, charges: Charges) -> list[dict[str, Any]]:
+    body = client.ok("/suno/timing", {"audio_id": clip_id})
+    charges.add(body["task_id"], "ALIGNED_LYRICS")
+    words: list[dict[str, Any]] = body["data"]["aligned_words"]
+    return words
+
+
+def null_db(reference: np.ndarray, other: np.ndarray) -> float:
+    """The residual's level against the reference's, in dB (-inf when identical)."""
+    residual = rms(other - reference)
+    return -np.inf if residual == 0 else 20 * float(np.log10(residual / rms(reference)))
+
+
+def outside(frames: int, start_s: float, end_s: float) -> np.ndarray:
+    """Frames outside ``[start_s, end_s)``, the seams' guard excluded."""
+    t = np.arange(frames) / RATE
+    return (t < start_s - SEAM_GUARD_S) | (t >= end_s + SEAM_GUARD_S)
+
+
+# -- replace_section ----------------------------------------------------------------------
+
+
+def test_replace_section_sings_the_new_lines_and_keeps_the_rest(client: Client, sung: Song) -> None:
+    charges = Charges(client)
+    source = sung.clip
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "replace_section",
+            "audio_id": source["id"],
+            "lyric": NEW_LYRIC,
+            "prompt": NEW_LINES,
+            "replace_section_start": 8.0,
+            "replace_section_end": 19.0,
+            "model": MODEL,
+            "custom": False,
+            "instrumental": False,
+        },
+    )
+    charges.add(body["task_id"], "REPLACE_SECTION")
+    [clip] = body["data"]
+    assert_clip(client.http, clip, model=MODEL)
+    assert clip["lyric"] == NEW_LYRIC and clip["title"] == source["title"]
+    # The seed's concat_history: the source with the infill, then the new clip.
+    [infill, last] = clip["concat_history"]
+    assert last == {"id": clip["id"]}
+    assert infill["id"] == source["id"] and infill["infill"] is True
+    assert infill["type"] == "gen" and infill["infill_lyrics"] == NEW_LINES
+    start, end = infill["infill_start_s"], infill["infill_end_s"]
+    assert infill["infill_dur_s"] == pytest.approx(end - start, abs=1e-3)
+    [meta] = metadata(client, sung.task_id)[:1]
+    bar_s = 60.0 / meta["metadata"]["tempo"] * 4
+    # Snapped to the bar lines nearest the asked window.
+    assert abs(start - 8.0) <= bar_s / 2 + 1e-3 and abs(end - 19.0) <= bar_s / 2 + 1e-3
+    assert abs(round(start / bar_s) * bar_s - start) < 1e-3
+    # The length changes by less than a bar (here: not at all).
+    assert abs(clip["duration"] - source["duration"]) < bar_s
+
+    before, after = wav(client, source["id"], charges), wav(client, clip["id"], charges)
+    n = min(len(before), len(after))
+    keep = outside(n, start, end)
+    level = null_db(before[:n][keep], after[:n][keep])
+    print(f"replace_section: outside the window the result nulls at {level:.1f} dB")
+    assert level <= -60.0, level
+    inside = ~outside(n, start - 2 * SEAM_GUARD_S, end + 2 * SEAM_GUARD_S)
+    assert null_db(before[:n][inside], after[:n][inside]) > -20.0  # the window did change
+
+    old_words, new_words = (
+        timing(client, source["id"], charges),
+        timing(client, clip["id"], charges),
+    )
+
+    def split(words: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        # Times are rounded (4 decimals in the history, 3 in the timing answer).
+        inside = [start - 1e-3 <= w["start_s"] < end - 1e-3 for w in words]
+        within = [w["word"].strip(",.!?") for w, i in zip(words, inside, strict=True) if i]
+        rest = [w["word"].strip(",.!?") for w, i in zip(words, inside, strict=True) if not i]
+        return within, rest
+
+    sung_in, kept = split(new_words)
+    assert sung_in == words_of(NEW_LINES), sung_in
+    assert kept == split(old_words)[1], (kept, split(old_words)[1])
+    assert all(w["end_s"] <= end + 1e-3 for w in new_words if start - 1e-3 <= w["start_s"] < end)
+    charges.check()
+
+
+def test_replace_section_through_sunocore_and_refusals(client: Client, sung: Song) -> None:
+    charges = Charges(client)
+    source = sung.clip
+    with sunocore(client) as http:
+        answer = http.post(
+            "/suno/submit/music",
+            json={
+                "task": "replace_section",
+                "continue_clip_id": source["id"],
+                "infill_start_s": 0.0,
+                "infill_end_s": 6.0,
+                "infill_lyrics": "Morning on the river",
+                "prompt": "[Verse]\nMorning on the river",
+                "mv": "chirp-v4",
+            },
+        ).json()
+        assert answer["code"] == "success", answer
+        task_id = answer["data"]
+        charges.add(task_id, "REPLACE_SECTION")
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            task = http.post("/suno/fetch", json={"ids": [task_id]}).json()["data"][0]
+            if task["status"] in ("SUCCESS", "FAILURE"):
+                break
+            time.sleep(0.5)
+        assert task["status"] == "SUCCESS", task
+        [clip] = task["data"]
+        assert clip["status"] == "complete" and clip["model_name"] == "chirp-v4"
+        history = clip["metadata"]["concat_history"]
+        assert history[0]["infill_start_s"] == 0.0 and history[0]["infill_lyrics"]
+
+        # sunocore's refusals: outside the clip, no lines, unknown clip.
+        for bad, status in [
+            ({"infill_start_s": 5.0, "infill_end_s": source["duration"] + 5}, 400),
+            ({"infill_end_s": None}, 400),
+            (
+                {"infill_start_s": 5.0, "infill_end_s": 9.0, "infill_lyrics": None, "prompt": None},
+                400,
+            ),
+            ({"continue_clip_id": str(uuid.uuid4())}, 404),
+        ]:
+            sent = {
+                "task": "replace_section",
+                "continue_clip_id": source["id"],
+                "infill_start_s": 2.0,
+                "infill_end_s": 6.0,
+                "infill_lyrics": "A line",
+                **bad,
+            }
+            sent = {k: v for k, v in sent.items() if v is not None}
+            got = http.post("/suno/submit/music", json=sent)
+            assert got.status_code == status, (bad, got.text)
+            assert got.json()["code"] != "success", got.text
+
+    # AceData's refusals, in its envelope; another key's clip is a missing one.
+    refusals: list[tuple[dict[str, Any], str | None]] = [
+        ({"replace_section_start": 2, "replace_section_end": source["duration"] + 1}, None),
+        (
+            {
+                "replace_section_start": source["duration"] + 1,
+                "replace_section_end": source["duration"] + 3,
+            },
+            None,
+        ),
+        ({"replace_section_start": 6, "replace_section_end": 4}, None),
+        (
+            {"replace_section_end": None},
+            "replace_section_end is required when replace_section audio",
+        ),
+        ({"prompt": None, "lyric": None}, "lyric is required when replace_section audio"),
+        ({"audio_id": str(uuid.uuid4())}, NOT_FOUND),
+    ]
+    for bad, message in refusals:
+        sent = {
+            "action": "replace_section",
+            "audio_id": source["id"],
+            "prompt": "A line",
+            "replace_section_start": 2,
+            "replace_section_end": 6,
+            "model": MODEL,
+            **bad,
+        }
+        client.refused(client.post("/suno/audios", sent), message)
+    stranger = Client(client.server)
+    try:
+        stranger.refused(
+            stranger.post(
+                "/suno/audios",
+                {
+                    "action": "replace_section",
+                    "audio_id": source["id"],
+                    "prompt": "A line",
+                    "replace_section_end": 6,
+                    "model": MODEL,
+                },
+            ),
+            NOT_FOUND,
+        )
+    finally:
+        stranger.http.close()
+    charges.check()
+
+
+# -- overpainting / Add Vocals -------------------------------------------------------------
+
+
+def test_overpainting_sings_over_the_instrumental_on_its_grid(
+    client: Client, instrumental: Song, sung: Song
+) -> None:
+    charges = Charges(client)
+    source = instrumental.clip
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "overpainting",
+            "audio_id": source["id"],
+            "lyric": VOCALS,
+            "custom": True,
+            "overpainting_start": 2.0,
+            "overpainting_end": 16.0,
+            "model": MODEL,
+        },
+    )
+    charges.add(body["task_id"], "ADD_VOCALS")
+    assert len(body["data"]) == 2
+    made = metadata(client, body["task_id"])
+    [meta] = metadata(client, instrumental.task_id)[:1]
+    tempo = meta["metadata"]["tempo"]
+    key = meta["metadata"]["key"]
+    beat_s = 60.0 / tempo
+    for clip in body["data"]:
+        assert_clip(client.http, clip, model=MODEL)
+        assert clip["lyric"] == VOCALS
+        assert abs(clip["duration"] - source["duration"]) < 1e-3
+    clip = body["data"][0]
+    info = next(c for c in made if c["id"] == clip["id"])["metadata"]
+    start, end = info["overpainting_start_s"], info["overpainting_end_s"]
+    gain = info["instrumental_gain"]
+
+    # The stems: Instrumental is the source (times the mix's one gain), Vocals the rest.
+    split = client.ok("/suno/audios", {"action": "stems", "audio_id": clip["id"]})
+    charges.add(split["task_id"], "STEMS")
+    vocals_clip, instrumental_clip = split["data"]
+    source_wav = wav(client, source["id"], charges)
+    stem = wav(client, instrumental_clip["id"], charges)
+    n = min(len(source_wav), len(stem))
+    level = null_db(source_wav[:n] * gain, stem[:n])
+    fitted = float(np.sum(stem[:n] * source_wav[:n]) / np.sum(source_wav[:n] ** 2))
+    print(
+        f"overpainting: instrumental stem nulls at {level:.1f} dB (gain {gain}, fit {fitted:.4f})"
+    )
+    assert level <= -50.0, level
+    voice = wav(client, vocals_clip["id"], charges)
+    t = np.arange(len(voice)) / RATE
+    # A sung line's last note rings on for its release and reverb: half a second.
+    quiet = (t < start - SEAM_GUARD_S) | (t > end + 0.5)
+    assert rms(voice[~quiet]) > 0.01
+    assert rms(voice[quiet]) < 1e-3 * rms(voice[~quiet]), rms(voice[quiet])
+
+    # Every word on the source's eighth-note grid; every note in the source's key.
+    words = timing(client, clip["id"], charges)
+    assert [w["word"].strip(",.!?") for w in words] == words_of(VOCALS)
+    grid_s = beat_s / 2
+    offsets = [abs(w["start_s"] / grid_s - round(w["start_s"] / grid_s)) * grid_s for w in words]
+    print(f"overpainting: largest word onset distance from the grid {1000 * max(offsets):.1f} ms")
+    assert max(offsets) <= GRID_TOLERANCE_S, offsets
+    assert all(start - 1e-3 <= w["start_s"] and w["end_s"] <= end + 1e-3 for w in words)
+    midi = client.ok("/suno/midi", {"audio_id": clip["id"]})
+    charges.add(midi["task_id"], "MIDI")
+    notes = [
+        note["pitch"]
+        for instrument in midi["data"][0]["instruments"]
+        if "Vocal" in instrument["name"]
+        for note in instrument["notes"]
+    ]
+    assert notes
+    tonic, mode = key.split()
+    scale = set(scale_pcs(NOTE_NAMES.index(tonic), mode))
+    share = sum(p % 12 in scale for p in notes) / len(notes)
+    print(f"overpainting: {share:.0%} of {len(notes)} sung notes in the {key} scale")
+    assert share == 1.0, (notes, key)
+
+    # Refusals: a clip with vocals, a window outside the clip, no lyric, unknown clip.
+    for bad, message in [
+        ({"audio_id": sung.clip["id"]}, None),
+        ({"overpainting_end": source["duration"] + 2}, None),
+        ({"lyric": None}, "lyric is required when overpainting audio"),
+        ({"audio_id": str(uuid.uuid4())}, NOT_FOUND),
+    ]:
+        sent = {
+            "action": "overpainting",
+            "audio_id": source["id"],
+            "lyric": VOCALS,
+            "overpainting_end": 10,
+            "model": MODEL,
+            **bad,
+        }
+        client.refused(client.post("/suno/audios", sent), message)
+    with sunocore(client) as http:
+        got = http.post(
+            "/suno/submit/music",
+            json={"task": "overpainting", "clip_id": sung.clip["id"], "prompt": VOCALS},
+        )
+        assert got.status_code == 400, got.text
+    charges.check()
