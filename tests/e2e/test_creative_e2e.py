@@ -18,11 +18,15 @@ another key's clip) answer in the dialect's error format and charge nothing.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +34,15 @@ import numpy as np
 import pytest
 from acedata_checks import assert_clip
 from e2e_serving import Server, launch, stop
-from test_acedata_tools_e2e import NOT_FOUND, RATE, Charges, Client, decode, rms, words_of
+from test_acedata_tools_e2e import (
+    NOT_FOUND,
+    RATE,
+    Charges,
+    Client,
+    decode,
+    rms,
+    words_of,
+)
 
 from cadenza.compose.harmony import NOTE_NAMES, scale_pcs
 
@@ -60,7 +72,10 @@ GRID_TOLERANCE_S = 0.03
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = launch(tmp_path_factory.mktemp("creative"))
+    # The upload test serves its audio from 127.0.0.1.
+    server = launch(
+        tmp_path_factory.mktemp("creative"), env_extra={"CADENZA_ALLOW_PRIVATE_URLS": "true"}
+    )
     try:
         yield server
     finally:
@@ -74,6 +89,21 @@ def client(server: Server) -> Iterator[Client]:
         yield made
     finally:
         made.http.close()
+
+
+@pytest.fixture(scope="module")
+def www(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A local HTTP server (the client's own file host) over a fresh folder."""
+    root = tmp_path_factory.mktemp("www")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @dataclass(frozen=True)
@@ -419,4 +449,212 @@ def test_overpainting_sings_over_the_instrumental_on_its_grid(
             json={"task": "overpainting", "clip_id": sung.clip["id"], "prompt": VOCALS},
         )
         assert got.status_code == 400, got.text
+    charges.check()
+
+
+# -- on uploads: the analysed score -----------------------------------------------------------
+
+
+def test_both_work_on_uploads(
+    client: Client, sung: Song, instrumental: Song, www: tuple[Path, str]
+) -> None:
+    charges = Charges(client)
+    root, base = www
+    ids = {}
+    for name, song in (("sung", sung), ("instrumental", instrumental)):
+        (root / f"{name}.mp3").write_bytes(client.media(song.clip["audio_url"]))
+        body = client.ok("/suno/upload", {"audio_url": f"{base}/{name}.mp3"})
+        charges.add(body["task_id"], "UPLOAD")
+        ids[name] = body["data"]["audio_id"]
+
+    # replace_section on the upload: its own audio outside the window, new words inside.
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "replace_section",
+            "audio_id": ids["sung"],
+            "prompt": NEW_LINES,
+            "replace_section_start": 6.0,
+            "replace_section_end": 16.0,
+            "model": MODEL,
+        },
+    )
+    charges.add(body["task_id"], "REPLACE_SECTION")
+    [clip] = body["data"]
+    [infill, _] = clip["concat_history"]
+    assert infill["type"] == "upload"
+    start, end = infill["infill_start_s"], infill["infill_end_s"]
+    before, after = wav(client, ids["sung"], charges), wav(client, clip["id"], charges)
+    n = min(len(before), len(after))
+    assert abs(len(before) - len(after)) <= 1
+    level = null_db(before[:n][outside(n, start, end)], after[:n][outside(n, start, end)])
+    print(f"replace_section on an upload: outside the window it nulls at {level:.1f} dB")
+    assert level <= -60.0, level
+    words = timing(client, clip["id"], charges)
+    assert [w["word"] for w in words] == words_of(NEW_LINES)
+    assert all(start - 1e-3 <= w["start_s"] and w["end_s"] <= end + 1e-3 for w in words)
+
+    # Add Vocals on the instrumental upload: the upload is the instrumental stem.
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "overpainting",
+            "audio_id": ids["instrumental"],
+            "lyric": VOCALS,
+            "model": MODEL,
+        },
+    )
+    charges.add(body["task_id"], "ADD_VOCALS")
+    made = metadata(client, body["task_id"])
+    clip = body["data"][0]
+    info = next(c for c in made if c["id"] == clip["id"])["metadata"]
+    split = client.ok("/suno/audios", {"action": "stems", "audio_id": clip["id"]})
+    charges.add(split["task_id"], "STEMS")
+    upload_wav = wav(client, ids["instrumental"], charges)
+    stem = wav(client, split["data"][1]["id"], charges)
+    n = min(len(upload_wav), len(stem))
+    level = null_db(upload_wav[:n] * info["instrumental_gain"], stem[:n])
+    print(f"overpainting on an upload: instrumental stem nulls at {level:.1f} dB")
+    assert level <= -50.0, level
+    assert [w["word"] for w in timing(client, clip["id"], charges)] == words_of(VOCALS)
+    charges.check()
+
+
+# -- samples --------------------------------------------------------------------------------
+
+SAMPLE_LYRIC = "[Verse]\nNeon on the river\nBreaking into light"
+#: A copy of the sample counts as found where the normalised cross-correlation peaks
+#: above this (the song plays over it; the sample alone would give 1).
+FOUND_CORRELATION = 0.5
+
+
+def mono(audio: np.ndarray) -> np.ndarray:
+    return audio.mean(axis=1).astype(np.float64)
+
+
+def correlation(haystack: np.ndarray, needle: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of ``needle`` at every lag of ``haystack`` (FFT)."""
+    n, m = len(haystack), len(needle)
+    size = 1 << (n + m - 1).bit_length()
+    raw = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
+    raw = raw[: n - m + 1]
+    running = np.concatenate([[0.0], np.cumsum(haystack**2)])
+    energy = running[m:] - running[:-m]
+    return raw / (np.sqrt(np.maximum(energy, 1e-12)) * np.linalg.norm(needle))
+
+
+def found_at(haystack: np.ndarray, needle: np.ndarray) -> list[tuple[float, float]]:
+    """(seconds, correlation) of each copy of ``needle``: peaks over the threshold, at
+    least half a needle apart."""
+    corr = correlation(haystack, needle)
+    peaks: list[tuple[float, float]] = []
+    order = np.argsort(corr)[::-1]
+    for lag in order:
+        if corr[lag] < FOUND_CORRELATION:
+            break
+        if all(abs(lag - p * RATE) > len(needle) / 2 for p, _ in peaks):
+            peaks.append((lag / RATE, float(corr[lag])))
+    return sorted(peaks)
+
+
+def test_samples_loop_the_window_in_a_new_song(client: Client, sung: Song) -> None:
+    charges = Charges(client)
+    source = sung.clip
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "samples",
+            "audio_id": source["id"],
+            "samples_start": 4.0,
+            "samples_end": 12.0,
+            "lyric": SAMPLE_LYRIC,
+            "custom": True,
+            "instrumental": False,
+            "style": "hip hop",
+            "title": "Neon River",
+            "model": MODEL,
+        },
+    )
+    charges.add(body["task_id"], "SAMPLES")
+    assert len(body["data"]) == 2
+    made = {c["id"]: c["metadata"] for c in metadata(client, body["task_id"])}
+    [meta] = metadata(client, sung.task_id)[:1]
+    original = mono(wav(client, source["id"], charges))
+    for clip in body["data"]:
+        assert_clip(client.http, clip, model=MODEL)
+        assert clip["title"] == "Neon River" and clip["lyric"] == SAMPLE_LYRIC
+        info = made[clip["id"]]
+        assert info["edited_clip_id"] == source["id"] and info["tempo"] == meta["metadata"]["tempo"]
+        assert info["key"] == meta["metadata"]["key"]
+        a, b = info["sample_s"]
+        assert 4.0 - 2.5 <= a < b <= 12.0 + 2.5  # the window's first bars
+        needle = original[round(a * RATE) : round(b * RATE)]
+        song = mono(wav(client, clip["id"], charges))
+        copies = found_at(song, needle)
+        levels = [c for _, c in copies] or [0.0]
+        print(
+            f"samples: the {b - a:.2f} s sample found {len(copies)} times in"
+            f" {clip['duration']:.1f} s (correlation {min(levels):.2f}-{max(levels):.2f})"
+        )
+        assert len(copies) >= 2, copies
+        # Where the engine says it put them.
+        for at, _ in copies:
+            assert min(abs(at - p) for p in info["sample_placements_s"]) < 0.01, (at, info)
+
+    # Refusals: a window outside the clip, an unknown clip; sunocore's unknown clip.
+    for bad, message in [
+        ({"samples_start": source["duration"] + 1, "samples_end": None}, None),
+        ({"samples_end": source["duration"] + 4}, None),
+        ({"audio_id": str(uuid.uuid4())}, NOT_FOUND),
+    ]:
+        sent = {
+            "action": "samples",
+            "audio_id": source["id"],
+            "samples_start": 2,
+            "samples_end": 6,
+            "model": MODEL,
+            **bad,
+        }
+        client.refused(
+            client.post("/suno/audios", {k: v for k, v in sent.items() if v is not None}), message
+        )
+    with sunocore(client) as http:
+        got = http.post(
+            "/suno/submit/music",
+            json={"task": "samples", "clip_id": str(uuid.uuid4()), "samples_end": 4},
+        )
+        assert got.status_code == 404, got.text
+    charges.check()
+
+
+def test_samples_through_sunocore(client: Client, sung: Song) -> None:
+    charges = Charges(client)
+    with sunocore(client) as http:
+        answer = http.post(
+            "/suno/submit/music",
+            json={
+                "task": "samples",
+                "clip_id": sung.clip["id"],
+                "samples_start": 2.0,
+                "samples_end": 8.0,
+                "prompt": SAMPLE_LYRIC,
+                "tags": "lo-fi",
+                "mv": "chirp-v4",
+            },
+        ).json()
+        assert answer["code"] == "success", answer
+        charges.add(answer["data"], "SAMPLES")
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            task = http.post("/suno/fetch", json={"ids": [answer["data"]]}).json()["data"][0]
+            if task["status"] in ("SUCCESS", "FAILURE"):
+                break
+            time.sleep(0.5)
+    assert task["status"] == "SUCCESS", task
+    assert len(task["data"]) == 2
+    for clip in task["data"]:
+        assert (
+            clip["status"] == "complete" and clip["metadata"]["edited_clip_id"] == sung.clip["id"]
+        )
+        assert len(clip["metadata"]["sample_placements_s"]) >= 2
     charges.check()

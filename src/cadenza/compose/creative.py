@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cadenza.compose import composer
 from cadenza.compose.analysis import is_analysed, offset_beats
@@ -23,6 +23,7 @@ from cadenza.compose.harmony import scale_pcs
 from cadenza.compose.lyrics import ParsedLine, ParsedSection, detect_language, is_han, parse_lyrics
 from cadenza.compose.score import Chord, Gender, LyricWord, Score, VocalNote, VocalPart
 from cadenza.domain.errors import EngineError
+from cadenza.domain.music import MusicRequest
 
 
 @dataclass(frozen=True)
@@ -357,4 +358,39 @@ def overpaint_score(
     score.extra["lyrics"] = lyrics.strip()
     score.extra["voice"] = gender
     score.extra["overpainted"] = {"start_s": window.start_s, "end_s": window.end_s}
+    return score
+
+
+#: Longest loop a sample is chopped to (seconds), and the lengths it may take (bars).
+SAMPLE_MAX_S = 8.5
+SAMPLE_BARS = (4, 2, 1)
+
+
+def sample_bars(source: Score, window: Window) -> int:
+    """How many bars of the window's start become the loop: the longest of 4, 2 or 1
+    bars that the window holds and that lasts at most ``SAMPLE_MAX_S``."""
+    bar_s = source.seconds(source.beats_per_bar)
+    for bars in SAMPLE_BARS:
+        if bars <= window.bars and bars * bar_s <= SAMPLE_MAX_S:
+            return bars
+    return 1
+
+
+def sample_song(source: Score, request: MusicRequest, seed: int) -> Score:
+    """A new song in the request's style (band, groove, production; its own lyrics or
+    ones written for it) in the sample's key, mode, tempo and meter, so the loop fits its
+    bars with no stretching or re-pitching."""
+    from cadenza.compose.composer import compose
+    from cadenza.compose.edits import restyled, source_style
+
+    style = restyled(source, request, seed) if request.tags.strip() else source_style(source)
+    style = replace(
+        style,
+        tempo_bpm=source.tempo_bpm,
+        beats_per_bar=source.beats_per_bar,
+        key_root=source.key_root,
+        mode=source.mode,
+    )
+    score = compose(replace(request, persona=None), seed, style=style)
+    score.extra["key"] = source.extra.get("key", score.extra.get("key"))
     return score

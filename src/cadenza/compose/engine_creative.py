@@ -1,7 +1,8 @@
 """The compose engine's creative actions on a finished clip: replace_section
-(``REPLACE_SECTION``) and Add Vocals (``ADD_VOCALS``, AceData's overpainting).
+(``REPLACE_SECTION``), Add Vocals (``ADD_VOCALS``, AceData's overpainting) and samples
+(``SAMPLES``).
 
-Both read the source clip's score and audio from storage, write new vocals into the score
+The first two read the source clip's score and audio from storage, write new vocals into the score
 (``compose.creative``) and keep the source's own audio wherever nothing changed:
 
 - replace_section renders the edited score and takes only the window from it; outside
@@ -11,6 +12,9 @@ Both read the source clip's score and audio from storage, write new vocals into 
 - Add Vocals sings the new lead alone and adds it to the source's audio: the source is
   the new clip's instrumental, untouched but for one gain that keeps the sum's peaks
   under full scale.
+- samples chops the window's first bars into a loop and lays it on every bar line of a
+  new song written in the source's key, tempo and meter (no stretching or re-pitching
+  needed), in the sample's own stem, mastered with the song.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from cadenza.compose.creative import (
     bar_window,
     overpaint_score,
     replace_section_score,
+    sample_bars,
+    sample_song,
 )
 from cadenza.compose.encode import encode_mp3, to_pcm16, write_mp3, write_wav
 from cadenza.compose.mix import AudioArray
@@ -55,7 +61,14 @@ PEAK_CEILING = 0.95
 #: Where the new lead sits against the instrumental over the window (LU above it).
 VOCAL_LIFT_LU = -1.0
 
-ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS")
+#: The sample sits this far under the new song's mix (LU), and fades in and out at each
+#: copy's edges so a loop never clicks (seconds).
+SAMPLE_UNDER_LU = 2.0
+SAMPLE_EDGE_S = 0.005
+#: The stem the sample is kept in.
+SAMPLE_STEM = "FX"
+
+ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES")
 
 
 def handles(action: str) -> bool:
@@ -393,6 +406,105 @@ def add_vocals(
     return {"id": clip_id, "files": {k: str(v) for k, v in written.items()}, "meta": meta}
 
 
+def _edges(loop: AudioArray) -> AudioArray:
+    """The loop with ``SAMPLE_EDGE_S`` linear fades at both ends."""
+    out = loop.copy()
+    edge = min(len(out) // 2, round(SAMPLE_EDGE_S * SAMPLE_RATE))
+    if edge > 0:
+        ramp = np.linspace(0.0, 1.0, edge, dtype=np.float32)[:, None]
+        out[:edge] *= ramp
+        out[-edge:] *= ramp[::-1]
+    return out
+
+
+def samples(
+    params: Mapping[str, Any],
+    source: Score,
+    files: _Source,
+    clip_id: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    soundfont: Path,
+    index: int,
+) -> dict[str, Any]:
+    """One samples clip: the window's first bars (``sample_bars``) looped on every bar
+    line of a new song written in the source's key, tempo and meter."""
+    from cadenza.compose.master import integrated_loudness
+
+    t = time.perf_counter()
+    start, end = _span(params)
+    window = bar_window(source, start, end)
+    bars = sample_bars(source, window)
+    original = files.audio("song.wav")
+    first = round(window.start_s * SAMPLE_RATE)
+    length = round(source.seconds(bars * source.beats_per_bar) * SAMPLE_RATE)
+    loop = _edges(_fit(original[first : first + length], length))
+    seed = clip_seed(int(params.get("seed") or 0), index)
+    description = str(params.get("description") or "") or None
+    request = MusicRequest(
+        title=str(params.get("title") or ""),
+        tags=str(params.get("tags") or ""),
+        lyrics=params.get("lyrics") or None,
+        description=description,
+        instrumental=bool(params.get("instrumental")),
+        model=str(params.get("model_name") or ""),
+        major_model_version=str(params.get("major_model_version") or ""),
+        max_duration_s=int(params.get("max_duration_s") or 240),
+        seed=seed,
+        vocal_gender=params.get("vocal_gender") or None,
+    )
+    score = sample_song(source, request, seed)
+    if not request.tags:
+        score.tags = source.tags
+    composed = time.perf_counter() - t
+    step = bars * score.beats_per_bar
+    at_beats = [float(b) for b in range(0, int(score.total_beats), step)]
+    placed: list[float] = []
+
+    def add_sample(stems: dict[str, AudioArray]) -> None:
+        frames = len(next(iter(stems.values())))
+        track = np.zeros((frames, 2), np.float32)
+        for beat in at_beats:
+            at = round(score.seconds(beat) * SAMPLE_RATE)
+            if at >= frames:
+                break
+            piece = loop[: frames - at]
+            track[at : at + len(piece)] += piece
+            placed.append(round(score.seconds(beat), 4))
+        mix = _sum(list(stems.values()), frames)
+        under, level = (
+            integrated_loudness(mix, SAMPLE_RATE),
+            integrated_loudness(track, SAMPLE_RATE),
+        )
+        if np.isfinite(under) and np.isfinite(level):
+            track *= np.float32(10 ** ((under - SAMPLE_UNDER_LU - level) / 20))
+        stems[SAMPLE_STEM] = stems[SAMPLE_STEM] + track if SAMPLE_STEM in stems else track
+
+    result = render_clip(
+        score,
+        out_dir,
+        lambda f, stage: progress(f, stage),
+        model=request.model,
+        soundfont=soundfont,
+        prior_seconds={"compose": composed},
+        post_mix=add_sample,
+    )
+    extra = {
+        "type": "samples",
+        "edited_clip_id": params.get("source_clip_id"),
+        "samples_start_s": window.start_s,
+        "samples_end_s": window.end_s,
+        "sample_s": [window.start_s, round(window.start_s + length / SAMPLE_RATE, 4)],
+        "sample_bars": bars,
+        "sample_placements_s": placed,
+        "stems": sorted(k[len("stems/") : -len(".wav")] for k in result.files if "stems/" in k),
+    }
+    result.meta.update(extra)
+    entry = _clip_entry(clip_id, result, request)
+    entry["meta"].update(extra)
+    return entry
+
+
 def run_creative(
     action: str,
     params: dict[str, Any],
@@ -422,6 +534,12 @@ def run_creative(
                 entries.append(
                     replace_section(
                         params, source, files, clip_id, workdir / clip_id, report, soundfont
+                    )
+                )
+            elif action.upper() == "SAMPLES":
+                entries.append(
+                    samples(
+                        params, source, files, clip_id, workdir / clip_id, report, soundfont, index
                     )
                 )
             else:

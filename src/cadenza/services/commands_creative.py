@@ -1,5 +1,6 @@
 """Commands for the creative actions on a finished clip, whichever dialect asks:
-replace a section and Add Vocals (``services.creative`` checks and submits them)."""
+replace a section, Add Vocals and samples (``services.creative`` checks and submits
+them)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,23 @@ class AddVocals:
     vocal_gender: str | None = None
 
 
+@dataclass(frozen=True)
+class Samples:
+    """New songs in ``tags``' style built on a loop of the clip's ``[start_s, end_s)``:
+    with ``lyrics``, or lyrics written from ``description``, or ``instrumental``."""
+
+    clip_id: str
+    start_s: float | None
+    end_s: float | None
+    lyrics: str | None = None
+    description: str | None = None
+    instrumental: bool = False
+    tags: str = ""
+    title: str = ""
+    model: str | None = None
+    vocal_gender: str | None = None
+
+
 @handles(ReplaceSection, Action.REPLACE_SECTION)
 def _replace_section(app: Commands, key: ApiKey, command: ReplaceSection, how: Submission) -> Task:
     return creative.submit_replace_section(
@@ -75,6 +93,30 @@ def _add_vocals(app: Commands, key: ApiKey, command: AddVocals, how: Submission)
         start_s=command.start_s,
         end_s=command.end_s,
         lyrics=command.lyrics,
+        tags=command.tags,
+        title=command.title,
+        model=command.model,
+        vocal_gender=command.vocal_gender,
+        request=how.fingerprint,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(Samples, Action.SAMPLES)
+def _samples(app: Commands, key: ApiKey, command: Samples, how: Submission) -> Task:
+    return creative.submit_samples(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        start_s=command.start_s,
+        end_s=command.end_s,
+        lyrics=command.lyrics,
+        description=command.description,
+        instrumental=command.instrumental,
         tags=command.tags,
         title=command.title,
         model=command.model,

@@ -1,5 +1,6 @@
 """Creative actions on a finished clip, whichever dialect asks: replace a section (sing a
-window again with new lines) and Add Vocals (sing over an instrumental).
+window again with new lines), Add Vocals (sing over an instrumental) and samples (a new
+song built on a loop of the clip).
 
 Everything a client can get wrong is checked here before the charge, so a bad request is
 a 400 (or the 404 of a clip that is not the key's) and costs nothing: the clip is the
@@ -27,6 +28,7 @@ from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
 #: Clips each action makes.
 REPLACE_SECTION_CLIPS = 1
 ADD_VOCALS_CLIPS = 2
+SAMPLES_CLIPS = 2
 #: Longest lyrics the creative actions sing.
 MAX_LYRICS = 5000
 
@@ -75,6 +77,13 @@ def _model(model: str | None, clip: Clip) -> tuple[str, str]:
         return clip.model_name, clip.major_model_version
     spec = resolve_model(model)
     return (model if model.startswith("chirp-") else spec.name), spec.major_version
+
+
+def _max_duration(model: str) -> int:
+    try:
+        return resolve_model(model).max_duration_s
+    except InvalidInput:
+        return 240
 
 
 def _submit(
@@ -267,6 +276,79 @@ def submit_add_vocals(
         params,
         fields,
         ADD_VOCALS_CLIPS,
+        request=request if request is not None else params | {"seed": None},
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
+    )
+
+
+def submit_samples(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    start_s: float | None,
+    end_s: float | None,
+    lyrics: str | None = None,
+    description: str | None = None,
+    instrumental: bool = False,
+    tags: str = "",
+    title: str = "",
+    model: str | None = None,
+    vocal_gender: str | None = None,
+    request: Mapping[str, Any] | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> Task:
+    """Two clips: new songs in ``tags``' style (with ``lyrics``, or lyrics written from
+    ``description``, or none) built on a loop of the clip's ``[start_s, end_s)``."""
+    lyrics = None if instrumental else _text(lyrics, "lyric")
+    description = _text(description, "prompt")
+    if description is not None and len(description) > 500:
+        raise InvalidInput("Topic too long.")
+    clip = source_clip(uow, key, clip_id)
+    score_key = _scored(clip)
+    start, end = _window(clip, start_s, end_s, "samples")
+    model_name, major = _model(model, clip)
+    name = title.strip()[:MAX_TITLE]
+    params = {
+        **_common(clip, score_key),
+        "start_s": start,
+        "end_s": end,
+        "lyrics": lyrics,
+        "description": description,
+        "instrumental": bool(instrumental),
+        "tags": tags.strip(),
+        "title": name,
+        "model_name": model_name,
+        "major_model_version": major,
+        "max_duration_s": _max_duration(model_name),
+        "vocal_gender": vocal_gender,
+    }
+    fields = {
+        "title": name,
+        "tags": tags.strip() or clip.tags,
+        "negative_tags": "",
+        "prompt": lyrics or "",
+        "lyrics": lyrics or "",
+        "gpt_description_prompt": description or "",
+        "model_name": model_name,
+        "major_model_version": major,
+    }
+    return _submit(
+        uow,
+        queue,
+        key,
+        Action.SAMPLES,
+        clip,
+        params,
+        fields,
+        SAMPLES_CLIPS,
         request=request if request is not None else params | {"seed": None},
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,

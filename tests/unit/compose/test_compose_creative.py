@@ -9,9 +9,12 @@ import pytest
 
 from cadenza.compose.composer import compose
 from cadenza.compose.creative import (
+    SAMPLE_MAX_S,
     bar_window,
     overpaint_score,
     replace_section_score,
+    sample_bars,
+    sample_song,
     sung_lines,
 )
 from cadenza.compose.engine_creative import SEAM_S, seam_weights
@@ -125,3 +128,15 @@ def test_seam_weights_cross_at_each_seam() -> None:
     assert np.all(w[(t > 1.0 + SEAM_S / 2) & (t < 2.0 - SEAM_S / 2)] == 1)
     assert w[int(1.0 * SAMPLE_RATE)] == pytest.approx(0.5, abs=0.01)
     assert np.all(np.diff(w[: int(1.5 * SAMPLE_RATE)]) >= 0)
+
+
+def test_a_sample_is_a_few_bars_and_the_new_song_keeps_its_key_and_tempo(song: Score) -> None:
+    window = bar_window(song, 4.0, 30.0)
+    bars = sample_bars(song, window)
+    assert bars in (1, 2, 4) and song.seconds(bars * song.beats_per_bar) <= SAMPLE_MAX_S
+    assert sample_bars(song, bar_window(song, 4.0, 4.1)) == 1
+    request = MusicRequest(lyrics="[Verse]\nNeon on the river", tags="hip hop 90 bpm", seed=2)
+    made = sample_song(song, request, 2)
+    assert (made.tempo_bpm, made.key_root, made.mode) == (song.tempo_bpm, song.key_root, song.mode)
+    assert made.beats_per_bar == song.beats_per_bar
+    assert [w.text for w in made.words] == ["Neon", "on", "the", "river"]

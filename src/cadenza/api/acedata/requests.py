@@ -64,7 +64,6 @@ NOT_IMPLEMENTED: frozenset[AudioAction] = frozenset(
     {
         AudioAction.UNDERPAINTING,
         AudioAction.MASHUP,
-        AudioAction.SAMPLES,
         AudioAction.INSPO,
     }
 )
@@ -157,7 +156,8 @@ class AudiosRequest:
     - replace_section: ``clip_id``, ``section``, ``lyrics`` (the whole new text) and
       ``description`` (the lines sung in the window); overpainting: ``clip_id``,
       ``section``, ``lyrics``, ``tags``
-    - not implemented yet: underpainting / samples use ``clip_id`` and ``section``;
+    - samples: ``clip_id``, ``section`` + the generate fields
+    - not implemented yet: underpainting uses ``clip_id`` and ``section``;
       mashup ``mashup_clip_ids``; inspo ``reference_urls``.
     """
 

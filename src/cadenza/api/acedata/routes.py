@@ -66,7 +66,7 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
-from cadenza.services.commands_creative import AddVocals, ReplaceSection
+from cadenza.services.commands_creative import AddVocals, ReplaceSection, Samples
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
@@ -190,6 +190,20 @@ def command_of(req: AudiosRequest) -> object:
             section.end,
             lyrics=req.lyrics,
             infill_lyrics=req.description,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
+    if req.action is AudioAction.SAMPLES and req.clip_id and section is not None:
+        lyrics = None if req.instrumental else req.lyrics
+        return Samples(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
             tags=req.tags,
             title=req.title,
             model=req.model_name,

@@ -23,10 +23,10 @@ from cadenza.api.sunocore.schemas import (
     transaction_object,
 )
 from cadenza.domain.errors import InvalidInput
-from cadenza.domain.music import build_music_request
+from cadenza.domain.music import build_music_request, looks_like_lyrics
 from cadenza.services import billing
 from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
-from cadenza.services.commands_creative import AddVocals, ReplaceSection
+from cadenza.services.commands_creative import AddVocals, ReplaceSection, Samples
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
 
 
 #: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` too).
-CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals")
+CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples")
 
 
 def _first(params: dict[str, Any], *names: str) -> Any:
@@ -58,7 +58,7 @@ def _gender(value: Any) -> str | None:
     return gender
 
 
-def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | None:
+def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | Samples | None:
     """The command of a creative ``task`` (None for songs, extensions and covers)."""
     task = str(params.get("task") or "").strip().lower()
     if task not in CREATIVE_TASKS:
@@ -80,6 +80,19 @@ def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | Non
             _first(params, "replace_section_end", "infill_end_s"),
             lyrics=params.get("prompt"),
             infill_lyrics=params.get("infill_lyrics"),
+            **common,
+        )
+    if task == "samples":
+        prompt = str(params.get("prompt") or "").strip()
+        described = str(params.get("gpt_description_prompt") or "").strip()
+        lyrical = bool(prompt) and (bool(described) or looks_like_lyrics(prompt))
+        return Samples(
+            clip_id,
+            params.get("samples_start"),
+            params.get("samples_end"),
+            lyrics=prompt if lyrical else None,
+            description=described or (None if lyrical else prompt or None),
+            instrumental=bool(params.get("make_instrumental") or params.get("instrumental")),
             **common,
         )
     return AddVocals(

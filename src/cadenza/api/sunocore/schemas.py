@@ -70,6 +70,9 @@ class SubmitMusicBody(RequestBody):
     #: overpainting's (Add Vocals) window.
     overpainting_start: float | None = None
     overpainting_end: float | None = None
+    #: samples' window.
+    samples_start: float | None = None
+    samples_end: float | None = None
     vocal_gender: str | None = None
     metadata: MusicMetadata | None = None
 

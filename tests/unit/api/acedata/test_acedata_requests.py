@@ -129,7 +129,6 @@ def test_remaster_example_without_model_defaults_to_a_model_that_remasters() -> 
     "body",
     [
         {"action": "mashup", "model": "chirp-v4-5", "custom": True, "mashup_audio_ids": ["a", "b"]},
-        {"action": "samples", "audio_id": CLIP, "samples_start": 59.88, "samples_end": 102.16},
         {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120},
         {"action": "inspo"},
     ],
