@@ -19,9 +19,18 @@ from dataclasses import dataclass, replace
 from cadenza.compose import composer
 from cadenza.compose.analysis import is_analysed, offset_beats
 from cadenza.compose.composer import VOICE_RANGES
-from cadenza.compose.harmony import scale_pcs
+from cadenza.compose.harmony import chord_pcs, chord_quality, degree_root, scale_pcs
 from cadenza.compose.lyrics import ParsedLine, ParsedSection, detect_language, is_han, parse_lyrics
-from cadenza.compose.score import Chord, Gender, LyricWord, Score, VocalNote, VocalPart
+from cadenza.compose.score import (
+    Chord,
+    Gender,
+    LyricWord,
+    Note,
+    Score,
+    Track,
+    VocalNote,
+    VocalPart,
+)
 from cadenza.domain.errors import EngineError
 from cadenza.domain.music import MusicRequest
 
@@ -394,3 +403,139 @@ def sample_song(source: Score, request: MusicRequest, seed: int) -> Score:
     score = compose(replace(request, persona=None), seed, style=style)
     score.extra["key"] = source.extra.get("key", score.extra.get("key"))
     return score
+
+
+# ------------------------------------------------------------------ underpainting
+# The arranging half of Add Instrumental: chords harmonised from a vocal's melody and a
+# band under it on the vocal's grid. Not offered yet: the grid of a lone voice (its
+# tempo) is not tracked reliably enough (the analysis reads a 92 bpm a cappella as
+# 123 bpm), and a band out of time with the voice is worse than none.
+
+
+def melody_notes(source: Score) -> list[Note]:
+    """The sung melody an analysis transcribed (its ``Melody`` track)."""
+    track = next((t for t in source.tracks if t.name == "Melody" and t.notes), None)
+    return list(track.notes) if track is not None else []
+
+
+def harmonise(
+    notes: list[Note], key_root: int, mode: str, start_beat: float, bars: int, bpb: int
+) -> list[int]:
+    """A scale degree per bar whose triad holds the most of the melody sounding in it
+    (each note weighted by its length, double on a strong beat); a bar with no melody
+    keeps the previous chord, and the last bar goes home."""
+    strong = (0, 2) if bpb == 4 else (0,)
+    triads = {
+        d: set(chord_pcs(degree_root(key_root, mode, d), chord_quality(mode, d, "triad")))
+        for d in range(1, 8)
+    }
+    # Ties go to the primary chords, then the relative minor.
+    preference = {1: 0.3, 4: 0.2, 5: 0.2, 6: 0.1, 2: 0.05, 3: 0.0, 7: -0.2}
+    degrees: list[int] = []
+    for bar in range(bars):
+        a = start_beat + bar * bpb
+        b = a + bpb
+        weight = {d: 0.0 for d in triads}
+        heard = 0.0
+        for note in notes:
+            overlap = min(b, note.start + note.duration) - max(a, note.start)
+            if overlap <= 0:
+                continue
+            on_strong = (note.start - a) % bpb in strong if note.start >= a else True
+            w = overlap * (2.0 if on_strong else 1.0)
+            heard += w
+            for d, pcs in triads.items():
+                if note.pitch % 12 in pcs:
+                    weight[d] += w
+        if heard <= 0:
+            degrees.append(degrees[-1] if degrees else 1)
+            continue
+        degrees.append(max(triads, key=lambda d: (weight[d] + preference[d] * heard / 4, -d)))
+    if degrees and degrees[-1] != 1:
+        end = start_beat + bars * bpb
+        last = [n for n in notes if end - bpb <= n.start < end]
+        if all(n.pitch % 12 in triads[1] for n in last):
+            degrees[-1] = 1
+    return degrees
+
+
+def accompaniment_score(source: Score, window: Window, request: MusicRequest, seed: int) -> Score:
+    """A band in the request's style under the analysed vocal of ``source``, within
+    ``window``: the vocal's own tempo, meter and key, chords harmonised from its melody
+    bar by bar, the arrangement the composer writes for them (no lead melody: the voice
+    has the tune). Times are the source's, so the band plays in time with the voice. The
+    score's tracks are the band's; the melody it was harmonised from is kept as a track
+    of the ``Vocals`` stem (for MIDI), never rendered."""
+    from cadenza.compose.edits import restyled, source_style
+
+    bpb = source.beats_per_bar
+    style = restyled(source, request, seed) if request.tags.strip() else source_style(source)
+    style = replace(
+        style,
+        tempo_bpm=source.tempo_bpm,
+        beats_per_bar=bpb,
+        key_root=source.key_root,
+        mode=source.mode,
+    )
+    melody = melody_notes(source)
+    degrees = harmonise(melody, source.key_root, source.mode, window.start_beat, window.bars, bpb)
+    # The vocal sings over every block: a line each keeps the lead instrument quiet.
+    sung = [ParsedLine("", [])]
+    blocks: list[composer._Block] = []
+    at = 0
+    while at < window.bars:
+        bars = min(8, window.bars - at)
+        energy = 0.45 if not blocks else 0.6
+        block = composer._Block("verse" if len(blocks) % 2 == 0 else "chorus", "", sung, bars, 2)
+        block.start_bar, block.energy, block.occurrence = at, energy, len(blocks) // 2
+        block.chord_degrees = degrees[at : at + bars]
+        blocks.append(block)
+        at += bars
+    chords = composer._chord_list(blocks, style)
+    tracks = composer._arrange(blocks, style, chords, seed, False, [])
+    shift = window.start_beat
+    for track in tracks:
+        for note in track.notes:
+            note.start = round(note.start + shift, 6)
+    for chord in chords:
+        chord.start = round(chord.start + shift, 6)
+    band = _copy(source)
+    band.tracks = [t for t in tracks if t.notes]
+    for track in band.tracks:
+        track.notes = [n for n in track.notes if n.start < source.total_beats]
+    if melody:
+        band.tracks.append(
+            Track("Melody", "Vocals", 53, notes=[copy.deepcopy(n) for n in melody], channel=15)
+        )
+    band.chords = chords
+    band.tags = request.tags.strip() or source.tags
+    band.genre = style.genre
+    band.seed = seed
+    band.instrumental = True
+    band.extra["underpainted"] = {
+        "start_s": window.start_s,
+        "end_s": window.end_s,
+        "degrees": degrees,
+        "style": style.label,
+    }
+    return band
+
+
+def fit_to_chords(
+    melody: list[Note], chords: list[Chord], key_root: int, mode: str
+) -> dict[str, float]:
+    """Shares of the melody's notes (by count) that are tones of the chord under their
+    onset, and of the key's scale."""
+    if not melody or not chords:
+        return {"chord_tone_share": 0.0, "scale_tone_share": 0.0, "notes": float(len(melody))}
+    scale = set(scale_pcs(key_root, mode))
+    in_chord = in_scale = 0
+    for note in melody:
+        chord = composer._chord_at(chords, note.start)
+        in_chord += note.pitch % 12 in chord_pcs(chord.root, chord.quality)
+        in_scale += note.pitch % 12 in scale
+    return {
+        "chord_tone_share": round(in_chord / len(melody), 3),
+        "scale_tone_share": round(in_scale / len(melody), 3),
+        "notes": float(len(melody)),
+    }

@@ -10,7 +10,10 @@ import pytest
 from cadenza.compose.composer import compose
 from cadenza.compose.creative import (
     SAMPLE_MAX_S,
+    accompaniment_score,
     bar_window,
+    fit_to_chords,
+    harmonise,
     overpaint_score,
     replace_section_score,
     sample_bars,
@@ -19,7 +22,7 @@ from cadenza.compose.creative import (
 )
 from cadenza.compose.engine_creative import SEAM_S, seam_weights
 from cadenza.compose.harmony import scale_pcs
-from cadenza.compose.score import Score
+from cadenza.compose.score import Note, Score, Track
 from cadenza.compose.synth import SAMPLE_RATE
 from cadenza.domain.errors import EngineError
 from cadenza.domain.music import MusicRequest
@@ -140,3 +143,37 @@ def test_a_sample_is_a_few_bars_and_the_new_song_keeps_its_key_and_tempo(song: S
     assert (made.tempo_bpm, made.key_root, made.mode) == (song.tempo_bpm, song.key_root, song.mode)
     assert made.beats_per_bar == song.beats_per_bar
     assert [w.text for w in made.words] == ["Neon", "on", "the", "river"]
+
+
+def test_harmonise_picks_the_triad_that_holds_the_bar() -> None:
+    # C major: a bar of C-E-G, one of F-A-C, one of G-B-D, one silent, one of E-G-C.
+    notes = [
+        Note(p, bar * 4 + k, 1.0)
+        for bar, pitches in enumerate(([60, 64, 67], [65, 69, 72], [67, 71, 74], [], [64, 67, 72]))
+        for k, p in enumerate(pitches)
+    ]
+    assert harmonise(notes, 0, "major", 0.0, 5, 4) == [1, 4, 5, 5, 1]
+
+
+def test_accompaniment_plays_under_the_vocal_in_its_tempo_and_key(song: Score) -> None:
+    lead = [n for p in song.vocals if p.stem == "Vocals" for n in p.notes]
+    vocal = Score.from_dict(song.to_dict())
+    vocal.vocals, vocal.words, vocal.chords = [], [], []
+    vocal.tracks = [
+        Track("Melody", "Vocals", 53, [Note(n.pitch, n.start, n.duration) for n in lead])
+    ]
+    window = bar_window(vocal, 4.0, 26.0)
+    band = accompaniment_score(vocal, window, MusicRequest(tags="piano pop"), 3)
+    assert (band.tempo_bpm, band.key_root, band.mode) == (song.tempo_bpm, song.key_root, song.mode)
+    played = [n for t in band.tracks if t.stem != "Vocals" for n in t.notes]
+    assert played and min(n.start for n in played) >= window.start_beat - 1e-6
+    # Only the final chord rings past the window (from its last bar on).
+    assert all(n.start < window.end_beat for n in played)
+    assert next(t.notes for t in band.tracks if t.name == "Melody") == vocal.tracks[0].notes
+    fit = fit_to_chords(
+        [n for n in vocal.tracks[0].notes if window.start_beat <= n.start < window.end_beat],
+        band.chords,
+        band.key_root,
+        band.mode,
+    )
+    assert fit["scale_tone_share"] == 1.0 and fit["chord_tone_share"] >= 0.5, fit
