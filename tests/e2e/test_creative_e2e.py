@@ -658,3 +658,98 @@ def test_samples_through_sunocore(client: Client, sung: Song) -> None:
         )
         assert len(clip["metadata"]["sample_placements_s"]) >= 2
     charges.check()
+
+
+# -- mashup --------------------------------------------------------------------------------
+
+OTHER_LYRIC = "[Verse]\nLantern in the window\nCalling me back\n\n[Chorus]\nStay with me tonight"
+
+
+@pytest.fixture(scope="module")
+def other(client: Client) -> Song:
+    return _generate(
+        client,
+        {"custom": True, "duration": 20, "lyric": OTHER_LYRIC, "title": "Lantern", "style": "soul"},
+    )
+
+
+def test_mashup_merges_two_songs_in_one_key_and_tempo(
+    client: Client, sung: Song, other: Song
+) -> None:
+    charges = Charges(client)
+    ids = [sung.clip["id"], other.clip["id"]]
+    body = client.ok(
+        "/suno/audios",
+        {"action": "mashup", "mashup_audio_ids": ids, "model": MODEL, "custom": True},
+    )
+    charges.add(body["task_id"], "MASHUP")
+    assert len(body["data"]) == 2
+    first = metadata(client, sung.task_id)[0]["metadata"]
+    second = metadata(client, other.task_id)[0]["metadata"]
+    made = {c["id"]: c["metadata"] for c in metadata(client, body["task_id"])}
+    for clip in body["data"]:
+        assert_clip(client.http, clip, model=MODEL)
+        info = made[clip["id"]]
+        # One tempo, halfway between the sources', and the first source's key.
+        assert info["tempo"] == pytest.approx((first["tempo"] + second["tempo"]) / 2, abs=0.01)
+        assert info["key"] == first["key"] and info["mashup_clip_ids"] == ids
+        # Lines from both songs, sung: their words are in the clip's word timings.
+        lines = {ln for ln in clip["lyric"].splitlines() if ln and not ln.startswith("[")}
+        assert lines & set(words_lines(LYRIC)) and lines & set(words_lines(OTHER_LYRIC)), lines
+        sung_words = {w["word"].strip(",.!?") for w in timing(client, clip["id"], charges)}
+        assert {"river", "sea"} & sung_words and {"Lantern", "window"} & sung_words, sung_words
+
+    # Refusals: not two clips, the same clip twice, an unknown or another key's clip.
+    for bad, message in [
+        ([ids[0]], "mashup_audio_ids must be a list of 2 audio ids"),
+        ([ids[0], ids[0]], "mashup_audio_ids must name two different audio ids"),
+        ([ids[0], str(uuid.uuid4())], NOT_FOUND),
+    ]:
+        client.refused(
+            client.post(
+                "/suno/audios", {"action": "mashup", "mashup_audio_ids": bad, "model": MODEL}
+            ),
+            message,
+        )
+    stranger = Client(client.server)
+    try:
+        stranger.refused(
+            stranger.post(
+                "/suno/audios", {"action": "mashup", "mashup_audio_ids": ids, "model": MODEL}
+            ),
+            NOT_FOUND,
+        )
+    finally:
+        stranger.http.close()
+    with sunocore(client) as http:
+        for bad_ids, status in [([ids[0]], 400), ([ids[0], str(uuid.uuid4())], 404)]:
+            got = http.post(
+                "/suno/submit/music", json={"task": "mashup", "mashup_clip_ids": bad_ids}
+            )
+            assert got.status_code == status, got.text
+        answer = http.post(
+            "/suno/submit/music",
+            json={
+                "task": "mashup",
+                "mashup_clip_ids": ids,
+                "prompt": "[Verse]\nTwo rivers meet",
+                "tags": "synthwave",
+            },
+        ).json()
+        assert answer["code"] == "success", answer
+        charges.add(answer["data"], "MASHUP")
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            task = http.post("/suno/fetch", json={"ids": [answer["data"]]}).json()["data"][0]
+            if task["status"] in ("SUCCESS", "FAILURE"):
+                break
+            time.sleep(0.5)
+    assert task["status"] == "SUCCESS", task
+    for clip in task["data"]:
+        assert clip["status"] == "complete" and clip["metadata"]["mashup_clip_ids"] == ids
+        assert clip["metadata"]["key"] == first["key"]
+    charges.check()
+
+
+def words_lines(lyric: str) -> list[str]:
+    return [ln for ln in lyric.splitlines() if ln and not ln.startswith("[")]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from cadenza.compose import composer
 from cadenza.compose.analysis import is_analysed, offset_beats
 from cadenza.compose.composer import VOICE_RANGES
-from cadenza.compose.harmony import chord_pcs, chord_quality, degree_root, scale_pcs
+from cadenza.compose.harmony import NOTE_NAMES, chord_pcs, chord_quality, degree_root, scale_pcs
 from cadenza.compose.lyrics import ParsedLine, ParsedSection, detect_language, is_han, parse_lyrics
 from cadenza.compose.score import (
     Chord,
@@ -539,3 +539,54 @@ def fit_to_chords(
         "scale_tone_share": round(in_scale / len(melody), 3),
         "notes": float(len(melody)),
     }
+
+
+# ------------------------------------------------------------------ mashup
+
+
+def sung_text(score: Score) -> str:
+    """A score's lyrics as written (empty for an instrumental)."""
+    if score.instrumental or not score.words:
+        return ""
+    written = score.extra.get("lyrics")
+    return written.strip() if isinstance(written, str) else lyrics_of(score)
+
+
+def mashup_score(first: Score, second: Score, request: MusicRequest, seed: int) -> Score:
+    """One song from two: the first's key and mode, the tempo halfway between theirs,
+    both songs' styles (unless the request names one), and both songs' lyrics merged
+    (``lyrics_mashup``: verses taking turns, a duet of both choruses) unless the request
+    brings its own."""
+    from cadenza.compose.composer import compose
+    from cadenza.compose.lyrics_mashup import mashup_lyrics
+    from cadenza.compose.style import resolve_style
+
+    lyrics = (request.lyrics or "").strip()
+    title = request.title
+    if not lyrics and not request.instrumental:
+        texts = [t for t in (sung_text(first), sung_text(second)) if t]
+        if len(texts) == 2:
+            merged = mashup_lyrics(texts[0], texts[1])
+            lyrics, title = merged.text, title or merged.title
+        elif texts:
+            lyrics = texts[0]
+    tags = request.tags.strip() or ", ".join(t for t in (first.tags, second.tags) if t.strip())
+    style = resolve_style(
+        tags or first.genre, request.negative_tags, request.weirdness, request.style_influence, seed
+    )
+    tempo = round((first.tempo_bpm + second.tempo_bpm) / 2, 2)
+    style = replace(style, tempo_bpm=tempo, key_root=first.key_root, mode=first.mode)
+    instrumental = request.instrumental or not lyrics
+    sub = replace(
+        request,
+        title=title,
+        tags=tags,
+        lyrics=lyrics or None,
+        description=None if lyrics else request.description,
+        instrumental=instrumental,
+        persona=None,
+    )
+    score = compose(sub, seed, style=style)
+    score.extra["key"] = f"{NOTE_NAMES[first.key_root]} {first.mode}"
+    score.extra["mashup"] = {"tempi": [first.tempo_bpm, second.tempo_bpm], "tempo": tempo}
+    return score

@@ -31,6 +31,7 @@ import soundfile as sf
 from cadenza.compose.creative import (
     Window,
     bar_window,
+    mashup_score,
     overpaint_score,
     replace_section_score,
     sample_bars,
@@ -68,7 +69,10 @@ SAMPLE_EDGE_S = 0.005
 #: The stem the sample is kept in.
 SAMPLE_STEM = "FX"
 
-ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES")
+#: The task parameter that carries the second source's score storage key (a mashup).
+SECOND_SCORE_PARAM = "second_score_key"
+
+ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES", "MASHUP")
 
 
 def handles(action: str) -> bool:
@@ -505,6 +509,51 @@ def samples(
     return entry
 
 
+def mashup(
+    params: Mapping[str, Any],
+    first: Score,
+    second: Score,
+    clip_id: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    soundfont: Path,
+    index: int,
+) -> dict[str, Any]:
+    """One mashup clip: a new song from both sources (see ``mashup_score``)."""
+    t = time.perf_counter()
+    seed = clip_seed(int(params.get("seed") or 0), index)
+    request = MusicRequest(
+        title=str(params.get("title") or ""),
+        tags=str(params.get("tags") or ""),
+        lyrics=params.get("lyrics") or None,
+        description=params.get("description") or None,
+        instrumental=bool(params.get("instrumental")),
+        model=str(params.get("model_name") or ""),
+        major_model_version=str(params.get("major_model_version") or ""),
+        max_duration_s=int(params.get("max_duration_s") or 240),
+        seed=seed,
+    )
+    score = mashup_score(first, second, request, seed)
+    composed = time.perf_counter() - t
+    result = render_clip(
+        score,
+        out_dir,
+        progress,
+        model=request.model,
+        soundfont=soundfont,
+        prior_seconds={"compose": composed},
+    )
+    extra = {
+        "type": "mashup",
+        "mashup_clip_ids": list(params.get("mashup_clip_ids") or []),
+        "mashup_tempi": score.extra["mashup"]["tempi"],
+    }
+    result.meta.update(extra)
+    entry = _clip_entry(clip_id, result, request)
+    entry["meta"].update(extra)
+    return entry
+
+
 def run_creative(
     action: str,
     params: dict[str, Any],
@@ -521,6 +570,10 @@ def run_creative(
     if storage is None:
         raise EngineError("the compose engine has no media storage to read the source clip from")
     source = load_source(storage, params, workdir)
+    second = None
+    if action.upper() == "MASHUP":
+        key = params.get(SECOND_SCORE_PARAM)
+        second = load_source(storage, {"source_score_key": key}, workdir / "second")
     files = _Source(storage, dict(params.get("source_files") or {}), workdir / "source")
     entries: list[dict[str, Any]] = []
     share = 1.0 / len(clip_ids)
@@ -530,7 +583,13 @@ def run_creative(
             progress(min(1.0, (index + fraction) * share), stage)
 
         try:
-            if action.upper() == "REPLACE_SECTION":
+            if second is not None:
+                entries.append(
+                    mashup(
+                        params, source, second, clip_id, workdir / clip_id, report, soundfont, index
+                    )
+                )
+            elif action.upper() == "REPLACE_SECTION":
                 entries.append(
                     replace_section(
                         params, source, files, clip_id, workdir / clip_id, report, soundfont

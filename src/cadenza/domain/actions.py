@@ -30,6 +30,7 @@ class Action(enum.StrEnum):
     REPLACE_SECTION = "REPLACE_SECTION"
     ADD_VOCALS = "ADD_VOCALS"
     SAMPLES = "SAMPLES"
+    MASHUP = "MASHUP"
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,5 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.REPLACE_SECTION, "Replace a section (1 clip)", Decimal("5")),
     Price(Action.ADD_VOCALS, "Add vocals to an instrumental (2 clips)", Decimal("10")),
     Price(Action.SAMPLES, "A song built on a sample of a clip (2 clips)", Decimal("10")),
+    Price(Action.MASHUP, "A song made from two clips (2 clips)", Decimal("10")),
 )

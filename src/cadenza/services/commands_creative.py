@@ -1,6 +1,6 @@
 """Commands for the creative actions on a finished clip, whichever dialect asks:
-replace a section, Add Vocals and samples (``services.creative`` checks and submits
-them)."""
+replace a section, Add Vocals, samples and mashup (``services.creative`` checks and
+submits them)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,19 @@ class Samples:
     title: str = ""
     model: str | None = None
     vocal_gender: str | None = None
+
+
+@dataclass(frozen=True)
+class Mashup:
+    """New songs from two clips: with ``lyrics``, or both clips' lyrics merged."""
+
+    clip_ids: tuple[str, ...]
+    lyrics: str | None = None
+    description: str | None = None
+    instrumental: bool = False
+    tags: str = ""
+    title: str = ""
+    model: str | None = None
 
 
 @handles(ReplaceSection, Action.REPLACE_SECTION)
@@ -121,6 +134,27 @@ def _samples(app: Commands, key: ApiKey, command: Samples, how: Submission) -> T
         title=command.title,
         model=command.model,
         vocal_gender=command.vocal_gender,
+        request=how.fingerprint,
+        deadline_s=app.deadline_s,
+        idempotency_key=how.idempotency_key,
+        origin=how.origin.record(),
+        callback=how.callback,
+    )
+
+
+@handles(Mashup, Action.MASHUP)
+def _mashup(app: Commands, key: ApiKey, command: Mashup, how: Submission) -> Task:
+    return creative.submit_mashup(
+        app.uow,
+        app.queue,
+        key,
+        clip_ids=command.clip_ids,
+        lyrics=command.lyrics,
+        description=command.description,
+        instrumental=command.instrumental,
+        tags=command.tags,
+        title=command.title,
+        model=command.model,
         request=how.fingerprint,
         deadline_s=app.deadline_s,
         idempotency_key=how.idempotency_key,

@@ -1,6 +1,6 @@
 """Creative actions on a finished clip, whichever dialect asks: replace a section (sing a
-window again with new lines), Add Vocals (sing over an instrumental) and samples (a new
-song built on a loop of the clip).
+window again with new lines), Add Vocals (sing over an instrumental), samples (a new song
+built on a loop of the clip) and mashup (a new song from two clips).
 
 Everything a client can get wrong is checked here before the charge, so a bad request is
 a 400 (or the 404 of a clip that is not the key's) and costs nothing: the clip is the
@@ -12,7 +12,7 @@ window lies inside it. The work runs in the compose engine
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cadenza.domain.actions import Action
@@ -29,6 +29,7 @@ from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
 REPLACE_SECTION_CLIPS = 1
 ADD_VOCALS_CLIPS = 2
 SAMPLES_CLIPS = 2
+MASHUP_CLIPS = 2
 #: Longest lyrics the creative actions sing.
 MAX_LYRICS = 5000
 
@@ -349,6 +350,79 @@ def submit_samples(
         params,
         fields,
         SAMPLES_CLIPS,
+        request=request if request is not None else params | {"seed": None},
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
+    )
+
+
+def submit_mashup(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_ids: Sequence[str],
+    lyrics: str | None = None,
+    description: str | None = None,
+    instrumental: bool = False,
+    tags: str = "",
+    title: str = "",
+    model: str | None = None,
+    request: Mapping[str, Any] | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> Task:
+    """Two clips: new songs from two of the key's clips, in the first's key, halfway
+    between their tempi, their lyrics merged (unless ``lyrics`` are given)."""
+    ids = [c.strip() for c in clip_ids if c and c.strip()]
+    if len(ids) != 2:
+        raise InvalidInput("mashup_audio_ids must be a list of 2 audio ids")
+    if ids[0] == ids[1]:
+        raise InvalidInput("mashup_audio_ids must name two different audio ids")
+    lyrics = None if instrumental else _text(lyrics, "lyric")
+    description = _text(description, "prompt")
+    if description is not None and len(description) > 500:
+        raise InvalidInput("Topic too long.")
+    first, second = (source_clip(uow, key, c) for c in ids)
+    score_keys = [_scored(first), _scored(second)]
+    model_name, major = _model(model, first)
+    name = title.strip()[:MAX_TITLE]
+    params = {
+        **_common(first, score_keys[0]),
+        "second_score_key": score_keys[1],
+        "mashup_clip_ids": ids,
+        "lyrics": lyrics,
+        "description": description,
+        "instrumental": bool(instrumental),
+        "tags": tags.strip(),
+        "title": name,
+        "model_name": model_name,
+        "major_model_version": major,
+        "max_duration_s": _max_duration(model_name),
+    }
+    fields = {
+        "title": name,
+        "tags": tags.strip(),
+        "negative_tags": "",
+        "prompt": lyrics or "",
+        "lyrics": lyrics or "",
+        "gpt_description_prompt": description or "",
+        "model_name": model_name,
+        "major_model_version": major,
+    }
+    return _submit(
+        uow,
+        queue,
+        key,
+        Action.MASHUP,
+        first,
+        params,
+        fields,
+        MASHUP_CLIPS,
         request=request if request is not None else params | {"seed": None},
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,

@@ -14,6 +14,7 @@ from cadenza.compose.creative import (
     bar_window,
     fit_to_chords,
     harmonise,
+    mashup_score,
     overpaint_score,
     replace_section_score,
     sample_bars,
@@ -177,3 +178,22 @@ def test_accompaniment_plays_under_the_vocal_in_its_tempo_and_key(song: Score) -
         band.mode,
     )
     assert fit["scale_tone_share"] == 1.0 and fit["chord_tone_share"] >= 0.5, fit
+
+
+def test_a_mashup_takes_both_lyrics_one_key_and_the_tempo_between(song: Score) -> None:
+    other = compose(
+        MusicRequest(
+            lyrics="[Verse]\nLantern in the window\n\n[Chorus]\nStay with me tonight",
+            tags="soul",
+            max_duration_s=30,
+            seed=8,
+        ),
+        8,
+    )
+    made = mashup_score(song, other, MusicRequest(), 5)
+    assert made.tempo_bpm == pytest.approx((song.tempo_bpm + other.tempo_bpm) / 2, abs=0.01)
+    assert (made.key_root, made.mode) == (song.key_root, song.mode)
+    words = {w.text for w in made.words}
+    assert {"river", "sea"} & words and {"Lantern", "window"} & words, words
+    own = mashup_score(song, other, MusicRequest(lyrics="[Verse]\nTwo rivers meet"), 5)
+    assert [w.text for w in own.words] == ["Two", "rivers", "meet"]

@@ -63,7 +63,6 @@ class AudioAction(enum.StrEnum):
 NOT_IMPLEMENTED: frozenset[AudioAction] = frozenset(
     {
         AudioAction.UNDERPAINTING,
-        AudioAction.MASHUP,
         AudioAction.INSPO,
     }
 )
@@ -157,8 +156,9 @@ class AudiosRequest:
       ``description`` (the lines sung in the window); overpainting: ``clip_id``,
       ``section``, ``lyrics``, ``tags``
     - samples: ``clip_id``, ``section`` + the generate fields
-    - not implemented yet: underpainting uses ``clip_id`` and ``section``;
-      mashup ``mashup_clip_ids``; inspo ``reference_urls``.
+    - mashup: ``mashup_clip_ids`` + the generate fields
+    - not implemented yet: underpainting uses ``clip_id`` and ``section``; inspo
+      ``reference_urls``.
     """
 
     action: AudioAction

@@ -66,7 +66,7 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
-from cadenza.services.commands_creative import AddVocals, ReplaceSection, Samples
+from cadenza.services.commands_creative import AddVocals, Mashup, ReplaceSection, Samples
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
@@ -182,6 +182,17 @@ def command_of(req: AudiosRequest) -> object:
         return Remaster(req.clip_id, model=req.model_name, variation=req.variation)
     if req.action in (AudioAction.STEMS, AudioAction.ALL_STEMS) and req.clip_id:
         return SplitStems(req.clip_id, full=req.action is AudioAction.ALL_STEMS)
+    if req.action is AudioAction.MASHUP:
+        lyrics = None if req.instrumental else req.lyrics
+        return Mashup(
+            req.mashup_clip_ids,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+        )
     section = req.section
     if req.action is AudioAction.REPLACE_SECTION and req.clip_id and section is not None:
         return ReplaceSection(

@@ -26,7 +26,7 @@ from cadenza.domain.errors import InvalidInput
 from cadenza.domain.music import build_music_request, looks_like_lyrics
 from cadenza.services import billing
 from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
-from cadenza.services.commands_creative import AddVocals, ReplaceSection, Samples
+from cadenza.services.commands_creative import AddVocals, Mashup, ReplaceSection, Samples
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
 
 
 #: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` too).
-CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples")
+CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples", "mashup")
 
 
 def _first(params: dict[str, Any], *names: str) -> Any:
@@ -58,15 +58,34 @@ def _gender(value: Any) -> str | None:
     return gender
 
 
-def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | Samples | None:
+def creative_command(
+    params: dict[str, Any],
+) -> ReplaceSection | AddVocals | Samples | Mashup | None:
     """The command of a creative ``task`` (None for songs, extensions and covers)."""
     task = str(params.get("task") or "").strip().lower()
     if task not in CREATIVE_TASKS:
         return None
+    model = str(_first(params, "mv", "model") or "").strip() or None
+    prompt = str(params.get("prompt") or "").strip()
+    described = str(params.get("gpt_description_prompt") or "").strip()
+    lyrical = bool(prompt) and (bool(described) or looks_like_lyrics(prompt))
+    instrumental = bool(params.get("make_instrumental") or params.get("instrumental"))
+    if task == "mashup":
+        ids = params.get("mashup_clip_ids") or []
+        if not isinstance(ids, list) or len(ids) != 2:
+            raise InvalidInput("task 'mashup' needs mashup_clip_ids: two clip ids")
+        return Mashup(
+            tuple(str(i) for i in ids),
+            lyrics=prompt if lyrical else None,
+            description=described or (None if lyrical else prompt or None),
+            instrumental=instrumental,
+            tags=str(params.get("tags") or ""),
+            title=str(params.get("title") or ""),
+            model=model,
+        )
     clip_id = str(_first(params, "clip_id", "continue_clip_id") or "").strip()
     if not clip_id:
         raise InvalidInput(f"task '{task}' needs clip_id (or continue_clip_id)")
-    model = str(_first(params, "mv", "model") or "").strip() or None
     common: dict[str, Any] = {
         "tags": str(params.get("tags") or ""),
         "title": str(params.get("title") or ""),
@@ -83,16 +102,13 @@ def creative_command(params: dict[str, Any]) -> ReplaceSection | AddVocals | Sam
             **common,
         )
     if task == "samples":
-        prompt = str(params.get("prompt") or "").strip()
-        described = str(params.get("gpt_description_prompt") or "").strip()
-        lyrical = bool(prompt) and (bool(described) or looks_like_lyrics(prompt))
         return Samples(
             clip_id,
             params.get("samples_start"),
             params.get("samples_end"),
             lyrics=prompt if lyrical else None,
             description=described or (None if lyrical else prompt or None),
-            instrumental=bool(params.get("make_instrumental") or params.get("instrumental")),
+            instrumental=instrumental,
             **common,
         )
     return AddVocals(

@@ -70,6 +70,8 @@ class SubmitMusicBody(RequestBody):
     #: overpainting's (Add Vocals) window.
     overpainting_start: float | None = None
     overpainting_end: float | None = None
+    #: mashup's two source clips.
+    mashup_clip_ids: list[str] | None = None
     #: samples' window.
     samples_start: float | None = None
     samples_end: float | None = None

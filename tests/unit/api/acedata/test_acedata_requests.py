@@ -128,7 +128,6 @@ def test_remaster_example_without_model_defaults_to_a_model_that_remasters() -> 
 @pytest.mark.parametrize(
     "body",
     [
-        {"action": "mashup", "model": "chirp-v4-5", "custom": True, "mashup_audio_ids": ["a", "b"]},
         {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120},
         {"action": "inspo"},
     ],
