@@ -236,7 +236,13 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         # Remasters re-render one stored score: no worker pool needed.
         factories[Action.UPSAMPLE.value] = functools.partial(_compose_engine, 1, storage)
         # The creative actions edit one stored clip the same way.
-        for action in (Action.REPLACE_SECTION, Action.ADD_VOCALS, Action.SAMPLES, Action.MASHUP):
+        for action in (
+            Action.REPLACE_SECTION,
+            Action.ADD_VOCALS,
+            Action.SAMPLES,
+            Action.MASHUP,
+            Action.INSPO,
+        ):
             factories[action.value] = functools.partial(_compose_engine, 1, storage)
     factories[Action.LYRICS.value] = _lyrics_engine
     if storage is not None:

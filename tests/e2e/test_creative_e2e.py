@@ -753,3 +753,55 @@ def test_mashup_merges_two_songs_in_one_key_and_tempo(
 
 def words_lines(lyric: str) -> list[str]:
     return [ln for ln in lyric.splitlines() if ln and not ln.startswith("[")]
+
+
+# -- inspo ---------------------------------------------------------------------------------
+
+
+def test_inspo_follows_the_references_tempo_and_mode(
+    client: Client, sung: Song, www: tuple[Path, str]
+) -> None:
+    charges = Charges(client)
+    root, base = www
+    (root / "reference.mp3").write_bytes(client.media(sung.clip["audio_url"]))
+    (root / "notes.txt").write_text("not audio " * 200)
+    reference = metadata(client, sung.task_id)[0]["metadata"]
+    body = client.ok(
+        "/suno/audios",
+        {
+            "action": "inspo",
+            "audio_urls": [f"{base}/reference.mp3"],
+            "lyric": SAMPLE_LYRIC,
+            "custom": True,
+            "style": "synthwave",
+            "model": MODEL,
+        },
+    )
+    charges.add(body["task_id"], "INSPO")
+    assert len(body["data"]) == 2
+    made = {c["id"]: c["metadata"] for c in metadata(client, body["task_id"])}
+    for clip in body["data"]:
+        assert_clip(client.http, clip, model=MODEL)
+        info = made[clip["id"]]
+        heard = info["inspo"]["references"][0]
+        print(
+            f"inspo: reference at {reference['tempo']} bpm in {reference['key']}, heard at"
+            f" {heard['tempo']} in {heard['key']}; the new song at {info['tempo']} in {info['key']}"
+        )
+        assert abs(info["tempo"] - reference["tempo"]) <= 0.08 * reference["tempo"], info
+        assert info["key"].split()[1] == reference["key"].split()[1], info
+
+    # Refusals: no reference, five, not audio, unreachable; sunocore without references.
+    for urls in (
+        [],
+        [f"{base}/reference.mp3"] * 5,
+        [f"{base}/notes.txt"],
+        [f"{base}/missing.mp3"],
+    ):
+        client.refused(
+            client.post("/suno/audios", {"action": "inspo", "audio_urls": urls, "model": MODEL})
+        )
+    with sunocore(client) as http:
+        got = http.post("/suno/submit/music", json={"task": "inspo", "prompt": "a song"})
+        assert got.status_code == 400, got.text
+    charges.check()

@@ -590,3 +590,71 @@ def mashup_score(first: Score, second: Score, request: MusicRequest, seed: int) 
     score.extra["key"] = f"{NOTE_NAMES[first.key_root]} {first.mode}"
     score.extra["mashup"] = {"tempi": [first.tempo_bpm, second.tempo_bpm], "tempo": tempo}
     return score
+
+
+# ------------------------------------------------------------------ inspo
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What an inspo reference sounds like: its tempo, key and mode, and who sings."""
+
+    tempo_bpm: float
+    key_root: int
+    mode: str
+    voice: str | None = None
+
+
+def _mean_tempo(tempi: list[float]) -> float:
+    """Tempi averaged on a log scale, each folded first into an octave of the first
+    (a reference heard at double time still counts for the same pulse)."""
+    base = tempi[0]
+    folded = []
+    for tempo in tempi:
+        while tempo > base * 1.5:
+            tempo /= 2
+        while tempo < base / 1.5:
+            tempo *= 2
+        folded.append(tempo)
+    return float(math.exp(sum(math.log(t) for t in folded) / len(folded)))
+
+
+def inspired_score(
+    references: list[Reference], request: MusicRequest, seed: int, weight: float
+) -> Score:
+    """A new song in the style the references share: their tempo, the first's key, the
+    mode most of them are in, their singer's gender. ``weight`` (0..1, AceData's
+    ``audio_weight``) sets how far the tempo moves from the asked style's own toward
+    theirs (geometrically); from 0.3 on, the key and mode are theirs too."""
+    from cadenza.compose.composer import compose
+    from cadenza.compose.style import resolve_style
+
+    if not references:
+        raise EngineError("inspo needs at least one reference")
+    style = resolve_style(
+        request.tags, request.negative_tags, request.weirdness, request.style_influence, seed
+    )
+    tempo = _mean_tempo([r.tempo_bpm for r in references])
+    blended = math.exp(weight * math.log(tempo) + (1 - weight) * math.log(style.tempo_bpm))
+    modes = [r.mode for r in references]
+    mode = max(sorted(set(modes)), key=modes.count)
+    style = replace(style, tempo_bpm=round(blended, 2))
+    if weight >= 0.3:
+        style = replace(style, key_root=references[0].key_root, mode=mode)
+    voices = [r.voice for r in references if r.voice in ("male", "female")]
+    gender = request.vocal_gender or (
+        max(sorted(set(voices)), key=voices.count) if voices else None
+    )
+    score = compose(replace(request, vocal_gender=gender, persona=None), seed, style=style)
+    score.extra["inspo"] = {
+        "references": [
+            {
+                "tempo": round(r.tempo_bpm, 2),
+                "key": f"{NOTE_NAMES[r.key_root]} {r.mode}",
+                "voice": r.voice,
+            }
+            for r in references
+        ],
+        "weight": weight,
+    }
+    return score

@@ -29,8 +29,10 @@ import numpy as np
 import soundfile as sf
 
 from cadenza.compose.creative import (
+    Reference,
     Window,
     bar_window,
+    inspired_score,
     mashup_score,
     overpaint_score,
     replace_section_score,
@@ -72,7 +74,10 @@ SAMPLE_STEM = "FX"
 #: The task parameter that carries the second source's score storage key (a mashup).
 SECOND_SCORE_PARAM = "second_score_key"
 
-ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES", "MASHUP")
+#: ``audio_weight`` when the request gives none: close to the references.
+DEFAULT_WEIGHT = 0.85
+
+ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES", "MASHUP", "INSPO")
 
 
 def handles(action: str) -> bool:
@@ -554,6 +559,94 @@ def mashup(
     return entry
 
 
+def _reference(storage: MediaStorage, key: str, folder: Path, max_s: float) -> Reference:
+    """A reference fetched, decoded and analysed."""
+    from cadenza.audio.probe import MediaRejected, decode, probe
+    from cadenza.compose.analysis import analyse
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        path = storage.fetch_to(key, folder / key.rsplit("/", 1)[-1])
+    except Exception as exc:  # a missing object
+        raise EngineError("could not read an inspo reference") from exc
+    try:
+        info = probe(path, max_bytes=path.stat().st_size + 1, max_duration_s=max_s)
+        audio = decode(path, info, sample_rate=SAMPLE_RATE, channels=2, max_duration_s=max_s)
+    except MediaRejected as exc:
+        raise EngineError(exc.message) from exc
+    found = analyse(audio, SAMPLE_RATE)
+    voice = str(found.voice["gender"]) if found.voice else None
+    return Reference(found.tempo_bpm, found.key_root, found.mode, voice)
+
+
+def run_inspo(
+    params: dict[str, Any],
+    workdir: Path,
+    progress: ProgressFn,
+    *,
+    storage: MediaStorage,
+    soundfont: Path,
+) -> list[dict[str, Any]]:
+    """Two songs in the style of the references (see ``inspired_score``)."""
+    from cadenza.compose.engine_edits import _clip_ids
+
+    clip_ids = _clip_ids(params)
+    keys = [str(k) for k in params.get("reference_keys") or []]
+    if not 1 <= len(keys) <= 4:
+        raise EngineError("inspo needs 1 to 4 references")
+    progress(0.02, "analysing")
+    t = time.perf_counter()
+    max_s = float(params.get("max_reference_s") or 480.0)
+    references = [
+        _reference(storage, key, workdir / "references" / str(i), max_s)
+        for i, key in enumerate(keys)
+    ]
+    analysed = time.perf_counter() - t
+    weight = params.get("audio_weight")
+    weight = DEFAULT_WEIGHT if weight is None else float(weight)
+    entries: list[dict[str, Any]] = []
+    for index, clip_id in enumerate(clip_ids):
+        seed = clip_seed(int(params.get("seed") or 0), index)
+        request = MusicRequest(
+            title=str(params.get("title") or ""),
+            tags=str(params.get("tags") or ""),
+            lyrics=params.get("lyrics") or None,
+            description=params.get("description") or None,
+            instrumental=bool(params.get("instrumental")),
+            model=str(params.get("model_name") or ""),
+            major_model_version=str(params.get("major_model_version") or ""),
+            max_duration_s=int(params.get("max_duration_s") or 240),
+            vocal_gender=params.get("vocal_gender") or None,
+            seed=seed,
+        )
+        t = time.perf_counter()
+        score = inspired_score(references, request, seed, weight)
+        composed = time.perf_counter() - t
+
+        def report(fraction: float, stage: str, index: int = index) -> None:
+            progress(min(1.0, 0.1 + 0.9 * (index + fraction) / len(clip_ids)), stage)
+
+        try:
+            result = render_clip(
+                score,
+                workdir / clip_id,
+                report,
+                model=request.model,
+                soundfont=soundfont,
+                prior_seconds={"analyse": analysed, "compose": composed},
+            )
+        except EngineError:
+            raise
+        except Exception as exc:  # the task must end FAILURE with a reason, never hang
+            raise EngineError(f"inspo failed: {type(exc).__name__}: {exc}") from exc
+        extra = {"type": "inspo", "inspo": score.extra["inspo"]}
+        result.meta.update(extra)
+        entry = _clip_entry(clip_id, result, request)
+        entry["meta"].update(extra)
+        entries.append(entry)
+    return entries
+
+
 def run_creative(
     action: str,
     params: dict[str, Any],
@@ -566,9 +659,11 @@ def run_creative(
     """Run a creative task; one result per clip id."""
     from cadenza.compose.engine_edits import _clip_ids, load_source
 
-    clip_ids = _clip_ids(params)
     if storage is None:
         raise EngineError("the compose engine has no media storage to read the source clip from")
+    if action.upper() == "INSPO":
+        return run_inspo(params, workdir, progress, storage=storage, soundfont=soundfont)
+    clip_ids = _clip_ids(params)
     source = load_source(storage, params, workdir)
     second = None
     if action.upper() == "MASHUP":

@@ -31,6 +31,7 @@ class Action(enum.StrEnum):
     ADD_VOCALS = "ADD_VOCALS"
     SAMPLES = "SAMPLES"
     MASHUP = "MASHUP"
+    INSPO = "INSPO"
 
 
 @dataclass(frozen=True)
@@ -67,4 +68,5 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.ADD_VOCALS, "Add vocals to an instrumental (2 clips)", Decimal("10")),
     Price(Action.SAMPLES, "A song built on a sample of a clip (2 clips)", Decimal("10")),
     Price(Action.MASHUP, "A song made from two clips (2 clips)", Decimal("10")),
+    Price(Action.INSPO, "A song in the style of reference recordings (2 clips)", Decimal("10")),
 )

@@ -1,6 +1,7 @@
 """Creative actions on a finished clip, whichever dialect asks: replace a section (sing a
 window again with new lines), Add Vocals (sing over an instrumental), samples (a new song
-built on a loop of the clip) and mashup (a new song from two clips).
+built on a loop of the clip), mashup (a new song from two clips) and inspo (a new song in
+the style of reference recordings).
 
 Everything a client can get wrong is checked here before the charge, so a bad request is
 a 400 (or the 404 of a clip that is not the key's) and costs nothing: the clip is the
@@ -30,6 +31,8 @@ REPLACE_SECTION_CLIPS = 1
 ADD_VOCALS_CLIPS = 2
 SAMPLES_CLIPS = 2
 MASHUP_CLIPS = 2
+INSPO_CLIPS = 2
+MAX_REFERENCES = 4
 #: Longest lyrics the creative actions sing.
 MAX_LYRICS = 5000
 
@@ -426,6 +429,80 @@ def submit_mashup(
         request=request if request is not None else params | {"seed": None},
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
+    )
+
+
+def submit_inspo(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    reference_keys: Sequence[str],
+    lyrics: str | None = None,
+    description: str | None = None,
+    instrumental: bool = False,
+    tags: str = "",
+    title: str = "",
+    model: str | None = None,
+    vocal_gender: str | None = None,
+    audio_weight: float | None = None,
+    max_reference_s: float = 480.0,
+    request: Mapping[str, Any] | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> Task:
+    """Two clips: new songs in the style of 1 to 4 reference recordings already fetched
+    into storage (``reference_keys``), as close to them as ``audio_weight`` asks."""
+    if not 1 <= len(reference_keys) <= MAX_REFERENCES:
+        raise InvalidInput("audio_urls must be a list of 1 to 4 audio URLs")
+    if audio_weight is not None and not 0.0 <= audio_weight <= 1.0:
+        raise InvalidInput("audio_weight must be a number between 0 and 1")
+    lyrics = None if instrumental else _text(lyrics, "lyric")
+    description = _text(description, "prompt")
+    if description is not None and len(description) > 500:
+        raise InvalidInput("Topic too long.")
+    spec = resolve_model(model or "chirp-v4")
+    model_name = model if model and model.startswith("chirp-") else spec.name
+    params = {
+        "reference_keys": list(reference_keys),
+        "max_reference_s": max_reference_s,
+        "audio_weight": audio_weight,
+        "lyrics": lyrics,
+        "description": description,
+        "instrumental": bool(instrumental),
+        "tags": tags.strip(),
+        "title": title.strip()[:MAX_TITLE],
+        "model_name": model_name,
+        "major_model_version": spec.major_version,
+        "max_duration_s": spec.max_duration_s,
+        "vocal_gender": vocal_gender,
+        "seed": secrets.randbelow(2**31),
+    }
+    fields = {
+        "title": params["title"],
+        "tags": tags.strip(),
+        "negative_tags": "",
+        "prompt": lyrics or "",
+        "lyrics": lyrics or "",
+        "gpt_description_prompt": description or "",
+        "model_name": model_name,
+        "major_model_version": spec.major_version,
+    }
+    return tasks.submit(
+        uow,
+        queue,
+        key,
+        Action.INSPO.value,
+        params,
+        clip_count=INSPO_CLIPS,
+        clip_fields=fields,
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        request={"action": Action.INSPO.value, **dict(request or params)},
         origin=origin,
         callback=callback,
     )

@@ -4,16 +4,20 @@ join the new audio to the source's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from cadenza.compose.composer import compose
 from cadenza.compose.creative import (
     SAMPLE_MAX_S,
+    Reference,
     accompaniment_score,
     bar_window,
     fit_to_chords,
     harmonise,
+    inspired_score,
     mashup_score,
     overpaint_score,
     replace_section_score,
@@ -197,3 +201,21 @@ def test_a_mashup_takes_both_lyrics_one_key_and_the_tempo_between(song: Score) -
     assert {"river", "sea"} & words and {"Lantern", "window"} & words, words
     own = mashup_score(song, other, MusicRequest(lyrics="[Verse]\nTwo rivers meet"), 5)
     assert [w.text for w in own.words] == ["Two", "rivers", "meet"]
+
+
+def test_inspo_follows_the_references_as_closely_as_weighted() -> None:
+    refs = [Reference(92.0, 9, "minor", "female"), Reference(186.0, 2, "minor", None)]
+    request = MusicRequest(lyrics="[Verse]\nNeon on the river", tags="pop")
+    close = inspired_score(refs, request, 4, 1.0)
+    # 186 bpm is the same pulse at double time: it folds onto 93.
+    assert close.tempo_bpm == pytest.approx((92.0 * 93.0) ** 0.5, abs=0.01)
+    assert (close.key_root, close.mode) == (9, "minor")
+    assert close.vocals[0].voice.gender == "female"
+    loose = inspired_score(refs, request, 4, 0.0)
+    own = compose(replace(request, seed=4), 4)
+    assert loose.tempo_bpm == pytest.approx(own.tempo_bpm, abs=0.01)
+    assert close.extra["inspo"]["references"][0] == {
+        "tempo": 92.0,
+        "key": "A minor",
+        "voice": "female",
+    }

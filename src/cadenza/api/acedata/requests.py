@@ -63,7 +63,6 @@ class AudioAction(enum.StrEnum):
 NOT_IMPLEMENTED: frozenset[AudioAction] = frozenset(
     {
         AudioAction.UNDERPAINTING,
-        AudioAction.INSPO,
     }
 )
 
@@ -156,9 +155,9 @@ class AudiosRequest:
       ``description`` (the lines sung in the window); overpainting: ``clip_id``,
       ``section``, ``lyrics``, ``tags``
     - samples: ``clip_id``, ``section`` + the generate fields
-    - mashup: ``mashup_clip_ids`` + the generate fields
-    - not implemented yet: underpainting uses ``clip_id`` and ``section``; inspo
-      ``reference_urls``.
+    - mashup: ``mashup_clip_ids`` + the generate fields; inspo: ``reference_urls``,
+      ``audio_weight`` + the generate fields
+    - not implemented yet: underpainting uses ``clip_id`` and ``section``.
     """
 
     action: AudioAction

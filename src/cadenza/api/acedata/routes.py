@@ -66,7 +66,13 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
-from cadenza.services.commands_creative import AddVocals, Mashup, ReplaceSection, Samples
+from cadenza.services.commands_creative import (
+    AddVocals,
+    Inspire,
+    Mashup,
+    ReplaceSection,
+    Samples,
+)
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
@@ -192,6 +198,19 @@ def command_of(req: AudiosRequest) -> object:
             tags=req.tags,
             title=req.title,
             model=req.model_name,
+        )
+    if req.action is AudioAction.INSPO:
+        lyrics = None if req.instrumental else req.lyrics
+        return Inspire(
+            req.reference_urls,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+            audio_weight=req.audio_weight,
         )
     section = req.section
     if req.action is AudioAction.REPLACE_SECTION and req.clip_id and section is not None:

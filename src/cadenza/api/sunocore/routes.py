@@ -26,7 +26,13 @@ from cadenza.domain.errors import InvalidInput
 from cadenza.domain.music import build_music_request, looks_like_lyrics
 from cadenza.services import billing
 from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
-from cadenza.services.commands_creative import AddVocals, Mashup, ReplaceSection, Samples
+from cadenza.services.commands_creative import (
+    AddVocals,
+    Inspire,
+    Mashup,
+    ReplaceSection,
+    Samples,
+)
 
 router = APIRouter()
 
@@ -40,7 +46,7 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
 
 
 #: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` too).
-CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples", "mashup")
+CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples", "mashup", "inspo")
 
 
 def _first(params: dict[str, Any], *names: str) -> Any:
@@ -60,7 +66,7 @@ def _gender(value: Any) -> str | None:
 
 def creative_command(
     params: dict[str, Any],
-) -> ReplaceSection | AddVocals | Samples | Mashup | None:
+) -> ReplaceSection | AddVocals | Samples | Mashup | Inspire | None:
     """The command of a creative ``task`` (None for songs, extensions and covers)."""
     task = str(params.get("task") or "").strip().lower()
     if task not in CREATIVE_TASKS:
@@ -70,6 +76,22 @@ def creative_command(
     described = str(params.get("gpt_description_prompt") or "").strip()
     lyrical = bool(prompt) and (bool(described) or looks_like_lyrics(prompt))
     instrumental = bool(params.get("make_instrumental") or params.get("instrumental"))
+    if task == "inspo":
+        urls = params.get("audio_urls") or []
+        if not isinstance(urls, list) or not 1 <= len(urls) <= 4:
+            raise InvalidInput("task 'inspo' needs audio_urls: 1 to 4 URLs")
+        weight = params.get("audio_weight")
+        return Inspire(
+            tuple(str(u) for u in urls),
+            lyrics=prompt if lyrical else None,
+            description=described or (None if lyrical else prompt or None),
+            instrumental=instrumental,
+            tags=str(params.get("tags") or ""),
+            title=str(params.get("title") or ""),
+            model=model,
+            vocal_gender=_gender(params.get("vocal_gender")),
+            audio_weight=None if weight is None else float(weight),
+        )
     if task == "mashup":
         ids = params.get("mashup_clip_ids") or []
         if not isinstance(ids, list) or len(ids) != 2:

@@ -129,7 +129,6 @@ def test_remaster_example_without_model_defaults_to_a_model_that_remasters() -> 
     "body",
     [
         {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120},
-        {"action": "inspo"},
     ],
 )
 def test_next_issue_actions_parse_and_are_not_implemented(body: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ def test_refusals_use_the_envelope_and_charge_nothing(
         ({"action": "generate"}, 400, "bad_request", "prompt is required when generate audio"),
         ({**GENERATE, "model": "chirp-v9"}, 400, "bad_request", "model is invalid."),
         (
-            {"action": "inspo", "audio_urls": ["https://a.example/x.mp3"]},
+            {"action": "underpainting", "audio_id": "a"},
             400,
             "api_not_implemented",
             None,
