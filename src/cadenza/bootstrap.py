@@ -235,7 +235,8 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         factories[Action.MUSIC.value] = functools.partial(_compose_engine, workers, storage)
         # Remasters re-render one stored score: no worker pool needed.
         factories[Action.UPSAMPLE.value] = functools.partial(_compose_engine, 1, storage)
-        # The creative actions edit one stored clip the same way.
+    if builtin_engine_available() and storage is not None:
+        # The creative actions read stored clips and references, one task at a time.
         for action in (
             Action.REPLACE_SECTION,
             Action.ADD_VOCALS,

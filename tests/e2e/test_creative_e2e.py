@@ -1,9 +1,8 @@
 """The creative actions against a real ``cadenza serve`` and the real engine, in both
-dialects: replace_section (AceData ``/suno/audios`` and sunocore ``task``) and
-overpainting / Add Vocals.
+dialects: replace_section, overpainting (Add Vocals), samples, mashup and inspo.
 
-One sung song and one instrumental are rendered for the module (short: 30 s and 20 s).
-What each action promises is measured on the audio the server hands out:
+A sung song, an instrumental and a second sung song are rendered for the module (20 to
+30 s). What each action promises is measured on the audio and data the server hands out:
 
 - replace_section: outside the window (a few milliseconds either side of each seam
   excluded) the new song's WAV nulls against the source's; the word timings inside the
@@ -11,9 +10,15 @@ What each action promises is measured on the audio the server hands out:
 - Add Vocals: the Instrumental stem nulls against the source (after the one gain the mix
   may apply); the Vocals stem is silent outside the window; each sung word starts on the
   source's eighth-note grid; every sung pitch is in the source's key.
+- both on uploads too (the upload's own audio is kept).
+- samples: the window's audio is found by cross-correlation in the new song at least
+  twice, where the engine says it put it.
+- mashup: one tempo (halfway between the sources') and the first's key; words of both
+  songs are sung.
+- inspo: the new song's tempo is within 8 % of the reference's and in its mode.
 
-Refusals (a window outside the clip, a clip with vocals for Add Vocals, an unknown clip,
-another key's clip) answer in the dialect's error format and charge nothing.
+Refusals (a window outside the clip, a wrong kind of source, an unknown clip, another
+key's clip, bad references) answer in the dialect's error format and charge nothing.
 """
 
 from __future__ import annotations
