@@ -353,6 +353,40 @@ def test_replace_section_through_sunocore_and_refusals(client: Client, sung: Son
     charges.check()
 
 
+def test_a_failed_creative_task_is_refunded(client: Client, sung: Song) -> None:
+    """Lines that cannot fit the window fail the task in the engine: charged, then
+    refunded, the failure's reason in each dialect's answer."""
+    start = client.balance()
+    body = client.post(
+        "/suno/audios",
+        {
+            "action": "replace_section",
+            "audio_id": sung.clip["id"],
+            "prompt": "la " * 80,
+            "replace_section_start": 2.0,
+            "replace_section_end": 2.5,
+            "model": MODEL,
+            "async": True,
+        },
+    ).json()
+    task_id = body["task_id"]
+    deadline = time.monotonic() + 120
+    record: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        record = client.record(task_id)
+        if record["state"] in ("complete", "failed"):
+            break
+        time.sleep(0.5)
+    assert record["state"] == "failed", record
+    assert record["response"]["success"] is False, record
+    rows = [r for r in client.ledger() if r["task_id"] == task_id]
+    assert sorted(r["transaction_type"] for r in rows) == ["CONSUME", "REFUND"], rows
+    assert client.balance() == pytest.approx(start)
+    with sunocore(client) as http:
+        task = http.post("/suno/fetch", json={"ids": [task_id]}).json()["data"][0]
+    assert task["status"] == "FAILURE" and "syllables" in task["fail_reason"], task
+
+
 # -- overpainting / Add Vocals -------------------------------------------------------------
 
 
