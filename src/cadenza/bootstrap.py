@@ -244,6 +244,16 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         factories[Action.MUSIC.value] = functools.partial(_compose_engine, workers, storage)
         # Remasters re-render one stored score: no worker pool needed.
         factories[Action.UPSAMPLE.value] = functools.partial(_compose_engine, 1, storage)
+    if builtin_engine_available() and storage is not None:
+        # The creative actions read stored clips and references, one task at a time.
+        for action in (
+            Action.REPLACE_SECTION,
+            Action.ADD_VOCALS,
+            Action.SAMPLES,
+            Action.MASHUP,
+            Action.INSPO,
+        ):
+            factories[action.value] = functools.partial(_compose_engine, 1, storage)
     factories[Action.LYRICS.value] = _lyrics_engine
     if storage is not None:
         tools = functools.partial(_tools_engine, storage)

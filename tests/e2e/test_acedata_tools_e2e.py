@@ -1,6 +1,6 @@
 """The rest of the AceData dialect against a real ``cadenza serve`` and the real engine:
 the ``/suno/audios`` actions beyond songs (stems, all_stems, upload_extend, upload_cover,
-artist_consistency, artist_consistency_vox, and an unimplemented one) and every
+artist_consistency, artist_consistency_vox, and an unimplemented one, underpainting) and every
 auxiliary endpoint of the contract's §4.
 
 One song (two clips) is rendered for the module and every tool works on it; the upload
@@ -320,7 +320,7 @@ def words_of(lyric: str) -> list[str]:
     ]
 
 
-# -- /suno/audios: stems, all_stems, mashup ---------------------------------------------------
+# -- /suno/audios: stems, all_stems, underpainting------------------------------------------------
 
 
 def test_stems_are_vocals_and_instrumental_summing_to_the_song(client: Client, song: Song) -> None:
@@ -385,13 +385,9 @@ def test_all_stems_are_two_sets_of_twelve_in_suno_order(client: Client, song: So
     charges.check()
 
 
-def test_mashup_is_not_implemented_and_charges_nothing(client: Client, song: Song) -> None:
+def test_underpainting_is_not_implemented_and_charges_nothing(client: Client, song: Song) -> None:
     charges = Charges(client)
-    body = {
-        "action": "mashup",
-        "mashup_audio_ids": [song.clips[0]["id"], song.clips[1]["id"]],
-        "model": MODEL,
-    }
+    body = {"action": "underpainting", "audio_id": song.clips[0]["id"], "model": MODEL}
     client.refused(
         client.post("/suno/audios", body),
         "The API is not implemented.",

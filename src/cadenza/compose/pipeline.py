@@ -304,12 +304,15 @@ def render_clip(
     on_preview: PreviewFn | None = None,
     extra_meta: dict[str, Any] | None = None,
     prior_seconds: dict[str, float] | None = None,
+    post_mix: Callable[[dict[str, AudioArray]], None] | None = None,
 ) -> ClipResult:
     """Render ``score`` into ``out_dir`` (created) with the full clip layout.
 
     With ``on_preview``, ``preview.mp3`` is rendered first (see ``_early_preview``) and
     handed over before the whole song renders; without, it is cut from the mastered song.
     ``prior_seconds`` are stages done before (composing) to list in ``meta.json``.
+    ``post_mix`` may add or change stems after the mix and before the master (audio the
+    score does not hold, such as a sample), so they are mastered with the rest.
     """
     from cadenza.compose.heap import reuse_freed_memory
 
@@ -323,6 +326,7 @@ def render_clip(
             on_preview=on_preview,
             extra_meta=extra_meta,
             prior_seconds=prior_seconds,
+            post_mix=post_mix,
         )
 
 
@@ -336,6 +340,7 @@ def _render_clip(
     on_preview: PreviewFn | None,
     extra_meta: dict[str, Any] | None,
     prior_seconds: dict[str, float] | None,
+    post_mix: Callable[[dict[str, AudioArray]], None] | None = None,
 ) -> ClipResult:
     from cadenza.compose.midi import write_midi
     from cadenza.compose.timings import word_timings
@@ -379,6 +384,8 @@ def _render_clip(
     stage("mix")
     report("mix")
     stems = mix_stems(stems, SAMPLE_RATE, MixPlan.from_score(score, SAMPLE_RATE, n))
+    if post_mix is not None:
+        post_mix(stems)
 
     stage("master")
     report("master")
@@ -623,9 +630,13 @@ class ComposeEngine:
         workdir: Path,
         progress: ProgressFn,
     ) -> list[dict[str, Any]]:
-        from cadenza.compose import engine_edits
+        from cadenza.compose import engine_creative, engine_edits
 
         partial = progress.partial if isinstance(progress, PartialReporter) else None
+        if engine_creative.handles(action):
+            return engine_creative.run_creative(
+                action, params, workdir, progress, storage=self.storage, soundfont=self.soundfont
+            )
         if engine_edits.handles(action, params):
             return engine_edits.run_edit(
                 action,

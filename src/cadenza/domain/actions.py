@@ -27,6 +27,11 @@ class Action(enum.StrEnum):
     ALL_STEMS = "ALL_STEMS"
     WAV = "WAV"
     VOX = "VOX"
+    REPLACE_SECTION = "REPLACE_SECTION"
+    ADD_VOCALS = "ADD_VOCALS"
+    SAMPLES = "SAMPLES"
+    MASHUP = "MASHUP"
+    INSPO = "INSPO"
 
 
 @dataclass(frozen=True)
@@ -59,4 +64,9 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.ALL_STEMS, "All stems: 12 stems, 2 sets (24 clips)", Decimal("5")),
     Price(Action.WAV, "WAV export", Decimal("1")),
     Price(Action.VOX, "Vocal excerpt (vox)", Decimal("1")),
+    Price(Action.REPLACE_SECTION, "Replace a section (1 clip)", Decimal("5")),
+    Price(Action.ADD_VOCALS, "Add vocals to an instrumental (2 clips)", Decimal("10")),
+    Price(Action.SAMPLES, "A song built on a sample of a clip (2 clips)", Decimal("10")),
+    Price(Action.MASHUP, "A song made from two clips (2 clips)", Decimal("10")),
+    Price(Action.INSPO, "A song in the style of reference recordings (2 clips)", Decimal("10")),
 )

@@ -282,6 +282,7 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
 
 # Handlers kept in modules of their own register on import.
 from cadenza.services import (  # noqa: E402, F401
+    commands_creative,
     commands_edits,
     commands_library,
     commands_media,

@@ -62,12 +62,7 @@ class AudioAction(enum.StrEnum):
 #: Parsed, but answered ``api_not_implemented`` until the engine does them.
 NOT_IMPLEMENTED: frozenset[AudioAction] = frozenset(
     {
-        AudioAction.REPLACE_SECTION,
-        AudioAction.OVERPAINTING,
         AudioAction.UNDERPAINTING,
-        AudioAction.MASHUP,
-        AudioAction.SAMPLES,
-        AudioAction.INSPO,
     }
 )
 
@@ -156,8 +151,13 @@ class AudiosRequest:
     - cover / upload_cover: ``clip_id`` + the generate fields
     - artist_consistency(_vox): ``persona_id``, optional ``clip_id`` + the generate fields
     - concat, stems, all_stems: ``clip_id``; remaster: ``clip_id``, ``variation``
-    - not implemented yet: replace_section / overpainting / underpainting / samples use
-      ``clip_id`` and ``section``; mashup ``mashup_clip_ids``; inspo ``reference_urls``.
+    - replace_section: ``clip_id``, ``section``, ``lyrics`` (the whole new text) and
+      ``description`` (the lines sung in the window); overpainting: ``clip_id``,
+      ``section``, ``lyrics``, ``tags``
+    - samples: ``clip_id``, ``section`` + the generate fields
+    - mashup: ``mashup_clip_ids`` + the generate fields; inspo: ``reference_urls``,
+      ``audio_weight`` + the generate fields
+    - not implemented yet: underpainting uses ``clip_id`` and ``section``.
     """
 
     action: AudioAction
@@ -593,6 +593,8 @@ def check_audios_rules(req: AudiosRequest) -> None:
             raise InvalidInput("prompt is required when generate audio")
     if action is AudioAction.REPLACE_SECTION and (req.section is None or req.section.end is None):
         raise InvalidInput("replace_section_end is required when replace_section audio")
+    if action is AudioAction.REPLACE_SECTION and req.lyrics is None and req.description is None:
+        raise InvalidInput("lyric is required when replace_section audio")
     if action is AudioAction.OVERPAINTING and req.lyrics is None:
         raise InvalidInput("lyric is required when overpainting audio")
     if action is AudioAction.MASHUP and len(req.mashup_clip_ids) != 2:

@@ -66,6 +66,13 @@ from cadenza.services.commands import (
     Remaster,
     Submission,
 )
+from cadenza.services.commands_creative import (
+    AddVocals,
+    Inspire,
+    Mashup,
+    ReplaceSection,
+    Samples,
+)
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.views import UowViews
 
@@ -181,6 +188,68 @@ def command_of(req: AudiosRequest) -> object:
         return Remaster(req.clip_id, model=req.model_name, variation=req.variation)
     if req.action in (AudioAction.STEMS, AudioAction.ALL_STEMS) and req.clip_id:
         return SplitStems(req.clip_id, full=req.action is AudioAction.ALL_STEMS)
+    if req.action is AudioAction.MASHUP:
+        lyrics = None if req.instrumental else req.lyrics
+        return Mashup(
+            req.mashup_clip_ids,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+        )
+    if req.action is AudioAction.INSPO:
+        lyrics = None if req.instrumental else req.lyrics
+        return Inspire(
+            req.reference_urls,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+            audio_weight=req.audio_weight,
+        )
+    section = req.section
+    if req.action is AudioAction.REPLACE_SECTION and req.clip_id and section is not None:
+        return ReplaceSection(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=req.lyrics,
+            infill_lyrics=req.description,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
+    if req.action is AudioAction.SAMPLES and req.clip_id and section is not None:
+        lyrics = None if req.instrumental else req.lyrics
+        return Samples(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=lyrics,
+            description=None if lyrics else (req.lyrics_prompt or req.description),
+            instrumental=req.instrumental,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
+    if req.action is AudioAction.OVERPAINTING and req.clip_id and section is not None:
+        return AddVocals(
+            req.clip_id,
+            section.start,
+            section.end,
+            lyrics=req.lyrics,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+            vocal_gender=req.vocal_gender,
+        )
     raise AceDataError.not_implemented()
 
 

@@ -58,6 +58,27 @@ class SubmitMusicBody(RequestBody):
     cover_clip_id: str | None = None
     continue_at: float | None = None
     gpt_description_prompt: str | None = None
+    #: The creative tasks' source clip (``continue_clip_id`` names it too).
+    clip_id: str | None = None
+    #: replace_section's window (Suno's own infill names it ``infill_start_s``/``_end_s``)
+    #: and the lines sung in it; ``prompt`` holds the song's whole new lyrics.
+    replace_section_start: float | None = None
+    replace_section_end: float | None = None
+    infill_start_s: float | None = None
+    infill_end_s: float | None = None
+    infill_lyrics: str | None = None
+    #: overpainting's (Add Vocals) window.
+    overpainting_start: float | None = None
+    overpainting_end: float | None = None
+    #: inspo's reference recordings (1 to 4 URLs) and how closely to follow them (0-1).
+    audio_urls: list[str] | None = None
+    audio_weight: float | None = None
+    #: mashup's two source clips.
+    mashup_clip_ids: list[str] | None = None
+    #: samples' window.
+    samples_start: float | None = None
+    samples_end: float | None = None
+    vocal_gender: str | None = None
     metadata: MusicMetadata | None = None
 
     def to_params(self) -> dict[str, Any]:

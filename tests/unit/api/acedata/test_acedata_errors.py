@@ -197,7 +197,7 @@ def test_acedata_routes_answer_the_envelope(client: TestClient) -> None:
         "message": "lyric is required when generate custom audio",
     }
 
-    answer = client.post("/suno/audios", json={"action": "mashup"})
+    answer = client.post("/suno/audios", json={"action": "underpainting"})
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "api_not_implemented")
 
     answer = client.post("/suno/audios", json={"prompt": "slow"})

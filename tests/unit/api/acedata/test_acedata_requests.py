@@ -128,17 +128,45 @@ def test_remaster_example_without_model_defaults_to_a_model_that_remasters() -> 
 @pytest.mark.parametrize(
     "body",
     [
-        {"action": "mashup", "model": "chirp-v4-5", "custom": True, "mashup_audio_ids": ["a", "b"]},
-        {"action": "samples", "audio_id": CLIP, "samples_start": 59.88, "samples_end": 102.16},
         {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120},
-        {"action": "overpainting", "custom": True, "lyric": "la", "overpainting_end": 120},
-        {"action": "replace_section"},
-        {"action": "inspo"},
     ],
 )
 def test_next_issue_actions_parse_and_are_not_implemented(body: dict[str, Any]) -> None:
     req = parse_audios(body)
     assert not req.implemented
+
+
+def test_replace_section_and_overpainting_read_their_fields() -> None:
+    req = parse_audios(
+        {
+            "action": "replace_section",
+            "audio_id": CLIP,
+            "lyric": "[Chorus]\nnew words",
+            "prompt": "new words",
+            "replace_section_start": 28.9,
+            "replace_section_end": 85.4,
+            "model": "chirp-v4",
+        }
+    )
+    assert req.implemented and req.section is not None
+    assert (req.section.start, req.section.end) == (28.9, 85.4)
+    assert req.description == "new words" and req.lyrics == "[Chorus]\nnew words"
+    assert "lyric is required" in refused(
+        parse_audios, {"action": "replace_section", "audio_id": CLIP, "replace_section_end": 9}
+    )
+    assert "replace_section_end is required" in refused(
+        parse_audios, {"action": "replace_section", "audio_id": CLIP, "prompt": "x"}
+    )
+    over = parse_audios(
+        {"action": "overpainting", "audio_id": CLIP, "lyric": "la", "overpainting_end": 120}
+    )
+    assert over.implemented and over.section is not None and over.section.end == 120
+    assert "lyric is required" in refused(
+        parse_audios, {"action": "overpainting", "audio_id": CLIP, "overpainting_end": 120}
+    )
+    assert "audio_id is required" in refused(
+        parse_audios, {"action": "overpainting", "lyric": "la"}
+    )
 
 
 def test_section_spans() -> None:

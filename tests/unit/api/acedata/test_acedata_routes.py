@@ -109,7 +109,18 @@ def test_refusals_use_the_envelope_and_charge_nothing(
     cases = [
         ({"action": "generate"}, 400, "bad_request", "prompt is required when generate audio"),
         ({**GENERATE, "model": "chirp-v9"}, 400, "bad_request", "model is invalid."),
-        ({"action": "mashup", "mashup_audio_ids": ["a", "b"]}, 400, "api_not_implemented", None),
+        (
+            {"action": "underpainting", "audio_id": "a"},
+            400,
+            "api_not_implemented",
+            None,
+        ),
+        (
+            {"action": "mashup", "mashup_audio_ids": ["a", "b"]},
+            400,
+            "bad_request",
+            "The song id does not exist or has been taken offline.",
+        ),
         (
             {"action": "extend", "audio_id": "missing", "continue_at": 10, "instrumental": True},
             400,
