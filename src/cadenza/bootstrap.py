@@ -388,7 +388,15 @@ def build_callback_sender(settings: Settings) -> CallbackSender:
 
 def build_changes(settings: Settings) -> TaskChanges:
     if is_sqlite(settings):
-        return NoTaskChanges()
+        from sqlalchemy.engine import make_url
+
+        from cadenza.db.changes import SqliteTaskChanges
+
+        path = make_url(settings.resolved_database_url()).database
+        # An in-memory database is one connection's own: nothing to follow from another.
+        if settings.sqlite_change_poll_ms <= 0 or not path or path == ":memory:":
+            return NoTaskChanges()
+        return SqliteTaskChanges(path, poll_s=settings.sqlite_change_poll_ms / 1000)
     from cadenza.db.changes import PostgresTaskChanges
 
     return PostgresTaskChanges(settings.resolved_database_url())

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     #: Task answers kept rendered per API process, reused while their task is unchanged
     #: (0: render every poll).
     poll_cache_entries: int = Field(default=10_000, ge=0)
+    #: SQLite: how often (milliseconds) the API process checks whether another connection
+    #: committed, to learn which tasks changed (0: polls read each task's revision).
+    sqlite_change_poll_ms: float = Field(default=5.0, ge=0, le=1000)
     #: Largest JSON request body (bytes); bigger ones are refused with 413 unread. The
     #: upload form has its own cap (``upload_max_bytes``).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,6 +1,6 @@
-"""``TaskChanges`` on each database: PostgreSQL announces every new revision of a task as
-it commits (and says when notices may have been missed); SQLite has no channel, is never
-live, and its polls read the revision instead."""
+"""``TaskChanges`` on each database: every new revision of a task is heard once it commits
+(PostgreSQL announces it on a channel; SQLite logs it and the listener reads the log when
+``PRAGMA data_version`` moves), and the listener says when changes may have been missed."""
 
 from __future__ import annotations
 
@@ -89,19 +89,9 @@ def revision_of(uow: UnitOfWorkFactory, task: Task) -> int:
         return u.tasks.revisions([task.id], task.key_id)[task.id]
 
 
-def test_sqlite_has_no_channel(database_kind: str, changes: tuple[TaskChanges, Heard]) -> None:
-    if database_kind != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL has a channel")
-    found, heard = changes
-    assert found.live is False
-    assert heard.changes.empty()
-
-
 def test_every_new_revision_is_announced_once_committed(
     database_kind: str, db_engine: Engine, changes: tuple[TaskChanges, Heard]
 ) -> None:
-    if database_kind != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite has no channel to announce changes on")
     found, heard = changes
     wait_until(lambda: found.live, "the listener to be live")
     assert heard.resets.acquire(timeout=1)  # said so before it began to listen
@@ -162,4 +152,50 @@ def test_a_dropped_listener_says_so_and_listens_again(
         u.commit()
     assert heard.next_change() == (task.id, revision_of(uow, task))
     found.stop()
+    assert found.live is False
+
+
+def test_sqlite_log_rows_pruned_unread_mean_a_reset(database_kind: str, db_engine: Engine) -> None:
+    if database_kind != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL's notices are not a log")
+    from cadenza.db.changes import SqliteTaskChanges
+
+    found = SqliteTaskChanges(str(db_engine.url.database), keep_s=0.2, prune_every_s=0.0)
+    heard = Heard()
+    found.start(heard.change, heard.reset)
+    try:
+        wait_until(lambda: found.live, "the listener to be live")
+        assert heard.resets.acquire(timeout=1)
+        uow = uow_factory(db_engine)
+        task, _ = stored_task(uow)
+        assert heard.next_change() == (task.id, 1)
+        with db_engine.connect() as conn:  # rows the listener never saw, already gone
+            last = conn.execute(text("SELECT MAX(id) FROM task_change_log")).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO task_change_log (id, task_id, revision, logged_at) "
+                    "VALUES (:id, :task, 7, julianday('now'))"
+                ),
+                {"id": last + 3, "task": task.id},
+            )
+            conn.commit()
+        assert heard.resets.acquire(timeout=WAIT_S)  # everything kept goes
+        assert heard.next_change() == (task.id, 7)
+        # Rows older than keep_s are pruned by the listener as it reads.
+        time.sleep(0.3)
+        with uow() as u:
+            current = u.tasks.get(task.id, for_update=True)
+            assert current is not None
+            current.progress = 20
+            u.tasks.update(current)
+            u.commit()
+        heard.next_change()
+
+        def only_the_latest_left() -> bool:
+            with db_engine.connect() as conn:
+                return conn.execute(text("SELECT COUNT(*) FROM task_change_log")).scalar_one() == 1
+
+        wait_until(only_the_latest_left, "old log rows to be pruned")
+    finally:
+        found.stop()
     assert found.live is False

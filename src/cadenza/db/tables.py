@@ -190,3 +190,16 @@ callback_deliveries = Table(
     Column("delivered_at", UTCDateTime(), nullable=True),
     Index("ix_callback_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )
+
+
+#: SQLite's record of new task revisions, written by a trigger (migration 0015; see
+#: ``db.changes.SqliteTaskChanges``). ``logged_at`` is a Julian day, for pruning.
+task_change_log = Table(
+    "task_change_log",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("logged_at", Float, nullable=False),
+    sqlite_autoincrement=True,
+)

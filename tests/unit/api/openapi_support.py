@@ -100,12 +100,15 @@ class Document:
 
 def app_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
     """(method, path template, is a plain Starlette route) of every route that serves the
-    API, leaving out the document's own routes and the HEAD Starlette adds to a GET."""
+    API, leaving out the document's own routes, the web console's page (marked out of the
+    schema) and the HEAD Starlette adds to a GET."""
     own = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if not isinstance(route, Route) or context.path_format in own:
+            continue
+        if not route.include_in_schema:
             continue
         plain = not isinstance(route, APIRoute)
         methods = set(context.methods or ()) - ({"HEAD"} if plain else set())
