@@ -378,10 +378,11 @@ def test_all_stems_are_two_sets_of_twelve_in_suno_order(client: Client, song: So
             assert corr > 0.98, (stem, corr)
         else:
             assert np.max(np.abs(first)) < 1e-3 and np.max(np.abs(second)) < 1e-3, stem
-    # Set 1 is the mix: its twelve stems add up to the song (MP3 noise aside).
+    # Set 1 is the mix: its twelve stems add up to the song, but for the coding noise of
+    # twelve MP3s summed (about -24 dB now that the band carries more of the song).
     n = min(len(whole), *(len(a) for a in mix))
     residual = rms(sum(a[:n] for a in mix) - whole[:n])
-    assert residual < 0.05 * rms(whole[:n]), (residual, rms(whole[:n]))
+    assert residual < 0.08 * rms(whole[:n]), (residual, rms(whole[:n]))
     charges.check()
 
 

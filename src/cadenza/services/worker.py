@@ -33,7 +33,7 @@ from cadenza.services.tasks import settle_failure
 log = logging.getLogger(__name__)
 
 #: Least time between two progress writes of one task (seconds).
-PROGRESS_INTERVAL_S = 1.0
+PROGRESS_INTERVAL_S = 0.25
 #: Seconds between two heartbeats of a running task (see ``reaper.reap``).
 HEARTBEAT_INTERVAL_S = 10.0
 

@@ -176,4 +176,5 @@ def test_peak_memory_of_a_render_stays_bounded(
     score, _, _ = rendered
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         peak_kib = pool.apply(_render_peak_kib, (score.to_dict(), str(tmp_path / "alone")))
-    assert 100 * 1024 < peak_kib < 1024 * 1024
+    # About 0.7 GB of it is imports (librosa among them) and the speech sources' state.
+    assert 100 * 1024 < peak_kib < 1536 * 1024
