@@ -203,9 +203,9 @@ def test_progress_is_persisted_and_throttled(
 
     class Watching(FakeEngine):
         def run(self, action: str, params: dict[str, Any], workdir: Path, progress: Any) -> Any:
-            # (seconds since the previous report, fraction reported)
+            # (intervals since the previous report, fraction reported)
             for step, fraction in ((0, 0.1), (0.5, 0.2), (0.25, 0.3), (0.5, 0.4), (1, 0.45)):
-                now[0] += step
+                now[0] += step * worker.PROGRESS_INTERVAL_S
                 progress(fraction, "step")
                 seen.append(tasks.get(UowViews(uow), key, task.id).task.progress)
             for fraction in (1.5, 0.2):
@@ -215,8 +215,8 @@ def test_progress_is_persisted_and_throttled(
             raise EngineError("stop")
 
     runner_for(uow, storage, Watching(), tmp_path).run(task.id)
-    # The first report is written at once, the next ones within a second of that write are
-    # not, the first one a second or more after it is (and so on); a fraction over 1 stops
+    # The first report is written at once, the next ones within an interval of that write
+    # are not, the first one an interval or more after it is (and so on); a fraction over 1 stops
     # at 99% (only SUCCESS says 100%), and a lower report never moves progress back.
     assert seen == [10, 10, 10, 40, 45, 99, 99]
 
