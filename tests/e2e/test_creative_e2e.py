@@ -706,9 +706,11 @@ OTHER_LYRIC = "[Verse]\nLantern in the window\nCalling me back\n\n[Chorus]\nStay
 
 @pytest.fixture(scope="module")
 def other(client: Client) -> Song:
+    # 40 s, not 20: a song that short may end before its verse is sung, and a source that
+    # sang nothing has no lines to merge.
     return _generate(
         client,
-        {"custom": True, "duration": 20, "lyric": OTHER_LYRIC, "title": "Lantern", "style": "soul"},
+        {"custom": True, "duration": 40, "lyric": OTHER_LYRIC, "title": "Lantern", "style": "soul"},
     )
 
 
