@@ -6,6 +6,7 @@ Renders a sung song and an instrumental (``render_clip``, the source clips), sto
 in a local media store as a finished task would, then times what each creative task runs
 (``engine_creative.run_creative``: fetch, compose, render, join, write every file):
 replace_section (one clip, a 4-bar window), Add Vocals (two clips over the instrumental),
+Add Instrumental (two clips under the sung song's Vocals stem, uploaded and analysed),
 samples and mashup (two new songs each). Wall seconds, on whatever else the machine runs.
 """
 
@@ -48,6 +49,30 @@ def _source(
     return keys, float(result.meta["duration"]), took
 
 
+def _a_cappella(storage: LocalStorage, tmp: Path, vocals_key: str) -> tuple[dict[str, str], float]:
+    """The sung song's Vocals stem as an upload (analysed, as ``/suno/upload`` does)."""
+    from cadenza.engines.tools import AudioToolsEngine
+
+    made = AudioToolsEngine(storage).run(
+        "UPLOAD",
+        {
+            "clip_ids": ["vocal"],
+            "upload_id": "vocal",
+            "storage_key": vocals_key,
+            "title": "A cappella",
+            "max_bytes": 100 * 1024 * 1024,
+            "max_duration_s": 600.0,
+        },
+        tmp / "upload",
+        _quiet,
+    )[0]
+    keys: dict[str, str] = {}
+    for layout, path in made["files"].items():
+        keys[layout] = f"clips/vocal/{layout}"
+        storage.put_file(keys[layout], Path(path), "application/octet-stream")
+    return keys, float(made["meta"]["duration"])
+
+
 def _params(keys: dict[str, str], duration: float, **extra: Any) -> dict[str, Any]:
     return {
         "source_clip_id": "source",
@@ -80,6 +105,7 @@ def main() -> None:
                 tags="acoustic pop", instrumental=True, max_duration_s=args.seconds, seed=4
             ),
         )
+        vocal, vocal_s = _a_cappella(storage, tmp, sung["stems/Vocals.wav"])
         print(f"source renders: sung {sung_s:.1f} s in {sung_took:.2f} s,")
         print(f"                instrumental {band_s:.1f} s in {band_took:.2f} s")
         jobs: list[tuple[str, str, dict[str, Any]]] = [
@@ -106,6 +132,11 @@ def main() -> None:
                     end_s=min(band_s - 2, 30.0),
                     lyrics="[Verse]\nLantern in the window\nCalling me back home",
                 ),
+            ),
+            (
+                "add instrumental (2 clips)",
+                "ADD_INSTRUMENTAL",
+                _params(vocal, vocal_s, clip_ids=["i1", "i2"], tags="piano ballad"),
             ),
             (
                 "samples (2 clips)",

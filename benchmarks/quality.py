@@ -250,21 +250,16 @@ def _wer(pairs: list[tuple[list[str], list[str]]]) -> float:
     return sum(_edits(r, h) for r, h in pairs) / max(1, ref_words)
 
 
-def _spoken(texts: list[str], language: str) -> list[tuple[Array, int]]:
-    """The lines as the singer's speech source says them, before re-timing and pitching."""
-    from cadenza.compose.voice import singer
-    from cadenza.compose.voice.espeak import speak_fresh
+def _spoken(texts: list[str], language: str, singer: str) -> list[tuple[Array, int]]:
+    """The lines as the lead singer's own speech source says them (Flite for the named
+    English singers, eSpeak NG otherwise), before re-timing and pitching."""
     from cadenza.compose.voice.phonemes import voice_for
+    from cadenza.compose.voice.sources import source_for, speak_all
 
-    voice = voice_for(language)
-    requests = [
-        (t, voice, singer.ESPEAK_RATE_WPM, singer.ESPEAK_PITCH, singer.ESPEAK_RANGE) for t in texts
+    source = source_for(singer, voice_for(language))
+    return [
+        (speech.samples, speech.sample_rate) for speech in speak_all([(t, source) for t in texts])
     ]
-    out = []
-    for utterance in speak_fresh(requests):
-        pcm = np.frombuffer(utterance.pcm, dtype=np.int16).astype(np.float64) / 32768.0
-        out.append((pcm, utterance.sample_rate))
-    return out
 
 
 def _pitch_share(vocals: Array, notes: list[tuple[float, float, int]]) -> float:
@@ -345,6 +340,7 @@ def measure(clip: Clip, out: Path, asr: _Recogniser | None) -> Figures:
             figures.biggest_jump_lu, figures.biggest_jump_at = max(jumps)
     if asr is not None and score.language == "en":
         lines = _sung_lines(score)
+        lead = next(part for part in score.vocals if part.stem == "Vocals")
         vocals = stems["Vocals"].mean(axis=1)
         sung: list[tuple[list[str], list[str]]] = []
         for start, end, text in lines:
@@ -353,7 +349,9 @@ def measure(clip: Clip, out: Path, asr: _Recogniser | None) -> Figures:
         spoken = [
             (_words(text), asr.words(audio, rate))
             for (_, _, text), (audio, rate) in zip(
-                lines, _spoken([t for _, _, t in lines], score.language), strict=True
+                lines,
+                _spoken([t for _, _, t in lines], score.language, lead.voice.singer),
+                strict=True,
             )
         ]
         figures.wer, figures.wer_spoken, figures.lines = _wer(sung), _wer(spoken), len(lines)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from cadenza.db.changes import NoTaskChanges
+from cadenza.db.checkpoints import SqliteCheckpointer
 from cadenza.domain.actions import Action
 from cadenza.engines.registry import EngineFactory, EngineRegistry
 from cadenza.services.callbacks import CallbackRenderers
@@ -59,6 +60,8 @@ class Container:
     #: Which tasks go to upstream channels, and their health; None where no channel
     #: secret is set (nothing is relayed).
     channels: ChannelRouter | None = None
+    #: Checkpoints a SQLite database's log off the commit path; None on PostgreSQL.
+    checkpointer: SqliteCheckpointer | None = None
 
     @functools.cached_property
     def event_waiter(self) -> TaskEventWaiter:
@@ -249,6 +252,7 @@ def build_engines(settings: Settings, storage: MediaStorage | None = None) -> En
         for action in (
             Action.REPLACE_SECTION,
             Action.ADD_VOCALS,
+            Action.ADD_INSTRUMENTAL,
             Action.SAMPLES,
             Action.MASHUP,
             Action.INSPO,
@@ -315,7 +319,7 @@ def build_container(settings: Settings) -> Container:
         uow = serialized(uow)
     storage = build_storage(settings)
     engines = build_engines(settings, storage)
-    channels, relay = build_relay(settings, uow)
+    channels, relay = build_relay(settings, uow, storage)
     runner = build_runner(settings, uow, storage, engines, relay)
     queue = build_queue(settings)
     if relay is not None:
@@ -341,6 +345,7 @@ def build_container(settings: Settings) -> Container:
         changes=build_changes(settings),
         callback_sender=build_callback_sender(settings),
         channels=channels,
+        checkpointer=build_checkpointer(settings),
     )
 
 
@@ -354,7 +359,7 @@ def build_secret_box(settings: Settings) -> SecretBox | None:
 
 
 def build_relay(
-    settings: Settings, uow: UnitOfWorkFactory
+    settings: Settings, uow: UnitOfWorkFactory, storage: MediaStorage | None = None
 ) -> tuple[ChannelRouter | None, RelayEngine | None]:
     """The channel router and the relay engine, where a channel secret is set: relayed
     tasks run in the process that serves the API, on its relay lane."""
@@ -375,6 +380,7 @@ def build_relay(
             timeout_s=settings.relay_media_timeout_s,
             allow_private=settings.allow_private_urls,
         ),
+        storage=storage,
     )
     return router, engine
 
@@ -386,15 +392,29 @@ def build_callback_sender(settings: Settings) -> CallbackSender:
     return WebhookSender(allow_private=settings.allow_private_urls)
 
 
+def _sqlite_file(settings: Settings) -> str | None:
+    """The SQLite database's file; None for an in-memory one (one connection's own, with
+    no log: nothing to follow or checkpoint from another connection) or a URI."""
+    from sqlalchemy.engine import make_url
+
+    path = make_url(settings.resolved_database_url()).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
+def build_checkpointer(settings: Settings) -> SqliteCheckpointer | None:
+    """A SQLite file's checkpoints, run by the API process."""
+    path = _sqlite_file(settings) if is_sqlite(settings) else None
+    return SqliteCheckpointer(path) if path else None
+
+
 def build_changes(settings: Settings) -> TaskChanges:
     if is_sqlite(settings):
-        from sqlalchemy.engine import make_url
-
         from cadenza.db.changes import SqliteTaskChanges
 
-        path = make_url(settings.resolved_database_url()).database
-        # An in-memory database is one connection's own: nothing to follow from another.
-        if settings.sqlite_change_poll_ms <= 0 or not path or path == ":memory:":
+        path = _sqlite_file(settings)
+        if settings.sqlite_change_poll_ms <= 0 or not path:
             return NoTaskChanges()
         return SqliteTaskChanges(path, poll_s=settings.sqlite_change_poll_ms / 1000)
     from cadenza.db.changes import PostgresTaskChanges

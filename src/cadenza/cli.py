@@ -302,10 +302,18 @@ def channels_add(
     ],
     models: Annotated[
         list[str] | None,
-        typer.Option("--models", help="A model it serves (repeat, or comma-separate); * for all."),
+        typer.Option(
+            "--models",
+            help="A model it serves (repeat, or comma-separate); * for all; "
+            "ours=theirs sends ours under the upstream's name.",
+        ),
     ] = None,
     actions: Annotated[
-        list[str] | None, typer.Option("--actions", help="An action it serves (default MUSIC).")
+        list[str] | None,
+        typer.Option(
+            "--actions",
+            help="An action it serves, MUSIC or LYRICS (repeat, or comma-separate; default MUSIC).",
+        ),
     ] = None,
     weight: Annotated[int, typer.Option(help="Share of tasks among equals.")] = 1,
     priority: Annotated[int, typer.Option(help="Lower is tried first.")] = 0,

@@ -46,7 +46,11 @@ TIMEOUT_MS = 180_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = launch(tmp_path_factory.mktemp("console"))
+    # A channel secret: the admin page can add upstream channels.
+    server = launch(
+        tmp_path_factory.mktemp("console"),
+        env_extra={"CADENZA_CHANNEL_SECRET": "console-channel-secret"},
+    )
     try:
         yield server
     finally:
@@ -127,11 +131,17 @@ def test_a_person_makes_hears_and_downloads_a_song(
     task = page.locator("#task-list .task").first
     seen: set[str] = set()
     shot_running = False
+    # One read of the live DOM per tick: the list re-renders as the task moves, so a
+    # bar counted a moment ago may be gone by the time a second locator call asks for it.
+    read = """() => {
+        const t = document.querySelector('#task-list .task');
+        const bar = t && t.querySelector('progress');
+        return [t ? t.dataset.status || '' : '', bar ? String(bar.value) : null];
+    }"""
     for _ in range(int(TIMEOUT_MS / 250)):
-        status = task.get_attribute("data-status") or ""
-        bar = task.locator("progress")
-        if bar.count():
-            seen.add(bar.first.get_attribute("value") or "")
+        status, value = page.evaluate(read)
+        if value is not None:
+            seen.add(value)
             if not shot_running and status == "IN_PROGRESS":
                 tab.shot("03-library-progress")
                 shot_running = True
@@ -241,4 +251,52 @@ def test_an_admin_creates_a_key_and_grants_credits(server: Server, browser: Any)
     user.sign_in(new_key(server, "1"))
     assert not user.page.get_by_role("button", name="Admin").is_visible()
     user.close()
+    tab.close()
+
+
+def test_an_admin_adds_disables_and_removes_an_upstream_channel(
+    server: Server, browser: Any
+) -> None:
+    admin = new_key(server, "0", "--admin")
+    headers = {"X-API-Key": admin}
+    tab = Page(browser, server)
+    page = tab.page
+    tab.sign_in(admin)
+    page.get_by_role("button", name="Admin").click()
+    page.wait_for_selector("#channels-table tbody tr")
+    assert "No channel" in page.locator("#channels-table").inner_text()
+
+    page.get_by_label("Channel name").fill("gpu-1")
+    page.get_by_label("Dialect").select_option("acedata")
+    page.get_by_label("Base URL").fill("http://10.0.0.5:8000")
+    page.get_by_label("Upstream key").fill("sk_upstream_secret")
+    page.get_by_label("Models").fill("chirp-v4=chirp-v3-5, chirp-v5")
+    page.get_by_label("Actions").fill("music, lyrics")
+    page.get_by_role("button", name="Add channel").click()
+    row = page.locator("#channels-table tr", has_text="gpu-1")
+    row.wait_for()
+    text = row.inner_text()
+    assert "acedata" in text and "chirp-v4=chirp-v3-5" in text and "LYRICS" in text
+    assert "closed" in text  # its circuit, as this process sees it
+    [listed] = httpx.get(server.base + "/api/v1/admin/channels", headers=headers).json()["items"]
+    assert listed["name"] == "gpu-1" and listed["actions"] == ["LYRICS", "MUSIC"]
+    assert "sk_upstream_secret" not in page.content()  # the key is never shown
+    tab.shot("08-channels")
+
+    row.get_by_label("gpu-1 enabled").uncheck()
+    page.wait_for_function(
+        "document.querySelector('#alert.ok') && "
+        "document.querySelector('#alert').textContent.includes('takes no new tasks')"
+    )
+    [listed] = httpx.get(server.base + "/api/v1/admin/channels", headers=headers).json()["items"]
+    assert listed["enabled"] is False
+    assert "disabled" in page.locator("#channels-table tr", has_text="gpu-1").inner_text()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row = page.locator("#channels-table tr", has_text="gpu-1")
+    row.get_by_role("button", name="Remove").click()
+    page.wait_for_function(
+        "document.querySelector('#channels-table').textContent.includes('No channel')"
+    )
+    assert httpx.get(server.base + "/api/v1/admin/channels", headers=headers).json()["items"] == []
     tab.close()

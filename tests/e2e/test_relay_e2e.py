@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -292,3 +293,201 @@ def test_a_gateway_killed_mid_relay_resumes_the_task_after_a_restart_without_a_s
             assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"]
     finally:
         stop(second)
+
+
+@pytest.mark.parametrize("kind", ["sunocore", "acedata"])
+def test_lyrics_are_written_upstream_and_answered_as_the_gateways_own(
+    kind: str, upstream: Server, gateway: Server
+) -> None:
+    upstream_key = new_key(upstream, "100")
+    name = f"lyricist-{kind}"
+    # A model nobody asks for: the channel takes lyrics (which name none), not songs.
+    cli(
+        gateway,
+        "channels",
+        "add",
+        "--name",
+        name,
+        "--kind",
+        kind,
+        "--base-url",
+        upstream.base,
+        "--key",
+        upstream_key,
+        "--models",
+        "chirp-nobody",
+        "--actions",
+        "MUSIC,LYRICS",
+    )
+    headers = {"X-API-Key": new_key(gateway, "100", "--rpm", "1000")}
+    prompt = "a lighthouse keeper's song for the winter sea"
+    try:
+        with (
+            httpx.Client(base_url=gateway.base, headers=headers, timeout=30) as client,
+            httpx.Client(
+                base_url=upstream.base, headers={"X-API-Key": upstream_key}, timeout=30
+            ) as upstream_client,
+        ):
+            submitted = client.post("/suno/submit/lyrics", json={"prompt": prompt}).json()
+            assert submitted["code"] == "success", submitted
+            task_id = submitted["data"]
+            task, _ = poll_task(client, task_id, timeout_s=60)
+            assert task["status"] == "SUCCESS" and task["action"] == "LYRICS", task
+
+            # Written upstream, once, and charged once on each side.
+            upstream_rows = _ledger(upstream_client)
+            assert [kind for kind, _ in upstream_rows] == ["CONSUME"], upstream_rows
+            made = upstream_client.post("/suno/fetch", json={"ids": [upstream_rows[0][1]]}).json()[
+                "data"
+            ][0]
+            assert made["action"] == "LYRICS" and made["status"] == "SUCCESS", made
+            theirs = made["data"]
+            assert theirs["text"].startswith("[") and theirs["title"], theirs
+            assert task["data"] == {
+                "id": task_id,
+                "status": "complete",
+                "title": theirs["title"],
+                "text": theirs["text"],
+            }
+            assert _ledger(client) == [("CONSUME", task_id)]
+
+            # The AceData dialect answers the relayed task as it answers lyrics written
+            # here: its record's data is the list ``/suno/lyrics`` answers.
+            record = client.post("/suno/tasks", json={"id": task_id, "action": "retrieve"})
+            assert record.status_code == 200, record.text
+            [item] = record.json()["response"]["data"]
+            assert (item["title"], item["text"]) == (theirs["title"], theirs["text"])
+
+            # AceData's ``/suno/lyrics`` answers once the relayed task has ended.
+            answer = client.post("/suno/lyrics", json={"prompt": prompt})
+            assert answer.status_code == 200, answer.text
+            [written] = answer.json()["data"]
+            assert written["status"] == "complete" and written["text"].startswith("[")
+            assert len(_ledger(upstream_client)) == 2
+    finally:
+        cli(gateway, "channels", "disable", name)
+        cli(gateway, "channels", "remove", name)
+
+
+def _acedata_record(client: httpx.Client, task_id: str, timeout_s: float = 240) -> dict[str, Any]:
+    """The task's AceData record (``/suno/tasks``) once it has ended."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record = client.post("/suno/tasks", json={"id": task_id, "action": "retrieve"})
+        assert record.status_code == 200, record.text
+        found: dict[str, Any] = record.json()
+        if found["state"] in ("complete", "failed"):
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ENGINE_PRESENT, reason="the built-in engine is absent")
+def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_made_it(
+    upstream: Server, gateway: Server
+) -> None:
+    upstream_key = new_key(upstream, "100")
+    name = "node-follow-ups"
+    # Songs only: its follow-ups go back to it whatever actions it lists.
+    cli(
+        gateway,
+        "channels",
+        "add",
+        "--name",
+        name,
+        "--kind",
+        "acedata",
+        "--base-url",
+        upstream.base,
+        "--key",
+        upstream_key,
+        "--models",
+        "chirp-v4-5",
+    )
+    headers = {"X-API-Key": new_key(gateway, "100", "--rpm", "1000")}
+    body = {
+        "title": "Split me",
+        "tags": "pop",
+        "prompt": "[Verse]\nsing it loud\nsing it back to me",
+        "mv": "chirp-v4-5",
+    }
+    try:
+        with (
+            httpx.Client(base_url=gateway.base, headers=headers, timeout=60) as client,
+            httpx.Client(
+                base_url=upstream.base, headers={"X-API-Key": upstream_key}, timeout=30
+            ) as upstream_client,
+        ):
+            song_id = client.post("/suno/submit/music", json=body).json()["data"]
+            song, _ = poll_task(client, song_id)
+            assert song["status"] == "SUCCESS", song
+            source = song["data"][0]
+
+            split = client.post(
+                "/suno/audios", json={"action": "stems", "audio_id": source["id"], "async": True}
+            )
+            assert split.status_code == 200, split.text
+            split_id = split.json()["task_id"]
+            record = _acedata_record(client, split_id)
+            assert record["state"] == "complete", record
+            stems = record["response"]["data"]
+            assert [s["title"] for s in stems] == [
+                f"{source['title']} - Vocals",
+                f"{source['title']} - Instrumental",
+            ]
+            for stem in stems:
+                # Mirrored here: served from the gateway's own storage.
+                assert stem["audio_url"].startswith(gateway.base), stem
+                audio = client.get(stem["audio_url"])
+                assert audio.status_code == 200 and len(audio.content) > 10_000
+
+            wav = client.post("/suno/wav", json={"audio_id": source["id"], "async": True})
+            assert wav.status_code == 200, wav.text
+            wav_id = wav.json()["task_id"]
+            record = _acedata_record(client, wav_id)
+            assert record["state"] == "complete", record
+            [exported] = record["response"]["data"]
+            assert exported["file_url"].startswith(gateway.base), exported
+            riff = client.get(exported["file_url"])
+            assert riff.status_code == 200 and riff.content[:4] == b"RIFF"
+
+            full = client.post(
+                "/suno/audios",
+                json={"action": "all_stems", "audio_id": source["id"], "async": True},
+            )
+            assert full.status_code == 200, full.text
+            full_id = full.json()["task_id"]
+            record = _acedata_record(client, full_id)
+            assert record["state"] == "complete", record
+            sets = record["response"]["data"]
+            assert len(sets) == 24 and sets[0]["title"] == f"{source['title']} (Vocals)"
+            assert all(s["audio_url"].startswith(gateway.base) for s in sets)
+
+            remaster = client.post(
+                "/suno/audios", json={"action": "remaster", "audio_id": source["id"], "async": True}
+            )
+            assert remaster.status_code == 200, remaster.text
+            remaster_id = remaster.json()["task_id"]
+            record = _acedata_record(client, remaster_id)
+            assert record["state"] == "complete", record
+            [remastered] = record["response"]["data"]
+            assert remastered["title"] == f"{source['title']} (Remastered)", remastered
+            assert remastered["audio_url"].startswith(gateway.base), remastered
+            assert len(client.get(remastered["audio_url"]).content) > 10_000
+
+            # Charged once each, here and upstream: the song, its splits, its WAV and its
+            # remaster.
+            assert sorted(_ledger(client)) == sorted(
+                [
+                    ("CONSUME", song_id),
+                    ("CONSUME", split_id),
+                    ("CONSUME", wav_id),
+                    ("CONSUME", full_id),
+                    ("CONSUME", remaster_id),
+                ]
+            )
+            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 5
+    finally:
+        cli(gateway, "channels", "disable", name)
+        cli(gateway, "channels", "remove", name)

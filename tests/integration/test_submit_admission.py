@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from cadenza.db import create_engine_for, migrate, tables, uow_factory
+from cadenza.db import uow as uow_module
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.errors import (
@@ -169,3 +170,27 @@ def test_an_edit_with_one_clip_is_admitted_too(uow: UnitOfWorkFactory, engine: E
 
 def balance_change(uow: UnitOfWorkFactory, key: ApiKey) -> Decimal:
     return Decimal(100) - balance(uow, key)
+
+
+@pytest.fixture(params=["flush mark", "synchronous commit"])
+def admission(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL admits with an asynchronous commit and a flush mark after it where the
+    role may write one, else with a synchronous commit: both must admit and refuse alike
+    (SQLite takes neither and must be unaffected)."""
+    monkeypatch.setattr(uow_module, "_MARK_ALLOWED", request.param == "flush mark")
+    return str(request.param)
+
+
+def test_both_commit_paths_admit_and_refuse_alike(
+    uow: UnitOfWorkFactory, engine: Engine, admission: str
+) -> None:
+    key, _ = keys.create_key(uow, name=admission, credits=Decimal(15), concurrency_limit=1)
+    task = tasks.submit_music(uow, NullQueue(), key, BODY)
+    assert balance(uow, key) == Decimal(5)
+    with pytest.raises(ConcurrencyLimited):
+        tasks.submit_music(uow, NullQueue(), key, BODY)
+    assert rows(engine, key) == (1, 2, 2)
+    with engine.connect() as conn:
+        stored = conn.execute(select(tables.tasks.c.id).where(tables.tasks.c.key_id == key.id))
+        assert stored.scalar_one() == task.id
+    keys.grant_credits(uow, key.id, Decimal(1))  # the key's row is free

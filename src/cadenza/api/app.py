@@ -84,6 +84,7 @@ async def _reaper_loop(container: Container, interval_s: float) -> None:
                 container.queue,
                 stalled_after_s=container.settings.stalled_after_s,
                 event_retention_days=container.settings.event_retention_days,
+                storage=container.storage,
             )
             if (
                 report.failed
@@ -148,6 +149,8 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
             waiter.reset()
 
         container.changes.start(changed, reset)
+        if container.checkpointer is not None:
+            container.checkpointer.start()
         dispatcher = _callback_dispatcher(container, metrics)
         if dispatcher is not None:
             dispatcher.start()
@@ -173,6 +176,8 @@ def create_app(container: Container, *, manage_queue: bool = True) -> FastAPI:
             if manage_queue:
                 await asyncio.to_thread(container.queue.stop)
             await asyncio.to_thread(container.changes.stop)
+            if container.checkpointer is not None:
+                await asyncio.to_thread(container.checkpointer.stop)
             log.info("shutdown_complete")
 
     app = CadenzaAPI(

@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, replace
 
 from cadenza.compose import composer
-from cadenza.compose.analysis import is_analysed, offset_beats
+from cadenza.compose.analysis import is_analysed, melody_key, offset_beats
 from cadenza.compose.composer import VOICE_RANGES
 from cadenza.compose.harmony import NOTE_NAMES, chord_pcs, chord_quality, degree_root, scale_pcs
 from cadenza.compose.lyrics import ParsedLine, ParsedSection, detect_language, is_han, parse_lyrics
@@ -459,26 +459,42 @@ def harmonise(
     return degrees
 
 
+def _inside(notes: list[Note], total_beats: float) -> list[Note]:
+    """``notes`` cut to the song: an analysed grid's first beat may lie a hair before the
+    audio, and what sounds before it starts at 0 (nothing in a score starts earlier)."""
+    kept = []
+    for note in notes:
+        if note.start >= total_beats or note.start + note.duration <= 0:
+            continue
+        if note.start < 0:
+            note.duration = round(note.duration + note.start, 6)
+            note.start = 0.0
+        kept.append(note)
+    return kept
+
+
 def accompaniment_score(source: Score, window: Window, request: MusicRequest, seed: int) -> Score:
     """A band in the request's style under the analysed vocal of ``source``, within
     ``window``: the vocal's own tempo, meter and key, chords harmonised from its melody
     bar by bar, the arrangement the composer writes for them (no lead melody: the voice
     has the tune). Times are the source's, so the band plays in time with the voice. The
-    score's tracks are the band's; the melody it was harmonised from is kept as a track
-    of the ``Vocals`` stem (for MIDI), never rendered."""
+    key is the melody's own where it has notes enough (see ``melody_key``). The score's
+    tracks are the band's; the melody it was harmonised from is kept as a track of the
+    ``Vocals`` stem (for MIDI), never rendered."""
     from cadenza.compose.edits import restyled, source_style
 
     bpb = source.beats_per_bar
+    melody = melody_notes(source)
+    key_root, mode = melody_key(melody) or (source.key_root, source.mode)
     style = restyled(source, request, seed) if request.tags.strip() else source_style(source)
     style = replace(
         style,
         tempo_bpm=source.tempo_bpm,
         beats_per_bar=bpb,
-        key_root=source.key_root,
-        mode=source.mode,
+        key_root=key_root,
+        mode=mode,
     )
-    melody = melody_notes(source)
-    degrees = harmonise(melody, source.key_root, source.mode, window.start_beat, window.bars, bpb)
+    degrees = harmonise(melody, key_root, mode, window.start_beat, window.bars, bpb)
     # The vocal sings over every block: a line each keeps the lead instrument quiet.
     sung = [ParsedLine("", [])]
     blocks: list[composer._Block] = []
@@ -498,16 +514,24 @@ def accompaniment_score(source: Score, window: Window, request: MusicRequest, se
         for note in track.notes:
             note.start = round(note.start + shift, 6)
     for chord in chords:
-        chord.start = round(chord.start + shift, 6)
+        chord.start = max(0.0, round(chord.start + shift, 6))
     band = _copy(source)
     band.tracks = [t for t in tracks if t.notes]
     for track in band.tracks:
-        track.notes = [n for n in track.notes if n.start < source.total_beats]
+        track.notes = _inside(track.notes, source.total_beats)
     if melody:
         band.tracks.append(
-            Track("Melody", "Vocals", 53, notes=[copy.deepcopy(n) for n in melody], channel=15)
+            Track(
+                "Melody",
+                "Vocals",
+                53,
+                notes=_inside([copy.deepcopy(n) for n in melody], source.total_beats),
+                channel=15,
+            )
         )
     band.chords = chords
+    band.key_root, band.mode = key_root, mode
+    band.extra["key"] = f"{NOTE_NAMES[key_root]} {mode}"
     band.tags = request.tags.strip() or source.tags
     band.genre = style.genre
     band.seed = seed

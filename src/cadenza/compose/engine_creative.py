@@ -1,6 +1,6 @@
 """The compose engine's creative actions on a finished clip: replace_section
-(``REPLACE_SECTION``), Add Vocals (``ADD_VOCALS``, AceData's overpainting) and samples
-(``SAMPLES``).
+(``REPLACE_SECTION``), Add Vocals (``ADD_VOCALS``, AceData's overpainting), Add
+Instrumental (``ADD_INSTRUMENTAL``, AceData's underpainting) and samples (``SAMPLES``).
 
 The first two read the source clip's score and audio from storage, write new vocals into the score
 (``compose.creative``) and keep the source's own audio wherever nothing changed:
@@ -12,6 +12,11 @@ The first two read the source clip's score and audio from storage, write new voc
 - Add Vocals sings the new lead alone and adds it to the source's audio: the source is
   the new clip's instrumental, untouched but for one gain that keeps the sum's peaks
   under full scale.
+- Add Instrumental arranges a band in the asked style under an a cappella upload: its
+  analysed tempo, beat grid and key, chords harmonised from its sung melody bar by bar
+  (``compose.creative.accompaniment_score``). The band is rendered and mixed alone, set
+  under the voice, and added to the upload's own audio, which is the new clip's Vocals
+  stem, untouched but for one gain that keeps the sum's peaks under full scale.
 - samples chops the window's first bars into a loop and lays it on every bar line of a
   new song written in the source's key, tempo and meter (no stretching or re-pitching
   needed), in the sample's own stem, mastered with the song.
@@ -31,9 +36,12 @@ import soundfile as sf
 from cadenza.compose.creative import (
     Reference,
     Window,
+    accompaniment_score,
     bar_window,
+    fit_to_chords,
     inspired_score,
     mashup_score,
+    melody_notes,
     overpaint_score,
     replace_section_score,
     sample_bars,
@@ -57,6 +65,8 @@ from cadenza.services.ports import MediaStorage
 
 #: Length of the linear crossfade at each seam of a replaced section (seconds).
 SEAM_S = 0.04
+#: Stems a score's voices are in (a melody kept for the MIDI, never played).
+VOICE_STEMS = frozenset({"Vocals", "Backing Vocals"})
 #: Stem that carries a source's audio whose parts are unknown (an upload).
 WHOLE_STEM = "FX"
 #: Largest sample peak of Add Vocals' sum before the whole is scaled down.
@@ -77,7 +87,11 @@ SECOND_SCORE_PARAM = "second_score_key"
 #: ``audio_weight`` when the request gives none: close to the references.
 DEFAULT_WEIGHT = 0.85
 
-ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "SAMPLES", "MASHUP", "INSPO")
+#: Where an a cappella sits over the band arranged under it (LU, over the window): a
+#: lead a little over its band, as the engine's own songs are mixed.
+VOCAL_OVER_BAND_LU = 2.0
+
+ACTIONS = ("REPLACE_SECTION", "ADD_VOCALS", "ADD_INSTRUMENTAL", "SAMPLES", "MASHUP", "INSPO")
 
 
 def handles(action: str) -> bool:
@@ -193,6 +207,39 @@ def _score_file(out_dir: Path, score: Score, files: dict[str, Path]) -> None:
     path = out_dir / "score.json"
     path.write_text(json.dumps(score.to_dict(), ensure_ascii=False) + "\n", "utf-8")
     files["score.json"] = path
+
+
+def _write_clip(
+    out_dir: Path, score: Score, song: AudioArray, stems: Mapping[str, AudioArray], seed: int
+) -> dict[str, Path]:
+    """Every file of a clip made from ``score`` whose audio is ``song`` (the sum of
+    ``stems``), but ``meta.json``."""
+    from cadenza.compose.cover import write_covers
+    from cadenza.compose.midi import write_midi
+    from cadenza.compose.pipeline import _write_json, lyrics_text
+    from cadenza.compose.timings import word_timings
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    _write_song(out_dir, score, song, written)
+    _write_stems(out_dir, stems, written)
+    cover, large = write_covers(
+        score.title, score.tags, seed, out_dir / "cover.png", out_dir / "cover_large.png"
+    )
+    written["cover.png"], written["cover_large.png"] = cover, large
+    write_midi(score, out_dir / "song.mid")
+    written["song.mid"] = out_dir / "song.mid"
+    written["lyrics.json"] = _write_json(
+        out_dir / "lyrics.json",
+        {
+            "title": score.title,
+            "language": score.language,
+            "lyrics": lyrics_text(score),
+            "words": word_timings(score),
+        },
+    )
+    _score_file(out_dir, score, written)
+    return written
 
 
 def _history(params: Mapping[str, Any], clip_id: str, window: Window) -> list[dict[str, Any]]:
@@ -311,11 +358,8 @@ def add_vocals(
     index: int,
 ) -> dict[str, Any]:
     """One Add Vocals clip (see the module's docstring)."""
-    from cadenza.compose.cover import write_covers
-    from cadenza.compose.midi import write_midi
     from cadenza.compose.mix import mix_stems
     from cadenza.compose.pipeline import _sing, _write_json, lyrics_text
-    from cadenza.compose.timings import word_timings
     from cadenza.compose.voice import VoiceBank
 
     t = time.perf_counter()
@@ -355,35 +399,10 @@ def add_vocals(
     )
     for name, audio in sung.items():
         stems[name] = stems[name] + audio if name in stems else audio
-    song = _sum(list(stems.values()), frames)
-    peak = float(np.max(np.abs(song))) if song.size else 0.0
-    gain = min(1.0, PEAK_CEILING / peak) if peak > 0 else 1.0
-    if gain < 1.0:
-        song *= np.float32(gain)
-        for name in stems:
-            stems[name] = (stems[name] * np.float32(gain)).astype(np.float32)
+    song, gain = _peak_gain(stems, frames)
     progress(0.8, "encode")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    _write_song(out_dir, score, song, written)
-    _write_stems(out_dir, stems, written)
-    cover, large = write_covers(
-        score.title, score.tags, seed, out_dir / "cover.png", out_dir / "cover_large.png"
-    )
-    written["cover.png"], written["cover_large.png"] = cover, large
-    write_midi(score, out_dir / "song.mid")
-    written["song.mid"] = out_dir / "song.mid"
+    written = _write_clip(out_dir, score, song, stems, seed)
     lyrics = lyrics_text(score)
-    written["lyrics.json"] = _write_json(
-        out_dir / "lyrics.json",
-        {
-            "title": score.title,
-            "language": score.language,
-            "lyrics": lyrics,
-            "words": word_timings(score),
-        },
-    )
-    _score_file(out_dir, score, written)
     key = str(score.extra.get("key") or "")
     meta: dict[str, Any] = {
         "title": score.title,
@@ -407,6 +426,106 @@ def add_vocals(
         "overpainting_end_s": window.end_s,
         "instrumental_gain": round(gain, 6),
         "vocal_gain_db": round(20 * float(np.log10(max(lift, 1e-9))), 2),
+        "stems": sorted(stems),
+        "seconds": {"compose": round(composed, 3)},
+    }
+    written["meta.json"] = _write_json(out_dir / "meta.json", meta)
+    progress(1.0, "done")
+    return {"id": clip_id, "files": {k: str(v) for k, v in written.items()}, "meta": meta}
+
+
+def _peak_gain(stems: dict[str, AudioArray], frames: int) -> tuple[AudioArray, float]:
+    """The stems' sum and the one gain (applied to it and to every stem, in place) that
+    keeps its sample peaks under ``PEAK_CEILING``."""
+    song = _sum(list(stems.values()), frames)
+    peak = float(np.max(np.abs(song))) if song.size else 0.0
+    gain = min(1.0, PEAK_CEILING / peak) if peak > 0 else 1.0
+    if gain < 1.0:
+        song *= np.float32(gain)
+        for name in stems:
+            stems[name] = (stems[name] * np.float32(gain)).astype(np.float32)
+    return song, gain
+
+
+def add_instrumental(
+    params: Mapping[str, Any],
+    source: Score,
+    files: _Source,
+    clip_id: str,
+    out_dir: Path,
+    progress: ProgressFn,
+    soundfont: Path,
+    index: int,
+) -> dict[str, Any]:
+    """One Add Instrumental clip (see the module's docstring)."""
+    import dataclasses
+
+    from cadenza.compose.mix import MixPlan, mix_stems
+    from cadenza.compose.pipeline import _write_json
+    from cadenza.compose.synth import render_tracks
+
+    t = time.perf_counter()
+    start, end = _span(params)
+    window = bar_window(source, start, end)
+    request = _request(params, source)
+    seed = clip_seed(request.seed, index)
+    score = accompaniment_score(source, window, request, seed)
+    score.title = request.title
+    composed = time.perf_counter() - t
+    voice = files.audio("song.wav")
+    frames = len(voice)
+    progress(0.05, "instruments")
+    # The melody track (kept for the MIDI) is the voice's: never rendered.
+    band_only = dataclasses.replace(
+        score, tracks=[t for t in score.tracks if t.stem not in VOICE_STEMS]
+    )
+    rendered = render_tracks(
+        band_only, soundfont, SAMPLE_RATE, lambda f: progress(0.05 + 0.6 * f, "instruments")
+    )
+    if not rendered:
+        raise EngineError("the arrangement has no notes to play")
+    progress(0.65, "mix")
+    plan = MixPlan.from_score(band_only, SAMPLE_RATE, frames)
+    band = mix_stems({k: _fit(v, frames) for k, v in rendered.items()}, SAMPLE_RATE, plan)
+    del rendered
+    a, b = round(window.start_s * SAMPLE_RATE), round(window.end_s * SAMPLE_RATE)
+    over = _loudness(voice[a:b])
+    under = _loudness(_sum(list(band.values()), frames)[a:b])
+    level = 1.0
+    if np.isfinite(under) and np.isfinite(over):
+        level = float(10 ** ((over - VOCAL_OVER_BAND_LU - under) / 20))
+    stems: dict[str, AudioArray] = {
+        name: (audio * np.float32(level)).astype(np.float32) for name, audio in band.items()
+    }
+    stems["Vocals"] = voice
+    song, gain = _peak_gain(stems, frames)
+    progress(0.8, "encode")
+    written = _write_clip(out_dir, score, song, stems, seed)
+    fit = fit_to_chords(melody_notes(source), score.chords, score.key_root, score.mode)
+    meta: dict[str, Any] = {
+        "title": score.title,
+        "tags": score.tags,
+        "negative_tags": "",
+        "duration": round(frames / SAMPLE_RATE, 3),
+        "lyrics": "",
+        "prompt": "",
+        "gpt_description_prompt": "",
+        "model_name": request.model,
+        "major_model_version": request.major_model_version,
+        "seed": seed,
+        "tempo": round(score.tempo_bpm, 2),
+        "key": str(score.extra.get("key") or ""),
+        "instrumental": False,
+        "engine": "compose",
+        "engine_version": score.engine_version,
+        "type": "underpainting",
+        "edited_clip_id": params.get("source_clip_id"),
+        "underpainting_start_s": window.start_s,
+        "underpainting_end_s": window.end_s,
+        "vocal_gain": round(gain, 6),
+        "band_gain_db": round(20 * float(np.log10(max(level, 1e-9))), 2),
+        "chord_tone_share": fit["chord_tone_share"],
+        "scale_tone_share": fit["scale_tone_share"],
         "stems": sorted(stems),
         "seconds": {"compose": round(composed, 3)},
     }
@@ -688,6 +807,12 @@ def run_creative(
                 entries.append(
                     replace_section(
                         params, source, files, clip_id, workdir / clip_id, report, soundfont
+                    )
+                )
+            elif action.upper() == "ADD_INSTRUMENTAL":
+                entries.append(
+                    add_instrumental(
+                        params, source, files, clip_id, workdir / clip_id, report, soundfont, index
                     )
                 )
             elif action.upper() == "SAMPLES":

@@ -14,6 +14,7 @@ Audio layout is ``(samples, channels)`` float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,9 @@ _OVERSAMPLE = 4
 _BLOCK = 64  # limiter envelope resolution in samples
 _LOOKAHEAD_S = 0.005
 _RELEASE_DB_PER_S = 80.0
+#: Sample-peak ceiling of each part of a stem split (dBFS): under 16-bit full scale with
+#: room for the envelope's interpolation between nodes.
+PART_CEILING_DBFS = -0.1
 _MARGIN_DB = 0.3  # head-room: oversampling filters disagree by up to ~0.2 dB near Nyquist
 
 
@@ -427,13 +431,44 @@ def _as_2d(audio: AudioArray) -> AudioArray:
     return audio[:, None] if audio.ndim == 1 else audio
 
 
+def _part_peaks(
+    stems: dict[str, AudioArray], parts: Sequence[Sequence[str]], block: int = _BLOCK
+) -> FloatArray:
+    """Per block, the largest sample of any part's sum (a part: stems heard together)."""
+    frames = next(iter(stems.values())).shape[0]
+    peaks = np.zeros(-(-frames // block), dtype=np.float64)
+    step = block * 4096
+    for start in range(0, frames, step):  # chunks keep the temporaries small
+        stop = min(frames, start + step)
+        first = start // block
+        for part in parts:
+            names = [name for name in part if name in stems]
+            if not names:
+                continue
+            piece = _as_2d(stems[names[0]][start:stop]).copy()
+            for name in names[1:]:
+                piece += _as_2d(stems[name][start:stop])
+            np.abs(piece, out=piece)
+            maxima = _block_maxima(piece, block)
+            window = peaks[first : first + len(maxima)]
+            np.maximum(window, maxima, out=window)
+    return peaks
+
+
 def master_stems(
     stems: dict[str, AudioArray],
     sample_rate: int,
     target_lufs: float = TARGET_LUFS,
     ceiling_dbtp: float = CEILING_DBTP,
+    parts: Sequence[Sequence[str]] = (),
 ) -> tuple[AudioArray, MasterReport]:
-    """Master the sum of ``stems``; scales every stem IN PLACE and returns the mastered mix."""
+    """Master the sum of ``stems``; scales every stem IN PLACE and returns the mastered mix.
+
+    ``parts`` are stems a listener also gets on their own, each part's sum as a 16-bit
+    file (a stem split): the limiter keeps their samples under ``PART_CEILING_DBFS`` too.
+    A lead voice can peak over full scale where the band's waveform happens to cancel it
+    in the mix; left alone, its stem would clip and no longer sum to the song.
+    """
     if not stems:
         raise ValueError("nothing to master")
     # float32 accumulation: its rounding (~-140 dB) is far below the 16-bit song's own.
@@ -447,11 +482,19 @@ def master_stems(
 
     ceiling = 10.0 ** ((ceiling_dbtp - _MARGIN_DB) / 20.0)
     true_peaks = _TruePeaks(mix)
+    # A part's samples against its own ceiling, expressed as peaks against the mix's.
+    part_peaks = (
+        _widen(_part_peaks(stems, parts)) * (ceiling / 10.0 ** (PART_CEILING_DBFS / 20.0))
+        if parts
+        else None
+    )
 
     def limiter(gain: float) -> FloatArray:
         # Blocks whose peak cannot reach the ceiling at this gain need no exact value:
         # their required gain is 1 either way.
         peaks = _widen(true_peaks.above(ceiling / gain * (1.0 - 1e-9)))
+        if part_peaks is not None:
+            peaks = np.maximum(peaks, part_peaks)
         return _envelope_nodes(peaks, gain, ceiling, sample_rate)
 
     gain = 10.0 ** ((target_lufs - measured) / 20.0)

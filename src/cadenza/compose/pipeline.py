@@ -43,6 +43,7 @@ from cadenza.compose.score import STEM_NAMES, Score
 from cadenza.compose.synth import DEFAULT_SOUNDFONT, SAMPLE_RATE, render_tracks, song_samples
 from cadenza.domain.errors import EngineError
 from cadenza.domain.music import MusicRequest
+from cadenza.domain.stems import split_parts
 from cadenza.services.ports import MediaStorage, PartialReporter
 
 if TYPE_CHECKING:
@@ -389,7 +390,7 @@ def _render_clip(
 
     stage("master")
     report("master")
-    song, mastered = master_stems(stems, SAMPLE_RATE)
+    song, mastered = master_stems(stems, SAMPLE_RATE, parts=split_parts(stems))
 
     if "preview.mp3" not in files:
         stage("preview")

@@ -14,7 +14,8 @@ How tags are read (all deterministic, no network):
 5. Nothing at all -> pop, or with high weirdness a genre picked by the seed.
 
 A "waltz" or "3/4" tag switches any genre to three beats per bar (bass on one, chords on
-two and three); "12/8" or "shuffle" plays four beats of triplet eighths (long-short).
+two and three); "12/8", "6/8" or "shuffle" plays four beats of triplet eighths (long-short;
+a bar of 12/8 is two of 6/8, the tempo counting dotted quarters).
 Moods (energetic, sad, happy, dark, chill, epic, ...) then shift tempo, mode and energy;
 named instruments are added to the band; negative tags remove instruments (by name or
 family: "guitar" removes every guitar), drums, or vocals. ``weirdness`` widens the random
@@ -1414,8 +1415,10 @@ def resolve_style(
         if drums is not None:
             drums = DrumPattern("waltz", 16, {"kick": (0,), "rim": (4, 8), "hat": (0, 4, 8)})
     swing = genre.swing
-    if "12/8" in tags or _mentions(tag_text, "shuffle"):
-        swing = 2.0 / 3.0  # a 12/8 shuffle: four beats of triplet eighths, long-short
+    if "12/8" in tags or "6/8" in tags or _mentions(tag_text, "shuffle"):
+        # Four beats of triplet eighths, long-short: a 12/8 bar, or two bars of 6/8 (the
+        # same pulse of dotted quarters; a backbeat lands on each 6/8 bar's second beat).
+        swing = 2.0 / 3.0
     # Drawn apart from the rest, so the tempo, key and chords of a seed stay as they were.
     takes = random.Random(seed * 104729 + 3)
     comp_pattern = _take(COMP_TAKES.get(comp_pattern), comp_pattern, takes)

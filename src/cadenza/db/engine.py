@@ -81,6 +81,8 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    from cadenza.db.checkpoints import SAFETY_NET_PAGES
+
     """WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for every transaction.
 
     ``BEGIN IMMEDIATE`` takes the write lock up front, so a transaction that reads a balance
@@ -97,6 +99,9 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # API processes checkpoint from a thread (``db/checkpoints.py``); a commit
+            # checkpoints only a log grown past this, holding the write lock meanwhile.
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -125,8 +125,10 @@ class SqlUnitOfWork:
             raise RuntimeError("the unit of work is not open")
         return self._conn
 
-    def commit(self) -> None:
+    def commit(self, *, durable: bool = True) -> None:
         try:
+            if not durable and self.connection.dialect.name == "postgresql":
+                self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
             self.connection.commit()
         except (OperationalError, InterfaceError) as exc:
             raise UpstreamUnavailable("database unavailable") from exc
@@ -187,11 +189,39 @@ def _pipeline(conn: Connection) -> Iterator[None]:
 
 
 _ADMIT = "SELECT cadenza_admit(%s, %s, %s, %s, %s, %s, %s)"
+#: The admission and its COMMIT as one message (the simple query protocol), so the server
+#: runs them back to back and the key's row is never locked while this process waits
+#: for its turn to run. The admission commits without waiting for its WAL flush, which
+#: lets go of the key's row at once; the mark after it (a transactional logical message,
+#: the smallest write that takes a transaction id) commits synchronously, so the WAL is
+#: flushed up to and past the admission's commit before the answer arrives. A gateway
+#: key's submits wait for their flushes side by side instead of queueing behind one
+#: another's, each holding the key.
+_ADMIT_DURABLY = (
+    "SET LOCAL synchronous_commit TO off; "
+    f"{_ADMIT}; "
+    "COMMIT; "
+    "SELECT pg_logical_emit_message(true, 'cadenza', 'admitted')"
+)
+#: Whether this database lets the role write the mark; else the admission's own commit
+#: is synchronous (the key's row held through its flush). Asked once per process.
+_MARK_ALLOWED: bool | None = None
+
+
+def _mark_allowed(raw: Any) -> bool:
+    global _MARK_ALLOWED
+    if _MARK_ALLOWED is None:
+        row = raw.execute(
+            "SELECT has_function_privilege("
+            "'pg_logical_emit_message(boolean, text, text)', 'EXECUTE')"
+        ).fetchone()
+        _MARK_ALLOWED = bool(row and row[0])
+    return _MARK_ALLOWED
 
 
 def _admit_in_one_flight(conn: Connection, entry: LedgerEntry, limit_active: bool) -> Decimal:
-    """``cadenza_admit`` (migration 0009) and the COMMIT in one pipeline: one round trip,
-    and the key's row is never locked while this process waits for its turn to run."""
+    """``cadenza_admit`` (migration 0009) and the COMMIT in one round trip (see
+    ``_ADMIT_DURABLY``). Outside a pipeline: the inserts before it are sent already."""
     raw: Any = conn.connection.driver_connection
     amount = -entry.change_amount
     values = (
@@ -203,11 +233,14 @@ def _admit_in_one_flight(conn: Connection, entry: LedgerEntry, limit_active: boo
         entry.created_at,
         limit_active,
     )
-    cursor = raw.cursor()
+    durable_mark = _mark_allowed(raw)
+    cursor = psycopg.ClientCursor(raw)
     try:
-        with raw.pipeline():
-            cursor.execute(_ADMIT, values)
-            raw.commit()
+        if durable_mark:
+            cursor.execute(_ADMIT_DURABLY, values)
+            cursor.nextset()  # past the SET, to the admission's row
+        else:
+            cursor.execute(f"{_ADMIT}; COMMIT", values)
         row = cursor.fetchone()
     except psycopg.OperationalError as exc:
         raise UpstreamUnavailable("database unavailable") from exc
@@ -218,6 +251,7 @@ def _admit_in_one_flight(conn: Connection, entry: LedgerEntry, limit_active: boo
         raise refusal(entry, exc.diag.message_primary or "") from None
     finally:
         cursor.close()
+    assert row is not None
     return Decimal(row[0])
 
 

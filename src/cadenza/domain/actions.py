@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     VOX = "VOX"
     REPLACE_SECTION = "REPLACE_SECTION"
     ADD_VOCALS = "ADD_VOCALS"
+    ADD_INSTRUMENTAL = "ADD_INSTRUMENTAL"
     SAMPLES = "SAMPLES"
     MASHUP = "MASHUP"
     INSPO = "INSPO"
@@ -66,6 +67,7 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price(Action.VOX, "Vocal excerpt (vox)", Decimal("1")),
     Price(Action.REPLACE_SECTION, "Replace a section (1 clip)", Decimal("5")),
     Price(Action.ADD_VOCALS, "Add vocals to an instrumental (2 clips)", Decimal("10")),
+    Price(Action.ADD_INSTRUMENTAL, "Add an instrumental under a vocal (2 clips)", Decimal("10")),
     Price(Action.SAMPLES, "A song built on a sample of a clip (2 clips)", Decimal("10")),
     Price(Action.MASHUP, "A song made from two clips (2 clips)", Decimal("10")),
     Price(Action.INSPO, "A song in the style of reference recordings (2 clips)", Decimal("10")),

@@ -39,9 +39,20 @@ class ChannelKind(enum.StrEnum):
     ACEDATA = "acedata"
 
 
+#: Follow-ups of a clip a channel made, by the dialect that has a request for them. They
+#: go back to that channel whatever actions it lists: only it has the song's real parts,
+#: and it served the song itself.
+FOLLOW_UPS: dict[ChannelKind, frozenset[str]] = {
+    ChannelKind.ACEDATA: frozenset({"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE"}),
+    # Its requests make songs and lyrics only.
+    ChannelKind.SUNOCORE: frozenset(),
+}
+
 MAX_NAME = 64
-#: The actions a channel can take so far: songs (made, extended, covered).
-RELAYABLE_ACTIONS = frozenset({"MUSIC"})
+#: The actions a channel can take: songs (made, extended, covered) and lyrics.
+RELAYABLE_ACTIONS = frozenset({"MUSIC", "LYRICS"})
+#: Those that name no model: a channel that takes them takes them whatever its models.
+MODEL_FREE_ACTIONS = frozenset({"LYRICS"})
 
 
 @dataclass
@@ -54,7 +65,8 @@ class Channel:
     kind: ChannelKind
     base_url: str
     credential: str
-    #: Model names it serves (``chirp-v4``…); ``*`` serves every model.
+    #: Model names it serves (``chirp-v4``…); ``*`` serves every model; ``local=theirs``
+    #: serves ``local`` and sends it upstream as ``theirs``.
     models: list[str] = field(default_factory=lambda: ["*"])
     #: Actions it serves (``MUSIC``…).
     actions: list[str] = field(default_factory=lambda: ["MUSIC"])
@@ -77,7 +89,36 @@ class Channel:
     def serves(self, action: str, model: str) -> bool:
         if action not in self.actions:
             return False
-        return "*" in self.models or model.strip().lower() in self.models
+        if action in MODEL_FREE_ACTIONS:
+            return True
+        name = model.strip().lower()
+        return any(m == "*" or m.partition("=")[0] == name for m in self.models)
+
+    def follows_up(self, action: str) -> bool:
+        """Whether a follow-up ``action`` of a clip it made can go back to it."""
+        return action in FOLLOW_UPS[self.kind]
+
+    def upstream_model(self, model: str) -> str:
+        """The name the upstream knows ``model`` by: upstreams name their models in their
+        own way (another version's name, a vendor's), and clients keep asking for ours."""
+        name = model.strip().lower()
+        for entry in self.models:
+            local, mapped, theirs = entry.partition("=")
+            if mapped and local == name:
+                return theirs
+        return model
+
+
+def _model_entry(entry: str) -> str:
+    """``name`` or ``name=upstream name``, trimmed and lower-cased."""
+    local, mapped, theirs = (part.strip().lower() for part in entry.partition("="))
+    if not mapped:
+        return local
+    if not local or not theirs or local == "*" or "=" in theirs:
+        raise InvalidInput(f"a model mapping is 'ours=theirs', not {entry.strip()!r}")
+    if len(theirs) > 100:
+        raise InvalidInput("an upstream model name is at most 100 characters")
+    return f"{local}={theirs}"
 
 
 def new_channel(
@@ -106,7 +147,9 @@ def new_channel(
     url = base_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")) or len(url) > 2000:
         raise InvalidInput("base URL must be an http:// or https:// URL")
-    model_names = sorted({m.strip().lower() for m in models if m.strip()}) or ["*"]
+    model_names = sorted({_model_entry(m) for m in models if m.strip()}) or ["*"]
+    if len({m.partition("=")[0] for m in model_names}) < len(model_names):
+        raise InvalidInput("a model is named twice in the channel's models")
     action_names = sorted({a.strip().upper() for a in actions if a.strip()}) or ["MUSIC"]
     unknown = set(action_names) - RELAYABLE_ACTIONS
     if unknown:

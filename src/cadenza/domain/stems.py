@@ -6,7 +6,7 @@ them) read this, so a clip's title never changes between pending and succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 #: Suno's twelve stems, in the order its 12-stem split returns them (AceData's all_stems).
 STEM_ORDER: tuple[str, ...] = (
@@ -26,6 +26,8 @@ STEM_ORDER: tuple[str, ...] = (
 #: What a two-stem split sings: every voice, lead and backing (a separator hears both as
 #: vocals); the instrumental is everything else.
 SUNG = frozenset({"Vocals", "Backing Vocals"})
+#: What each set of a 12-stem split is: the stems as mixed, and each brought up alone.
+SET_KINDS: tuple[str, ...] = ("mix", "solo")
 #: The two-stem split's clips, in Suno's order.
 TWO_STEMS: tuple[str, ...] = ("Vocals", "Instrumental")
 #: The 12-stem split returns two candidate sets of twelve.
@@ -37,6 +39,16 @@ STEMS_MODEL = ""
 
 STEM_PREFIX = "stems/"
 NO_STEMS = "The song id does not support stems."
+
+
+def split_parts(stems: Iterable[str]) -> list[tuple[str, ...]]:
+    """What a split may hand out on its own from ``stems``: each stem alone (all_stems)
+    and the sung and the played ones together (stems); the master keeps each within
+    full scale."""
+    names = list(stems)
+    sung = tuple(s for s in names if s in SUNG)
+    played = tuple(s for s in names if s not in SUNG)
+    return [(s,) for s in names] + [part for part in (sung, played) if len(part) > 1]
 
 
 def stem_of_file(name: str) -> str | None:

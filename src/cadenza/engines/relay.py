@@ -1,4 +1,6 @@
-"""The relay engine: makes a task on an upstream channel and brings its media home.
+"""The relay engine: makes a task on an upstream channel and brings its outcome home (a
+song's media, a lyrics task's lyrics, or what a follow-up of a relayed clip made there:
+its stems as clips, its WAV as a stored file).
 
 It runs a task's whole life upstream: the submit (failing over to another channel only
 while no upstream can have made the task), the polls (real progress onto the task), and
@@ -23,10 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cadenza.audio.probe import sniff
 from cadenza.domain.actions import Action
 from cadenza.domain.channels import Channel, ChannelKind, Relay, RelayState, pinned_channel
 from cadenza.domain.errors import EngineError, RemoteUrlRefused
+from cadenza.domain.lyrics import LyricsRequest
 from cadenza.domain.music import MusicRequest
+from cadenza.domain.stems import SET_KINDS, STEM_ORDER, split_stems
 from cadenza.domain.tasks import utcnow
 from cadenza.engines.relay_polls import ChannelPoller
 from cadenza.engines.upstream import (
@@ -41,7 +46,12 @@ from cadenza.engines.upstream import (
 )
 from cadenza.net.fetch import fetch_to_file
 from cadenza.services.channels import NO_WORKER, ChannelRouter
-from cadenza.services.ports import ProgressCallback, SecretBox, UnitOfWorkFactory
+from cadenza.services.ports import (
+    MediaStorage,
+    ProgressCallback,
+    SecretBox,
+    UnitOfWorkFactory,
+)
 from cadenza.services.worker import TaskAbandoned, TaskCancelled
 
 log = logging.getLogger(__name__)
@@ -54,6 +64,8 @@ STILL_RUNNING_CHECK_S = 30.0
 RENDER_SHARE = 0.9
 
 UpstreamFactory = Callable[[Channel, str], Upstream]
+#: One submit of a task to a channel's upstream under a key: the upstream task id.
+Send = Callable[[Channel, Upstream, str], str]
 
 
 def open_upstream(channel: Channel, key: str) -> Upstream:
@@ -84,8 +96,11 @@ class RelayEngine:
         poll_s: float = 1.0,
         media: MediaPolicy | None = None,
         upstreams: UpstreamFactory = open_upstream,
+        storage: MediaStorage | None = None,
     ) -> None:
         self._uow = uow
+        #: Where files that belong to no clip (an exported WAV) are kept.
+        self._storage = storage
         self._router = router
         self._box = box
         self._poll_s = poll_s
@@ -118,19 +133,71 @@ class RelayEngine:
     def run(
         self, action: str, params: dict[str, Any], workdir: Path, progress: ProgressCallback
     ) -> list[dict[str, Any]]:
-        if action != Action.MUSIC.value:
-            raise EngineError(f"action {action} cannot be relayed yet")
         task_id = str(params["task_id"])
-        request = MusicRequest.from_dict(params["request"])
-        clip_ids = [str(c) for c in params.get("clip_ids") or []]
         started = time.monotonic()
-        request = self._upstream_sources(request)
-        channel, upstream, upstream_id = self._accepted(task_id, action, request, params)
+        send: Send
+        if action == Action.MUSIC.value:
+            request = self._upstream_sources(MusicRequest.from_dict(params["request"]))
+            model = request.model
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                return upstream.submit_music(_as_sent(channel, request), submit_key)
+
+        elif action == Action.LYRICS.value:
+            prompt = LyricsRequest.from_dict(params["request"]).prompt
+            model = ""  # lyrics name no model
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                return upstream.submit_lyrics(prompt, submit_key)
+
+        elif action == Action.UPSAMPLE.value:
+            # A remaster of a relayed clip, pinned to the channel that made it.
+            theirs = self._upstream_clip(str(params["source_clip_id"]))
+            model = str(params.get("model_name") or "")
+            variation = str(params.get("variation_category") or "normal")
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                return upstream.submit_remaster(
+                    theirs, channel.upstream_model(model), variation, submit_key
+                )
+
+        elif action in (Action.STEMS.value, Action.ALL_STEMS.value, Action.WAV.value):
+            # A follow-up of a relayed clip, pinned to the channel that made it.
+            theirs = self._upstream_clip(str(params["source_clip_id"]))
+            model = ""
+            split = action != Action.WAV.value
+            full = action == Action.ALL_STEMS.value
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                if split:
+                    return upstream.submit_stems(theirs, submit_key, full=full)
+                return upstream.submit_wav(theirs, submit_key)
+
+        else:
+            raise EngineError(f"action {action} cannot be relayed")
+        channel, upstream, upstream_id = self._accepted(task_id, action, model, send, params)
         # From here the task holds one of the channel's in-flight slots.
         try:
             done = self._follow(channel, upstream, upstream_id, progress, task_id)
-            results = self._mirror(channel, done.clips, clip_ids, workdir, progress)
-            self._remember_clips(task_id, done.clips, results)
+            if action == Action.LYRICS.value:
+                results = _lyrics_result(done)
+            elif action == Action.WAV.value:
+                results = self._mirror_wav(channel, done, task_id, workdir)
+            elif action in (Action.STEMS.value, Action.ALL_STEMS.value):
+                clip_ids = [str(c) for c in params.get("clip_ids") or []]
+                full = action == Action.ALL_STEMS.value
+                results = self._mirror_stems(
+                    channel, done, params, clip_ids, workdir, progress, full=full
+                )
+                self._remember_clips(task_id, done.clips, results)
+            else:
+                if not done.clips:
+                    raise EngineError("the upstream finished with no clips")
+                clip_ids = [str(c) for c in params.get("clip_ids") or []]
+                # A remaster here makes one clip; an upstream may make more.
+                made = done.clips[:1] if action == Action.UPSAMPLE.value else done.clips
+                results = self._mirror(channel, made, clip_ids, workdir, progress)
+                self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
             raise EngineError(f"the upstream's media could not be fetched: {exc}") from exc
@@ -145,7 +212,7 @@ class RelayEngine:
     # -- submit ---------------------------------------------------------------------------
 
     def _accepted(
-        self, task_id: str, action: str, request: MusicRequest, params: dict[str, Any]
+        self, task_id: str, action: str, model: str, send: Send, params: dict[str, Any]
     ) -> tuple[Channel, Upstream, str]:
         """The channel and upstream task id of this task, made now or found again; the
         task holds one of that channel's in-flight slots when this returns."""
@@ -163,16 +230,16 @@ class RelayEngine:
             upstream = self._open(channel)
             health.hold(channel)
             try:
-                return channel, upstream, self._reconcile(channel, upstream, relay, request)
+                return channel, upstream, self._reconcile(channel, upstream, relay, send)
             except BaseException:
                 health.release(channel)
                 raise
         refused = list(relay.refused_by) if relay is not None else []
         pinned = pinned_channel(str(params.get("route") or "")) or None
         while True:
-            order = self._order(action, request.model, pinned, refused)
+            order = self._order(action, model, pinned, refused)
             if not order:
-                if not self._order(action, request.model, pinned, refused, room=False):
+                if not self._order(action, model, pinned, refused, room=False):
                     raise EngineError(f"{NO_WORKER}: no upstream channel took the task")
                 # Every channel that may take it is at its cap: the task waits its turn
                 # (until its deadline here).
@@ -183,7 +250,7 @@ class RelayEngine:
                 if not health.reserve(channel):
                     continue  # taken by another task meanwhile
                 try:
-                    accepted = self._submit(task_id, channel, request, refused)
+                    accepted = self._submit(task_id, channel, send, refused)
                 except BaseException:
                     health.release(channel)
                     raise
@@ -193,7 +260,7 @@ class RelayEngine:
                 return channel, accepted[0], accepted[1]
 
     def _submit(
-        self, task_id: str, channel: Channel, request: MusicRequest, refused: list[str]
+        self, task_id: str, channel: Channel, send: Send, refused: list[str]
     ) -> tuple[Upstream, str] | None:
         """Submits to one channel; None when it certainly made nothing (try another)."""
         health = self._router.health
@@ -206,7 +273,7 @@ class RelayEngine:
         self._save(relay)
         upstream = self._open(channel)
         try:
-            upstream_id = upstream.submit_music(request, relay.submit_key)
+            upstream_id = send(channel, upstream, relay.submit_key)
         except Refused as exc:
             log.warning("channel %s refused task %s: %s", channel.name, task_id, exc)
             health.refused(channel)
@@ -222,7 +289,7 @@ class RelayEngine:
                 exc,
             )
             health.ambiguous(channel)
-            return upstream, self._reconcile(channel, upstream, relay, request)
+            return upstream, self._reconcile(channel, upstream, relay, send)
         except Rejected as exc:
             raise EngineError(str(exc)) from exc
         health.accepted(channel)
@@ -281,9 +348,7 @@ class RelayEngine:
             return []
         return [channel] if self._router.health.available(channel, room=room) else []
 
-    def _reconcile(
-        self, channel: Channel, upstream: Upstream, relay: Relay, request: MusicRequest
-    ) -> str:
+    def _reconcile(self, channel: Channel, upstream: Upstream, relay: Relay, send: Send) -> str:
         """The upstream's answer to the same submit under the same Idempotency-Key: the
         task it made, or (if the first never arrived) the one it makes now; asked until
         the channel's task timeout, never sent to another channel."""
@@ -293,7 +358,7 @@ class RelayEngine:
             self._wait(wait)
             self._check_running(relay.task_id)
             try:
-                upstream_id = upstream.submit_music(request, relay.submit_key)
+                upstream_id = send(channel, upstream, relay.submit_key)
             except (Refused, Ambiguous) as exc:
                 if time.monotonic() > deadline:
                     raise EngineError(
@@ -350,8 +415,6 @@ class RelayEngine:
                     continue
                 missing = 0
                 if found.status == "SUCCESS":
-                    if not found.clips:
-                        raise EngineError("the upstream finished with no clips")
                     return found
                 if found.status == "FAILURE":
                     raise EngineError(f"the upstream failed: {found.fail_reason or 'no reason'}")
@@ -386,6 +449,61 @@ class RelayEngine:
             results.append({"id": ours, "files": files, "meta": meta})
             progress(RENDER_SHARE + (1 - RENDER_SHARE) * (index + 1) / len(clips), "mirror")
         return results
+
+    def _mirror_stems(
+        self,
+        channel: Channel,
+        done: UpstreamTask,
+        params: dict[str, Any],
+        clip_ids: list[str],
+        workdir: Path,
+        progress: ProgressCallback,
+        *,
+        full: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Each stem's audio, with the metadata a split made here gives it: the stem
+        clips keep the titles, words and cover their task gave them at the submit. A full
+        split is two sets of Suno's twelve stems, in its order."""
+        names = split_stems(full)
+        if len(done.clips) < len(clip_ids):
+            raise EngineError(f"the upstream made {len(done.clips)} stems, not {len(clip_ids)}")
+        results = []
+        for index, (clip, ours) in enumerate(zip(done.clips, clip_ids, strict=False)):
+            if not clip.audio_url:
+                raise EngineError("an upstream stem has no audio")
+            folder = workdir / f"stem-{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            song = self._download(channel, clip.audio_url, folder / "song.mp3")
+            meta: dict[str, Any] = {
+                "type": "stem",
+                "stem_from_id": params.get("source_clip_id"),
+                "stem": names[index],
+            }
+            if full:
+                number = index // len(STEM_ORDER)
+                meta.update(stem_set=number + 1, stem_set_kind=SET_KINDS[number])
+            if clip.duration is not None:
+                meta["duration"] = clip.duration
+            results.append({"id": ours, "files": {"song.mp3": song}, "meta": meta})
+            progress(RENDER_SHARE + (1 - RENDER_SHARE) * (index + 1) / len(clip_ids), "mirror")
+        return results
+
+    def _mirror_wav(
+        self, channel: Channel, done: UpstreamTask, task_id: str, workdir: Path
+    ) -> list[dict[str, Any]]:
+        """The exported WAV, stored here: the task's result names it by its storage key,
+        as an export made here does."""
+        if not done.files:
+            raise EngineError("the upstream finished with no WAV file")
+        if self._storage is None:
+            raise EngineError("this server keeps no relayed files")
+        path = self._download(channel, done.files[0], workdir / "song.wav")
+        with path.open("rb") as handle:
+            if sniff(handle.read(64)) != "wav":
+                raise EngineError("the upstream's WAV file is not a WAV")
+        storage_key = f"relayed/{task_id}/song.wav"
+        self._storage.put_file(storage_key, path, "audio/wav")
+        return [{"result": {"files": [storage_key]}}]
 
     def _download(self, channel: Channel, url: str, dest: Path) -> Path:
         own_host = urlsplit(url).hostname == urlsplit(channel.base_url).hostname
@@ -446,3 +564,16 @@ class RelayEngine:
     def _wait(self, seconds: float) -> None:
         if self._stopping.wait(seconds):
             raise TaskAbandoned("this process is stopping; the task resumes elsewhere")
+
+
+def _lyrics_result(done: UpstreamTask) -> list[dict[str, Any]]:
+    """The result a lyrics task written here has, so every dialect answers it alike."""
+    if done.lyrics is None:
+        raise EngineError("the upstream finished with no lyrics")
+    return [{"result": {"title": done.lyrics.title, "text": done.lyrics.text}}]
+
+
+def _as_sent(channel: Channel, request: MusicRequest) -> MusicRequest:
+    """The request under the model name the channel's upstream knows."""
+    model = channel.upstream_model(request.model)
+    return request if model == request.model else dataclasses.replace(request, model=model)

@@ -40,6 +40,7 @@ from cadenza.audio import edit
 from cadenza.domain.actions import Action
 from cadenza.domain.errors import EngineError
 from cadenza.domain.stems import (
+    SET_KINDS,
     SETS,
     STEM_ORDER,
     SUNG,
@@ -52,7 +53,6 @@ from cadenza.services.ports import MediaStorage, ProgressCallback
 SONG_FILE = "song.wav"
 #: Set 2's true-peak ceiling (dBTP), the master's own.
 SOLO_CEILING_DBTP = -1.0
-SET_KINDS = ("mix", "solo")
 
 
 @dataclass(frozen=True)

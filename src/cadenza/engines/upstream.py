@@ -8,9 +8,10 @@ the request left this machine and what came back.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -48,13 +49,22 @@ class UpstreamClip:
 
 
 @dataclass(frozen=True)
+class UpstreamLyrics:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class UpstreamTask:
-    """An upstream task, in Cadenza's words."""
+    """An upstream task, in Cadenza's words: a song's (or a stem split's) clips, a lyrics
+    task's lyrics, or the URLs of the files an export made (a WAV)."""
 
     status: str  # QUEUED, IN_PROGRESS, SUCCESS, FAILURE
     progress: int = 0
     fail_reason: str = ""
     clips: list[UpstreamClip] = field(default_factory=list)
+    lyrics: UpstreamLyrics | None = None
+    files: list[str] = field(default_factory=list)
 
 
 class Upstream(Protocol):
@@ -62,6 +72,26 @@ class Upstream(Protocol):
 
     def submit_music(self, request: MusicRequest, submit_key: str) -> str:
         """The upstream task id; ``submit_key`` makes a repeat find the first one's task."""
+        ...
+
+    def submit_lyrics(self, prompt: str, submit_key: str) -> str:
+        """The id of the upstream's task writing lyrics for ``prompt`` (as ``submit_music``)."""
+        ...
+
+    def submit_stems(self, upstream_clip_id: str, submit_key: str, *, full: bool = False) -> str:
+        """The id of the upstream's task splitting its clip into vocals and instrumental
+        (``full``: two sets of Suno's twelve stems), as ``submit_music``; ``Rejected``
+        where the dialect has no such request."""
+        ...
+
+    def submit_wav(self, upstream_clip_id: str, submit_key: str) -> str:
+        """The id of the upstream's task exporting its clip as WAV (as ``submit_stems``)."""
+        ...
+
+    def submit_remaster(
+        self, upstream_clip_id: str, model: str, variation: str, submit_key: str
+    ) -> str:
+        """The id of the upstream's task remastering its clip (as ``submit_stems``)."""
         ...
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
@@ -110,15 +140,19 @@ def _message(response: httpx.Response) -> str:
     return ""
 
 
-class SunocoreUpstream:
-    """A sunocore-dialect service (another Cadenza, or a gateway speaking it)."""
+class _DialectClient(ABC):
+    """What both dialects' clients share: one pooled HTTP client per channel, and the
+    sorting of a submit's outcome, so every submit of every dialect proves the same."""
+
+    #: Extra headers of every request.
+    HEADERS: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
     ) -> None:
         self._client = httpx.Client(
             base_url=base_url,
-            headers={"Authorization": f"Bearer {key}"},
+            headers={"Authorization": f"Bearer {key}", **self.HEADERS},
             trust_env=False,
             follow_redirects=False,
             # Shared by every relay of the channel: no wait for a connection (a pool
@@ -130,6 +164,44 @@ class SunocoreUpstream:
 
     def close(self) -> None:
         self._client.close()
+
+    def _submit(self, path: str, body: dict[str, Any], submit_key: str) -> str:
+        """Sends one submit; its task id, or ``Refused``, ``Ambiguous`` or ``Rejected``."""
+        try:
+            response = self._client.post(
+                path,
+                json=body,
+                headers={"Idempotency-Key": submit_key},
+                timeout=self._submit_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise _classify(exc) from exc
+        if response.status_code != 200:
+            raise self._refusal(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Ambiguous("the upstream's answer is not JSON") from None
+        task_id = self._task_id(answer) if isinstance(answer, dict) else None
+        if not task_id:
+            raise Ambiguous("the upstream's answer has no task id")
+        return task_id
+
+    def _refusal(self, response: httpx.Response) -> Exception:
+        """What an answer other than 200 proves, in this dialect."""
+        return _status_error(response)
+
+    @abstractmethod
+    def _task_id(self, answer: dict[str, Any]) -> str | None:
+        """The task id a 200 answer carries, in this dialect (None: it carries none)."""
+
+
+#: Why a sunocore upstream is never asked for a follow-up its dialect lacks (nothing sent).
+NO_SUNOCORE_REQUEST = "the sunocore dialect has no {what} request"
+
+
+class SunocoreUpstream(_DialectClient):
+    """A sunocore-dialect service (another Cadenza, or a gateway speaking it)."""
 
     def submit_music(self, request: MusicRequest, submit_key: str) -> str:
         body: dict[str, Any] = {
@@ -149,28 +221,31 @@ class SunocoreUpstream:
                 body["continue_at"] = request.continue_at
         elif request.cover_clip_id:
             body.update(task="cover", cover_clip_id=request.cover_clip_id)
-        try:
-            response = self._client.post(
-                "/suno/submit/music",
-                json=body,
-                headers={"Idempotency-Key": submit_key},
-                timeout=self._submit_timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise _classify(exc) from exc
+        return self._submit("/suno/submit/music", body, submit_key)
+
+    def submit_lyrics(self, prompt: str, submit_key: str) -> str:
+        return self._submit("/suno/submit/lyrics", {"prompt": prompt}, submit_key)
+
+    def submit_stems(self, upstream_clip_id: str, submit_key: str, *, full: bool = False) -> str:
+        raise Rejected(NO_SUNOCORE_REQUEST.format(what="stems"))
+
+    def submit_wav(self, upstream_clip_id: str, submit_key: str) -> str:
+        raise Rejected(NO_SUNOCORE_REQUEST.format(what="WAV export"))
+
+    def submit_remaster(
+        self, upstream_clip_id: str, model: str, variation: str, submit_key: str
+    ) -> str:
+        raise Rejected(NO_SUNOCORE_REQUEST.format(what="remaster"))
+
+    def _refusal(self, response: httpx.Response) -> Exception:
         if response.status_code == 422 and "idempotency" in _message(response).lower():
             # The first submit under this key is still being handled there.
-            raise Ambiguous("the upstream is still handling the first submit")
-        if response.status_code != 200:
-            raise _status_error(response)
-        try:
-            answer = response.json()
-        except ValueError:
-            raise Ambiguous("the upstream's answer is not JSON") from None
-        data = answer.get("data") if isinstance(answer, dict) else None
-        if not isinstance(data, str) or not data or answer.get("code") != "success":
-            raise Ambiguous("the upstream's answer has no task id")
-        return data
+            return Ambiguous("the upstream is still handling the first submit")
+        return _status_error(response)
+
+    def _task_id(self, answer: dict[str, Any]) -> str | None:
+        data = answer.get("data")
+        return data if isinstance(data, str) and answer.get("code") == "success" else None
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:
@@ -221,7 +296,16 @@ def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
         progress=max(0, min(100, progress)),
         fail_reason=str(task.get("fail_reason") or ""),
         clips=clips,
+        # A lyrics task's data is one object, not a list of clips.
+        lyrics=_lyrics(data) if isinstance(data, dict) else None,
     )
+
+
+def _lyrics(item: dict[str, Any]) -> UpstreamLyrics | None:
+    text = item.get("text")
+    if not isinstance(text, str):
+        return None
+    return UpstreamLyrics(title=str(item.get("title") or ""), text=text)
 
 
 #: AceData's 400s that say the key, not the request, is wrong: another channel may take it.
@@ -230,27 +314,11 @@ ACEDATA_DONE = frozenset({"complete", "completed", "succeeded", "success"})
 ACEDATA_FAILED = frozenset({"failed", "failure", "error", "cancelled", "canceled"})
 
 
-class AceDataUpstream:
-    """An AceData-dialect service (AceData itself, or a Cadenza speaking it): submits with
-    ``async`` so the answer is the task id at once, and polls ``/suno/tasks``."""
+class AceDataUpstream(_DialectClient):
+    """An AceData-dialect service (AceData itself, or a Cadenza speaking it): submits songs
+    with ``async`` so the answer is the task id at once, and polls ``/suno/tasks``."""
 
-    def __init__(
-        self, base_url: str, key: str, *, submit_timeout_s: float, poll_timeout_s: float = 10.0
-    ) -> None:
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-            trust_env=False,
-            follow_redirects=False,
-            # Shared by every relay of the channel: no wait for a connection (a pool
-            # timeout would read as an upstream that never answered).
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
-        self._submit_timeout = httpx.Timeout(submit_timeout_s, connect=min(5.0, submit_timeout_s))
-        self._poll_timeout = httpx.Timeout(poll_timeout_s, connect=min(5.0, poll_timeout_s))
-
-    def close(self) -> None:
-        self._client.close()
+    HEADERS: ClassVar[dict[str, str]] = {"Accept": "application/json"}
 
     def submit_music(self, request: MusicRequest, submit_key: str) -> str:
         body: dict[str, Any] = {
@@ -275,30 +343,47 @@ class AceDataUpstream:
                 body["continue_at"] = request.continue_at
         elif request.cover_clip_id:
             body.update(action="cover", audio_id=request.cover_clip_id)
-        try:
-            response = self._client.post(
-                "/suno/audios",
-                json=body,
-                headers={"Idempotency-Key": submit_key},
-                timeout=self._submit_timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise _classify(exc) from exc
-        if response.status_code != 200:
-            code = _acedata_code(response)
-            if "idempotency" in code or "idempotency" in _message(response).lower():
-                raise Ambiguous("the upstream is still handling the first submit")
-            if response.status_code == 400 and code in ACEDATA_KEY_CODES:
-                raise Refused(f"the upstream refused its key ({code})")
-            raise _status_error(response)
-        try:
-            answer = response.json()
-        except ValueError:
-            raise Ambiguous("the upstream's answer is not JSON") from None
-        task_id = answer.get("task_id") if isinstance(answer, dict) else None
-        if not isinstance(task_id, str) or not task_id or answer.get("success") is not True:
-            raise Ambiguous("the upstream's answer has no task id")
-        return task_id
+        return self._submit("/suno/audios", body, submit_key)
+
+    def submit_lyrics(self, prompt: str, submit_key: str) -> str:
+        # AceData writes lyrics synchronously: the answer carries them, and its task id,
+        # which the polls then find finished.
+        return self._submit("/suno/lyrics", {"prompt": prompt}, submit_key)
+
+    def submit_stems(self, upstream_clip_id: str, submit_key: str, *, full: bool = False) -> str:
+        action = "all_stems" if full else "stems"
+        body = {"action": action, "audio_id": upstream_clip_id, "async": True}
+        return self._submit("/suno/audios", body, submit_key)
+
+    def submit_wav(self, upstream_clip_id: str, submit_key: str) -> str:
+        # ``async``: the answer is the task id at once, the file's URL comes with the polls.
+        body = {"audio_id": upstream_clip_id, "async": True}
+        return self._submit("/suno/wav", body, submit_key)
+
+    def submit_remaster(
+        self, upstream_clip_id: str, model: str, variation: str, submit_key: str
+    ) -> str:
+        body: dict[str, Any] = {
+            "action": "remaster",
+            "audio_id": upstream_clip_id,
+            "variation_category": variation,
+            "async": True,
+        }
+        if model:
+            body["model"] = model
+        return self._submit("/suno/audios", body, submit_key)
+
+    def _refusal(self, response: httpx.Response) -> Exception:
+        code = _acedata_code(response)
+        if "idempotency" in code or "idempotency" in _message(response).lower():
+            return Ambiguous("the upstream is still handling the first submit")
+        if response.status_code == 400 and code in ACEDATA_KEY_CODES:
+            return Refused(f"the upstream refused its key ({code})")
+        return _status_error(response)
+
+    def _task_id(self, answer: dict[str, Any]) -> str | None:
+        task_id = answer.get("task_id")
+        return task_id if isinstance(task_id, str) and answer.get("success") is True else None
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:
@@ -347,9 +432,20 @@ def _acedata_task(record: dict[str, Any]) -> UpstreamTask:
             status="IN_PROGRESS" if running else "QUEUED", progress=max(0, min(99, progress))
         )
     clips = []
+    files: list[str] = []
+    lyrics: UpstreamLyrics | None = None
     data = answer.get("data")
-    for clip in data if isinstance(data, list) else []:
+    for clip in data if isinstance(data, list) else [data] if isinstance(data, dict) else []:
         if not isinstance(clip, dict):
+            continue
+        if "text" in clip and "audio_url" not in clip:
+            # ``/suno/lyrics`` answers its lyrics in a list, where songs have clips.
+            lyrics = lyrics or _lyrics(clip)
+            continue
+        if "file_url" in clip and "audio_url" not in clip:
+            # ``/suno/wav`` answers ``[{file_url}]``.
+            if isinstance(clip["file_url"], str) and clip["file_url"]:
+                files.append(clip["file_url"])
             continue
         duration = clip.get("duration")
         clips.append(
@@ -364,4 +460,4 @@ def _acedata_task(record: dict[str, Any]) -> UpstreamTask:
                 duration=float(duration) if isinstance(duration, int | float) else None,
             )
         )
-    return UpstreamTask(status="SUCCESS", progress=100, clips=clips)
+    return UpstreamTask(status="SUCCESS", progress=100, clips=clips, lyrics=lyrics, files=files)

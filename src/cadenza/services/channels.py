@@ -252,14 +252,17 @@ class ChannelRouter:
         with self._uow(read_only=True) as u:  # added since the last read, or disabled
             return u.channels.get(channel_id)
 
-    def route(self, action: str, model: str) -> bool:
+    def route(self, action: str, model: str, *, local: bool = False) -> bool:
         """Whether the task goes to a channel (True) or is made here (False). A model an
         enabled channel serves is relayed; when none of those can take it now, the
-        submit is refused before any charge (``UpstreamUnavailable``)."""
+        submit is refused before any charge (``UpstreamUnavailable``), or, with
+        ``local`` (an action this server does as well), made here."""
         serving = [c for c in self.channels() if c.enabled and c.serves(action, model)]
         if not serving:
             return False
         if not any(self.health.available(c, room=False) for c in serving):
+            if local:
+                return False
             raise UpstreamUnavailable(NO_WORKER)
         return True
 
@@ -270,6 +273,17 @@ class ChannelRouter:
             raise UpstreamUnavailable(f"{NO_WORKER}: the channel that made the clip is gone")
         if not self.health.available(channel, room=False):
             raise UpstreamUnavailable(NO_WORKER)
+
+    def check_follow_up(self, channel_id: str, action: str) -> None:
+        """Refuses (before any charge) a follow-up of a clip the channel made that it
+        cannot take now, or whose request its dialect lacks."""
+        self.check_open(channel_id)
+        channel = self.get(channel_id)
+        if channel is not None and not channel.follows_up(action):
+            raise InvalidInput(
+                f"the channel that made the clip speaks {channel.kind.value}, which has no"
+                f" {action} request"
+            )
 
     def order(
         self, action: str, model: str, *, exclude: Sequence[str] = (), room: bool = True

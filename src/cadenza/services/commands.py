@@ -203,6 +203,19 @@ class Commands:
         return dict(_ACTIONS)
 
 
+def follow_up_route(app: Commands, key: ApiKey, clip_id: str, action: Action) -> str | None:
+    """The route pinning a follow-up of a relayed clip to the channel that made it, which
+    alone has the song's parts (None: the clip was made here). Refused before any charge
+    where that channel cannot take it."""
+    if app.channels is None:
+        return None
+    channel_id = tasks.relayed_source(app.uow, key, clip_id)
+    if channel_id is None:
+        return None
+    app.channels.check_follow_up(channel_id, action.value)
+    return f"{RELAY_ROUTE}:{channel_id}"
+
+
 @handles(MakeMusic, Action.MUSIC)
 def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission) -> Task:
     req = command.request
@@ -235,16 +248,19 @@ def _make_music(app: Commands, key: ApiKey, command: MakeMusic, how: Submission)
 
 @handles(WriteLyrics, Action.LYRICS)
 def _write_lyrics(app: Commands, key: ApiKey, command: WriteLyrics, how: Submission) -> Task:
-    # Written at once: the inline queue runs it before the submit returns.
+    # Relayed while a healthy channel takes lyrics, on the relay lane (clients poll it);
+    # else written here at once: the inline queue runs it before the submit returns.
+    relayed = app.channels is not None and app.channels.route(Action.LYRICS.value, "", local=True)
     return tasks.submit_lyrics(
         app.uow,
-        app.inline_queue,
+        app.queue if relayed else app.inline_queue,
         key,
         {"prompt": command.prompt, **({"seed": command.seed} if command.seed is not None else {})},
         idempotency_key=how.idempotency_key,
         deadline_s=app.deadline_s,
         origin=how.origin.record(),
         callback=how.callback,
+        route=RELAY_ROUTE if relayed else None,
     )
 
 
@@ -277,6 +293,9 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
         storage=app.storage,
         origin=how.origin.record(),
         callback=how.callback,
+        relay_route=(
+            follow_up_route(app, key, command.clip_id, Action.UPSAMPLE) if command.clip_id else None
+        ),
     )
 
 

@@ -1,14 +1,17 @@
 """Commands for the creative actions on a finished clip, whichever dialect asks:
-replace a section, Add Vocals, samples, mashup and inspo (``services.creative`` checks
-and submits them)."""
+replace a section, Add Vocals, Add Instrumental, samples, mashup and inspo
+(``services.creative`` checks and submits them)."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
+from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput
 from cadenza.domain.tasks import Task, new_id
 from cadenza.services import creative
@@ -43,6 +46,18 @@ class AddVocals:
     title: str = ""
     model: str | None = None
     vocal_gender: str | None = None
+
+
+@dataclass(frozen=True)
+class AddInstrumental:
+    """A band in ``tags``' style under an a cappella upload within ``[start_s, end_s)``."""
+
+    clip_id: str
+    start_s: float | None
+    end_s: float | None
+    tags: str = ""
+    title: str = ""
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,26 @@ class Inspire:
     audio_weight: float | None = None
 
 
+class _Submitted(TypedDict):
+    """How every creative submit is made, whichever action it is."""
+
+    request: Mapping[str, Any]
+    deadline_s: int
+    idempotency_key: str | None
+    origin: dict[str, Any] | None
+    callback: Callback | None
+
+
+def _submitted(app: Commands, how: Submission) -> _Submitted:
+    return {
+        "request": how.fingerprint,
+        "deadline_s": app.deadline_s,
+        "idempotency_key": how.idempotency_key,
+        "origin": how.origin.record(),
+        "callback": how.callback,
+    }
+
+
 @handles(ReplaceSection, Action.REPLACE_SECTION)
 def _replace_section(app: Commands, key: ApiKey, command: ReplaceSection, how: Submission) -> Task:
     return creative.submit_replace_section(
@@ -106,11 +141,7 @@ def _replace_section(app: Commands, key: ApiKey, command: ReplaceSection, how: S
         title=command.title,
         model=command.model,
         vocal_gender=command.vocal_gender,
-        request=how.fingerprint,
-        deadline_s=app.deadline_s,
-        idempotency_key=how.idempotency_key,
-        origin=how.origin.record(),
-        callback=how.callback,
+        **_submitted(app, how),
     )
 
 
@@ -128,11 +159,25 @@ def _add_vocals(app: Commands, key: ApiKey, command: AddVocals, how: Submission)
         title=command.title,
         model=command.model,
         vocal_gender=command.vocal_gender,
-        request=how.fingerprint,
-        deadline_s=app.deadline_s,
-        idempotency_key=how.idempotency_key,
-        origin=how.origin.record(),
-        callback=how.callback,
+        **_submitted(app, how),
+    )
+
+
+@handles(AddInstrumental, Action.ADD_INSTRUMENTAL)
+def _add_instrumental(
+    app: Commands, key: ApiKey, command: AddInstrumental, how: Submission
+) -> Task:
+    return creative.submit_add_instrumental(
+        app.uow,
+        app.queue,
+        key,
+        clip_id=command.clip_id,
+        start_s=command.start_s,
+        end_s=command.end_s,
+        tags=command.tags,
+        title=command.title,
+        model=command.model,
+        **_submitted(app, how),
     )
 
 
@@ -152,11 +197,7 @@ def _samples(app: Commands, key: ApiKey, command: Samples, how: Submission) -> T
         title=command.title,
         model=command.model,
         vocal_gender=command.vocal_gender,
-        request=how.fingerprint,
-        deadline_s=app.deadline_s,
-        idempotency_key=how.idempotency_key,
-        origin=how.origin.record(),
-        callback=how.callback,
+        **_submitted(app, how),
     )
 
 
@@ -173,11 +214,7 @@ def _mashup(app: Commands, key: ApiKey, command: Mashup, how: Submission) -> Tas
         tags=command.tags,
         title=command.title,
         model=command.model,
-        request=how.fingerprint,
-        deadline_s=app.deadline_s,
-        idempotency_key=how.idempotency_key,
-        origin=how.origin.record(),
-        callback=how.callback,
+        **_submitted(app, how),
     )
 
 
@@ -221,11 +258,7 @@ def _inspire(app: Commands, key: ApiKey, command: Inspire, how: Submission) -> T
             vocal_gender=command.vocal_gender,
             audio_weight=command.audio_weight,
             max_reference_s=app.uploads.max_duration_s,
-            request=how.fingerprint,
-            deadline_s=app.deadline_s,
-            idempotency_key=how.idempotency_key,
-            origin=how.origin.record(),
-            callback=how.callback,
+            **_submitted(app, how),
         )
     except Exception:
         # Refused or failed before the task: the fetched references go.

@@ -12,6 +12,7 @@ made (``Done``), for a dialect that answers it as it is (a persona, MIDI bytes, 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +25,24 @@ from cadenza.audio.probe import sniff
 from cadenza.audio.waveform import min_max_aggregates, peak_envelope
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
-from cadenza.domain.errors import InvalidInput, NotFound
+from cadenza.domain.errors import (
+    IdempotencyConflict,
+    IdempotencyKeyTaken,
+    InvalidInput,
+    NotFound,
+)
 from cadenza.domain.library import Persona
 from cadenza.domain.tasks import Task
 from cadenza.net import fetch_to_file
-from cadenza.services import library, media
-from cadenza.services.commands import Commands, Done, Submission, Yields, handles
+from cadenza.services import library, media, tasks
+from cadenza.services.commands import (
+    Commands,
+    Done,
+    Submission,
+    Yields,
+    follow_up_route,
+    handles,
+)
 
 #: What an aligned-words request on a clip with nothing sung is told (nothing is charged).
 NO_SUNG_WORDS = "this clip has no sung lyrics (instrumental or uploaded audio): nothing to align"
@@ -308,18 +321,65 @@ def _extract_vox(app: Commands, key: ApiKey, command: ExtractVox, how: Submissio
 def _export_wav(app: Commands, key: ApiKey, command: ExportWav, how: Submission) -> Task:
     with app.uow(read_only=True) as u:
         clip = library.complete_clip(u, key, command.clip_id)
+    route = follow_up_route(app, key, clip.id, Action.WAV)
+    if route is not None:
+        # A relayed clip's WAV is upstream's: exported there and mirrored here, its task
+        # queued for the relay lane and holding the same result as an export made here.
+        return tasks.submit(
+            app.uow,
+            app.queue,
+            key,
+            Action.WAV.value,
+            {"clip_id": clip.id, "source_clip_id": clip.id},
+            idempotency_key=how.idempotency_key,
+            deadline_s=app.deadline_s,
+            route=route,
+            origin=how.origin.record(),
+            callback=how.callback,
+        )
     wav = clip.files.get("song.wav")
     if not wav:
         raise InvalidInput(f"clip {clip.id} has no WAV file")
-    task: Task = library.charge_now(
-        app.uow,
-        key,
-        Action.WAV,
-        {"clip_id": clip.id},
-        lambda u, made: made,
-        recorded=_recorded(how, {"files": [wav]}),
-    )
+    # A relaying server asks again under the same Idempotency-Key when an answer was
+    # lost: the repeat answers the first export, charged once.
+    idempotency_key = tasks.checked_idempotency_key(how.idempotency_key)
+    earlier = _earlier_export(app, key, idempotency_key, clip.id)
+    if earlier is not None:
+        return earlier
+    recorded = _recorded(how, {"files": [wav]})
+    try:
+        task: Task = library.charge_now(
+            app.uow,
+            key,
+            Action.WAV,
+            {"clip_id": clip.id},
+            lambda u, made: made,
+            recorded=dataclasses.replace(recorded, idempotency_key=idempotency_key),
+        )
+    except IdempotencyKeyTaken:
+        earlier = _earlier_export(app, key, idempotency_key, clip.id)
+        if earlier is None:
+            raise IdempotencyConflict(
+                "this Idempotency-Key is in use by a request still running"
+            ) from None
+        return earlier
     return task
+
+
+def _earlier_export(
+    app: Commands, key: ApiKey, idempotency_key: str | None, clip_id: str
+) -> Task | None:
+    """The export an earlier request under this Idempotency-Key made; another request
+    under it is a conflict."""
+    if idempotency_key is None:
+        return None
+    with app.uow(read_only=True) as u:
+        earlier = u.tasks.find_by_idempotency(key.id, idempotency_key)
+    if earlier is None:
+        return None
+    if earlier.action != Action.WAV.value or earlier.params.get("clip_id") != clip_id:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request")
+    return earlier
 
 
 @handles(ExportMidi, Action.MIDI)

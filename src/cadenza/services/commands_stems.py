@@ -5,6 +5,9 @@ one), complete, and have stems. Only generated clips have them (the built-in eng
 every part it renders); an upload has one mixed recording, and analysing it into a score
 gives notes, not the recording's parts, so it is refused with AceData's wording. The task
 runs on the worker holding the source's files (``engines.stems``).
+
+A relayed clip's parts exist only upstream: its Vocals and Instrumental are asked of the
+channel that made it (``follow_up_route``), and mirrored here like its song.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from cadenza.domain.stems import (
 )
 from cadenza.domain.tasks import Clip, Task
 from cadenza.services import media, tasks
-from cadenza.services.commands import Commands, Submission, handles
+from cadenza.services.commands import Commands, Submission, follow_up_route, handles
 from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
 
 #: Longest title a stem clip gets (the source's title plus the stem's name).
@@ -80,12 +83,73 @@ def submit_stems(
     stems = stem_files(clip.files)
     if not stems:
         raise InvalidInput(NO_STEMS)
+    return _submit_split(
+        uow,
+        queue,
+        key,
+        clip,
+        full,
+        {"song.wav": clip.files["song.wav"], **stems},
+        route=media.source_route(uow, clip),
+        deadline_s=deadline_s,
+        idempotency_key=idempotency_key,
+        origin=origin,
+        callback=callback,
+    )
+
+
+def submit_relayed_stems(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    route: str,
+    full: bool = False,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> Task:
+    """Charge for and queue the Vocals and Instrumental (``full``: the two sets of twelve
+    stems) of the key's relayed clip, on ``route``: the channel that made it
+    (``RelayEngine`` names the clip as it knows it)."""
+    clip = tasks.get_clip(uow, key, clip_id)
+    return _submit_split(
+        uow,
+        queue,
+        key,
+        clip,
+        full,
+        None,
+        route=route,
+        deadline_s=deadline_s,
+        idempotency_key=idempotency_key,
+        origin=origin,
+        callback=callback,
+    )
+
+
+def _submit_split(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    clip: Clip,
+    full: bool,
+    files: dict[str, str] | None,
+    *,
+    route: str | None,
+    deadline_s: int,
+    idempotency_key: str | None,
+    origin: dict[str, Any] | None,
+    callback: Callback | None,
+) -> Task:
+    """One split task, whoever makes it: ``files`` are the source's parts where they are
+    stored here (None: they are upstream)."""
     action = Action.ALL_STEMS if full else Action.STEMS
-    params = {
-        "source_clip_id": clip.id,
-        "title": clip.title or "Untitled",
-        "files": {"song.wav": clip.files["song.wav"], **stems},
-    }
+    params: dict[str, Any] = {"source_clip_id": clip.id, "title": clip.title or "Untitled"}
+    if files is not None:
+        params["files"] = files
     fields: dict[str, Any] = {name: getattr(clip, name) for name in _KEPT}
     fields.update(
         model_name=ALL_STEMS_MODEL if full else STEMS_MODEL,
@@ -106,7 +170,7 @@ def submit_stems(
         each_clip=each,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
-        route=media.source_route(uow, clip),
+        route=route,
         origin=origin,
         callback=callback,
     )
@@ -114,6 +178,24 @@ def submit_stems(
 
 @handles(SplitStems, Action.STEMS, Action.ALL_STEMS)
 def _split_stems(app: Commands, key: ApiKey, command: SplitStems, how: Submission) -> Task:
+    # A relayed clip's parts are upstream: its split is asked of the channel that made it.
+    route = None
+    if command.clip_id:
+        action = Action.ALL_STEMS if command.full else Action.STEMS
+        route = follow_up_route(app, key, command.clip_id, action)
+    if route is not None:
+        return submit_relayed_stems(
+            app.uow,
+            app.queue,
+            key,
+            clip_id=command.clip_id,
+            route=route,
+            full=command.full,
+            deadline_s=app.deadline_s,
+            idempotency_key=how.idempotency_key,
+            origin=how.origin.record(),
+            callback=how.callback,
+        )
     return submit_stems(
         app.uow,
         app.queue,

@@ -1,5 +1,6 @@
 """Creative actions on a finished clip, whichever dialect asks: replace a section (sing a
-window again with new lines), Add Vocals (sing over an instrumental), samples (a new song
+window again with new lines), Add Vocals (sing over an instrumental), Add Instrumental (a
+band under an a cappella upload), samples (a new song
 built on a loop of the clip), mashup (a new song from two clips) and inspo (a new song in
 the style of reference recordings).
 
@@ -29,6 +30,7 @@ from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
 #: Clips each action makes.
 REPLACE_SECTION_CLIPS = 1
 ADD_VOCALS_CLIPS = 2
+ADD_INSTRUMENTAL_CLIPS = 2
 SAMPLES_CLIPS = 2
 MASHUP_CLIPS = 2
 INSPO_CLIPS = 2
@@ -288,6 +290,71 @@ def submit_add_vocals(
     )
 
 
+def submit_add_instrumental(
+    uow: UnitOfWorkFactory,
+    queue: TaskQueue,
+    key: ApiKey,
+    *,
+    clip_id: str,
+    start_s: float | None,
+    end_s: float | None,
+    tags: str = "",
+    title: str = "",
+    model: str | None = None,
+    request: Mapping[str, Any] | None = None,
+    deadline_s: int = 900,
+    idempotency_key: str | None = None,
+    origin: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+) -> Task:
+    """Two clips: a band in ``tags``' style arranged under an a cappella upload within
+    ``[start_s, end_s)`` (default: all of it), the upload as their Vocals stem."""
+    clip = source_clip(uow, key, clip_id)
+    if clip.metadata.get("type") != "upload":
+        raise InvalidInput(
+            f"clip {clip.id} is not an upload: underpainting needs an uploaded a cappella vocal"
+        )
+    score_key = _scored(clip)
+    start, end = _window(clip, start_s, end_s, "underpainting")
+    model_name, major = _model(model, clip)
+    name = (title.strip() or clip.title or "Untitled")[:MAX_TITLE]
+    style = tags.strip() or clip.tags
+    params = {
+        **_common(clip, score_key),
+        "start_s": start,
+        "end_s": end,
+        "tags": style,
+        "title": name,
+        "model_name": model_name,
+        "major_model_version": major,
+    }
+    fields = {
+        "title": name,
+        "tags": style,
+        "negative_tags": clip.negative_tags,
+        "prompt": "",
+        "lyrics": "",
+        "gpt_description_prompt": "",
+        "model_name": model_name,
+        "major_model_version": major,
+    }
+    return _submit(
+        uow,
+        queue,
+        key,
+        Action.ADD_INSTRUMENTAL,
+        clip,
+        params,
+        fields,
+        ADD_INSTRUMENTAL_CLIPS,
+        request=request if request is not None else params | {"seed": None},
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
+    )
+
+
 def submit_samples(
     uow: UnitOfWorkFactory,
     queue: TaskQueue,
@@ -469,6 +536,10 @@ def submit_inspo(
     model_name = model if model and model.startswith("chirp-") else spec.name
     params = {
         "reference_keys": list(reference_keys),
+        # Fetched for this task alone: deleted when it ends (``tasks.input_folders``).
+        tasks.INPUT_FOLDERS: sorted(
+            {k.rsplit("/", 1)[0] + "/" for k in reference_keys if "/" in k}
+        ),
         "max_reference_s": max_reference_s,
         "audio_weight": audio_weight,
         "lyrics": lyrics,

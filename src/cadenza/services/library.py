@@ -92,6 +92,8 @@ class Recorded:
     origin: dict[str, Any] | None = None
     callback: Callback | None = None
     result: dict[str, Any] | None = None
+    #: Kept where a repeat must find the first task (a relaying server's retry).
+    idempotency_key: str | None = None
 
 
 def _open_task(
@@ -128,6 +130,7 @@ def _open_task(
         result=kept.result,
         callback_url=kept.callback.url if kept.callback else None,
         callback_dialect=kept.callback.dialect if kept.callback else None,
+        idempotency_key=kept.idempotency_key,
     )
     u.tasks.add(task)
     return task

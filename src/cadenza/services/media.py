@@ -23,6 +23,7 @@ from cadenza.audio.probe import MediaRejected, probe
 from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.callbacks import Callback
+from cadenza.domain.channels import is_relay_route
 from cadenza.domain.errors import InvalidInput, NotFound, UpstreamUnavailable
 from cadenza.domain.models import resolve_model
 from cadenza.domain.tasks import Clip, ClipStatus, Task, TaskStatus, new_id, utcnow
@@ -81,10 +82,14 @@ def _check_editable(clip: Clip) -> None:
 
 
 def source_route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
-    """The worker that made the source holds its files: follow-ups prefer it."""
+    """The worker that made the source holds its files: follow-ups prefer it. A relayed
+    song's files were mirrored into storage by whichever process followed it (an API
+    process's relay lane, which takes no render tasks): any worker may use them."""
     with uow(read_only=True) as u:
         original = u.tasks.get(clip.task_id)
-    return original.worker if original is not None and original.worker else None
+    if original is None or not original.worker or is_relay_route(original.route):
+        return None
+    return original.worker
 
 
 def _submit_edit(
@@ -100,8 +105,10 @@ def _submit_edit(
     deadline_s: int,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    route: str | None = None,
 ) -> Task:
-    """One new clip made from ``clip``, on the worker that holds the source's files."""
+    """One new clip made from ``clip``, on the worker that holds the source's files
+    (``route``: where else it must be made, e.g. the channel that made a relayed clip)."""
     return tasks.submit(
         uow,
         queue,
@@ -112,7 +119,7 @@ def _submit_edit(
         clip_fields=clip_fields,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
-        route=source_route(uow, clip),
+        route=route or source_route(uow, clip),
         origin=origin,
         callback=callback,
     )
@@ -693,32 +700,36 @@ def submit_upsample(
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
     storage: MediaStorage | None = None,
+    relay_route: str | None = None,
 ) -> Task:
     """A remastered copy of the clip ("<title> (Remastered)").
 
     A generated clip's score is performed again as an improved mix; a clip without one (an
     upload), or whose score was only transcribed from its audio, gets an audio mastering
     chain instead. The seed comes from the clip and the variation, so the same request gives
-    the same remaster.
+    the same remaster. A relayed clip (``relay_route``: the channel that made it) is
+    remastered by its upstream, which alone has its parts.
     """
     variation = (variation_category or "normal").strip().lower()
     if variation not in REMASTER_VARIATIONS:
         raise InvalidInput("variation_category must be one of " + ", ".join(REMASTER_VARIATIONS))
     model = _remaster_model(model_name)
-    clip = source_clip(uow, key, clip_id)
+    # A relayed clip has no files here to check; its upstream picks its own default model.
+    relayed = relay_route is not None
+    clip = tasks.get_clip(uow, key, clip_id) if relayed else source_clip(uow, key, clip_id)
     score_key = clip.files.get("score.json")
     name = f"{clip.title or 'Untitled'} (Remastered)"[:MAX_TITLE]
     digest = hashlib.blake2b(f"cadenza/remaster/{clip.id}/{variation}".encode(), digest_size=4)
     params: dict[str, Any] = {
         "source_clip_id": clip.id,
         "variation_category": variation,
-        "model_name": model or clip.model_name,
+        "model_name": model or ("" if relayed else clip.model_name),
         "title": name,
         "seed": int.from_bytes(digest.digest(), "big") & 0x7FFF_FFFF,
     }
     if score_key and not _analysed_score(storage, score_key):
         params["source_score_key"] = score_key
-    else:
+    elif not relayed:
         params["audio_remaster"] = True
         params["files"] = {
             n: k
@@ -736,6 +747,7 @@ def submit_upsample(
         clip,
         params,
         fields,
+        route=relay_route,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
         origin=origin,

@@ -325,12 +325,17 @@ class UnitOfWork(Protocol):
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
-    def commit(self) -> None: ...
+    def commit(self, *, durable: bool = True) -> None:
+        """``durable=False``: the commit may be lost with the database server's crash (it
+        does not wait for its log to reach the disk), for advisory writes such as
+        progress, which then hold their locks for less time."""
+        ...
+
     def rollback(self) -> None: ...
     def batch(self) -> AbstractContextManager[None]:
-        """Writes inside are sent together, with the ``admit`` that ends the block, where
-        the database allows it (PostgreSQL's pipeline): one round trip instead of one per
-        statement. Nothing may be read inside; errors of the writes surface at the end."""
+        """Writes inside are sent together where the database allows it (PostgreSQL's
+        pipeline): one round trip at the block's end instead of one per statement.
+        Nothing may be read inside; errors of the writes surface at the end."""
         ...
 
     def admit(self, entry: LedgerEntry, *, limit_active: bool) -> LedgerEntry:
@@ -338,8 +343,9 @@ class UnitOfWork(Protocol):
         ``limit_active``, more unfinished tasks than its concurrency limit
         (``ConcurrencyLimited``), debit the charge (``InsufficientCredits`` when short),
         record ``entry`` with the balance after it, and COMMIT. On PostgreSQL all of it
-        travels with the COMMIT in one flight, so the key's row is locked only while the
-        server runs it; a refusal rolls nothing back (the caller's block does)."""
+        travels with the COMMIT in one message, and the key's row is let go before the
+        commit's log flush (the answer still waits for it); a refusal rolls nothing back
+        (the caller's block does)."""
         ...
 
 

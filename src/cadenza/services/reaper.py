@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cadenza.domain.tasks import ClipStatus, TaskStatus, utcnow
-from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
-from cadenza.services.tasks import dispatch, settle_failure
+from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWorkFactory
+from cadenza.services.tasks import delete_prefixes, dispatch, input_folders, settle_failure
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def reap(
     undispatched_after_s: float = 30,
     stalled_after_s: float = STALLED_AFTER_S,
     event_retention_days: float | None = None,
+    storage: MediaStorage | None = None,
 ) -> ReapReport:
     """Fail and refund tasks past their deadline; enqueue again tasks never dispatched,
     tasks held by an in-process queue that is gone (its server stopped or died: nothing
@@ -44,13 +45,15 @@ def reap(
     (the worker counts the attempt and gives up on a poison task).
 
     With ``event_retention_days``, also delete the events of tasks finished longer ago.
+    With ``storage``, the inputs fetched for a task it times out are deleted too.
 
     Safe to run from several processes at once: each task is settled under its row lock,
     and the ledger refuses a second refund.
     """
     moment = now or utcnow()
     with uow() as u:
-        expired = [t.id for t in u.tasks.find_expired(moment)]
+        overdue = {t.id: t for t in u.tasks.find_expired(moment)}
+        expired = list(overdue)
         stranded = u.tasks.find_undispatched(moment - timedelta(seconds=undispatched_after_s))
         stalled = [t.id for t in u.tasks.find_stalled(moment - timedelta(seconds=stalled_after_s))]
         holders = u.tasks.queue_instances()
@@ -65,6 +68,8 @@ def reap(
         try:
             if settle_failure(uow, task_id, TIMED_OUT, moment, only_if_expired=True):
                 failed += 1
+                if storage is not None:
+                    delete_prefixes(storage, input_folders(overdue[task_id]))
         except Exception:
             log.warning("could not time out task %s", task_id, exc_info=True)
     redispatched = 0

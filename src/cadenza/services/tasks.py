@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,7 +40,7 @@ from cadenza.domain.tasks import (
 )
 from cadenza.services.billing import charge_and_commit, refund
 from cadenza.services.ownership import owned_clip, owned_persona
-from cadenza.services.ports import TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
+from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWork, UnitOfWorkFactory, Views
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_FETCH_IDS = 2000
 MAX_DEADLINE_S = 7 * 24 * 3600
 MAX_FAIL_REASON = 500
+#: The task parameter naming storage folders fetched for the task alone (inspo's references).
+INPUT_FOLDERS = "input_folders"
 
 #: Clip fields a submit may preset; the rest belong to the server.
 CLIP_PRESETS = frozenset(
@@ -67,6 +69,15 @@ def request_hash(action: str, params: dict[str, Any]) -> str:
         default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def checked_idempotency_key(value: str | None) -> str | None:
+    """The client's Idempotency-Key as stored: trimmed, None when blank, refused when
+    longer than the column holds."""
+    key = (value or "").strip() or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+    return key
 
 
 def submit(
@@ -206,8 +217,10 @@ def submit_lyrics(
     deadline_s: int = 900,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    route: str | None = None,
 ) -> Task:
-    """A lyrics task: a title and sectioned lyrics for a description, as its result."""
+    """A lyrics task: a title and sectioned lyrics for a description, as its result;
+    ``route`` sends it to an upstream channel."""
     req = build_lyrics_request(params)
     return submit(
         uow,
@@ -217,6 +230,7 @@ def submit_lyrics(
         {"request": req.to_dict()},
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
+        route=route,
         request=params,
         origin=origin,
         callback=callback,
@@ -285,10 +299,7 @@ def _submit(
 ) -> Task:
     if not 1 <= deadline_s <= MAX_DEADLINE_S:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_S} seconds")
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip() or None
-    if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+    idempotency_key = checked_idempotency_key(idempotency_key)
     unknown = set(clip_fields).union(*(each_clip or ())) - CLIP_PRESETS
     if unknown:
         raise ValueError(f"unknown clip fields: {sorted(unknown)}")
@@ -344,10 +355,10 @@ def _record(
 ) -> Task:
     """The submit's one transaction. The key's row is locked from the concurrency check to
     the commit, so a key's submits are counted and charged one at a time; everything that
-    needs no lock (the price, the task and its clips) comes before it, and the locked part
-    travels with the commit (``charge_and_commit``), which keeps the time a gateway's key
-    is held short. A reused Idempotency-Key is caught by the database's unique index at
-    the insert (``IdempotencyKeyTaken``)."""
+    needs no lock (the price, the task and its clips) is sent before it, and the locked
+    part travels with the commit (``charge_and_commit``), which keeps the time a gateway's
+    key is held short. A reused Idempotency-Key is caught by the database's unique index
+    at the insert (``IdempotencyKeyTaken``)."""
     with uow() as u:
         price = u.prices.current(action)
         now = utcnow()
@@ -394,7 +405,7 @@ def _record(
         with u.batch():
             u.tasks.add(task)
             u.clips.add_many(clips)
-            charge_and_commit(u, task, limit_active=True)
+        charge_and_commit(u, task, limit_active=True)
     return task
 
 
@@ -547,6 +558,23 @@ def fail_task(
             u.clips.update(clip)
     u.tasks.update(task)  # last: the task's final event follows its clips'
     return refund(u, task, now) if with_refund else None
+
+
+def input_folders(task: Task) -> list[str]:
+    """Storage folders that only this task reads: nothing needs them once it has ended,
+    so whoever ends it deletes them (a task that never ran keeps nothing either)."""
+    found = task.params.get(INPUT_FOLDERS) or []
+    return [f for f in map(str, found) if f.endswith("/") and f.strip("/")]
+
+
+def delete_prefixes(storage: MediaStorage, prefixes: Iterable[str]) -> None:
+    """Delete what a task leaves behind; a failure is logged, never raised: the task has
+    ended either way, and storage that is down now must not change how."""
+    for prefix in prefixes:
+        try:
+            storage.delete_prefix(prefix)
+        except Exception:
+            log.warning("could not delete %s", prefix, exc_info=True)
 
 
 def settle_failure(

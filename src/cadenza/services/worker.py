@@ -28,7 +28,7 @@ from cadenza.domain.tasks import (
     utcnow,
 )
 from cadenza.services.ports import Engine, MediaStorage, UnitOfWorkFactory
-from cadenza.services.tasks import settle_failure
+from cadenza.services.tasks import delete_prefixes, input_folders, settle_failure
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,9 @@ class TaskRunner:
                 if clip_results or outcome is None
                 else []
             )
-            if not self._finish(task.id, clips, outcome):
+            if self._finish(task.id, clips, outcome):
+                self._discard(input_folders(task))
+            else:
                 self._discard(uploaded)
         except TaskAbandoned:
             log.info("task %s left to resume elsewhere", task.id)
@@ -209,7 +211,8 @@ class TaskRunner:
         except Exception as exc:
             log.warning("task %s failed: %s", task.id, exc, exc_info=True)
             self._discard(uploaded)
-            settle_failure(self._uow, task.id, _reason(exc))
+            if settle_failure(self._uow, task.id, _reason(exc)):
+                self._discard(input_folders(task))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -224,7 +227,8 @@ class TaskRunner:
             poisoned = task.attempts >= self._max_attempts
         if expired or poisoned:
             reason = "timed out" if expired else f"gave up after {task.attempts} attempts"
-            settle_failure(self._uow, task_id, reason)
+            if settle_failure(self._uow, task_id, reason):
+                self._discard(input_folders(task))
             return None
         with self._uow() as u:
             task = u.tasks.get(task_id, for_update=True)
@@ -262,7 +266,7 @@ class TaskRunner:
                 try:
                     with self._uow() as u:
                         alive = u.tasks.beat(task_id, utcnow())
-                        u.commit()
+                        u.commit(durable=False)  # a lost beat only ages the last one
                 except Exception:
                     log.warning("could not record heartbeat of task %s", task_id, exc_info=True)
                     continue
@@ -296,7 +300,7 @@ class TaskRunner:
                     if value > task.progress:
                         task.progress = value
                         u.tasks.update(task)
-                        u.commit()
+                        u.commit(durable=False)  # advisory: the next report repeats it
             except TaskCancelled:
                 raise
             except Exception:
@@ -426,8 +430,4 @@ class TaskRunner:
         return True
 
     def _discard(self, prefixes: list[str]) -> None:
-        for prefix in prefixes:
-            try:
-                self._storage.delete_prefix(prefix)
-            except Exception:
-                log.warning("could not delete %s", prefix, exc_info=True)
+        delete_prefixes(self._storage, prefixes)

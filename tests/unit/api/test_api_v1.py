@@ -248,3 +248,85 @@ def test_the_routes_are_documented(client: TestClient) -> None:
     assert "200" not in created
     stream = paths["/api/v1/tasks/{task_id}/events"]["get"]["responses"]["200"]
     assert "text/event-stream" in stream["content"]
+
+
+def test_admin_manages_channels_and_reads_their_health(
+    client: TestClient, make_key: Any, container: Container
+) -> None:
+    from cadenza.bootstrap import build_secret_box
+    from cadenza.services.channels import ChannelHealth, ChannelRouter
+
+    _, admin = make_key("0", admin=True)
+    _, normal = make_key("5")
+    body = {
+        "name": "gpu-1",
+        "kind": "sunocore",
+        "base_url": "http://10.0.0.7:8000/",
+        "key": "upstream-secret-123",
+        "models": ["chirp-v4", "chirp-v3-5"],
+        "weight": 3,
+    }
+    # Without a channel secret no key can be sealed: refused, nothing stored.
+    refused = client.post("/api/v1/admin/channels", json=body, headers=admin)
+    assert refused.status_code == 400 and "CADENZA_CHANNEL_SECRET" in refused.text
+    container.settings = container.settings.model_copy(update={"channel_secret": "s3cret"})
+    health = ChannelHealth()
+    container.channels = ChannelRouter(container.uow, health, cache_s=0)
+
+    assert client.post("/api/v1/admin/channels", json=body, headers=normal).status_code == 403
+    made = client.post("/api/v1/admin/channels", json=body, headers=admin)
+    assert made.status_code == 201, made.text
+    channel = made.json()
+    assert channel["base_url"] == "http://10.0.0.7:8000"
+    assert channel["models"] == ["chirp-v3-5", "chirp-v4"] and channel["actions"] == ["MUSIC"]
+    assert "upstream-secret-123" not in made.text and "key" not in channel
+    assert channel["health"]["state"] == "closed" and channel["health"]["success_rate"] is None
+    # The key is stored sealed, and opens with the secret.
+    stored = container.channels.channels()[0]
+    box = build_secret_box(container.settings)
+    assert box is not None and stored.credential != body["key"]
+    assert box.open(stored.credential) == body["key"]
+
+    twice = client.post("/api/v1/admin/channels", json=body, headers=admin)
+    assert twice.status_code == 400 and "exists already" in twice.text
+    bad = client.post(
+        "/api/v1/admin/channels", json={**body, "name": "x", "kind": "other"}, headers=admin
+    )
+    assert bad.status_code == 400
+
+    health.accepted(stored)
+    health.ended(stored, success=True, seconds=4.0)
+    health.ended(stored, success=False, seconds=2.0)
+    listed = client.get("/api/v1/admin/channels", headers=admin).json()["items"]
+    assert [c["name"] for c in listed] == ["gpu-1"]
+    assert listed[0]["health"] == {
+        "state": "closed",
+        "in_flight": 0,
+        "accepted": 1,
+        "refused": 0,
+        "ambiguous": 0,
+        "succeeded": 1,
+        "failed": 1,
+        "success_rate": 0.5,
+        "mean_seconds": 3.0,
+    }
+
+    off = client.patch("/api/v1/admin/channels/gpu-1", json={"enabled": False}, headers=admin)
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    assert off.json()["health"]["state"] == "disabled"
+    assert container.channels.channels()[0].enabled is False
+    gone = client.delete(f"/api/v1/admin/channels/{channel['id']}", headers=admin)
+    assert gone.status_code == 200 and gone.json()["name"] == "gpu-1"
+    assert client.get("/api/v1/admin/channels", headers=admin).json()["items"] == []
+    assert client.delete("/api/v1/admin/channels/gpu-1", headers=admin).status_code == 404
+
+    # Lyrics are relayable too; other actions are refused before anything is stored.
+    writer = {**body, "name": "writer", "actions": ["MUSIC", "lyrics"]}
+    made = client.post("/api/v1/admin/channels", json=writer, headers=admin)
+    assert made.status_code == 201 and made.json()["actions"] == ["LYRICS", "MUSIC"], made.text
+    stems = {**body, "name": "stems", "actions": ["STEMS"]}
+    refused = client.post("/api/v1/admin/channels", json=stems, headers=admin)
+    assert refused.status_code == 400 and "LYRICS" in refused.text
+    assert [
+        c["name"] for c in client.get("/api/v1/admin/channels", headers=admin).json()["items"]
+    ] == ["writer"]

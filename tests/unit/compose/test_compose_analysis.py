@@ -10,8 +10,18 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from cadenza.compose.analysis import analyse, analysis_score, offset_beats
+from cadenza.compose.analysis import (
+    _sung_meter,
+    analyse,
+    analysis_score,
+    melody_key,
+    offset_beats,
+)
+from cadenza.compose.composer import compose
+from cadenza.compose.harmony import scale_pcs
 from cadenza.compose.midi import build_midi
+from cadenza.compose.score import Note
+from cadenza.domain.music import MusicRequest
 
 RATE = 22_050
 Audio = npt.NDArray[np.float64]
@@ -177,3 +187,103 @@ def test_bar_energy_when_the_first_bar_starts_a_hair_before_the_audio(
     assert np.isfinite(energy).all()
     assert energy.max() == pytest.approx(1.0)
     assert energy[0] < 0.5 * energy[-1]
+
+
+def _tune(pitches: list[int]) -> list[Note]:
+    """One beat a note, a beat's rest after every fourth (a phrase's end)."""
+    return [Note(pitch, i + i // 4, 1.0, 90) for i, pitch in enumerate(pitches)]
+
+
+def test_a_melody_that_dwells_on_its_fifth_keeps_its_key() -> None:
+    # Ab major's tune, half of it on Eb: a key profile alone reads Eb major, whose scale
+    # lacks the tune's Db.
+    pitches = [63] * 12 + [61] * 4 + [65] * 4 + [60] * 2 + [67]
+    assert melody_key(_tune(pitches)) == (8, "major")
+    # A minor tune with its leading tone: the minor key, not its relative major.
+    tune = [57, 60, 64, 62, 60, 59, 57, 56, 57, 64, 57, 57]
+    assert melody_key(_tune(tune)) == (9, "minor")
+    assert melody_key(_tune(tune[:5])) is None  # too few notes to tell
+
+
+def test_a_tune_that_never_sings_the_scales_odd_note_is_in_the_key_its_phrases_end_on() -> None:
+    # G major without C or C#: D major's scale holds it as well; its phrases end on G.
+    pitches = [62, 64, 66, 67, 62, 62, 69, 67, 71, 69, 66, 67, 74, 71, 69, 67]
+    assert melody_key(_tune(pitches)) == (7, "major")
+
+
+def test_melody_keys_of_composed_tunes_keep_their_scale() -> None:
+    lyrics = "[Verse]\nLight on the water, hold on to me\nCarry the morning over the sea"
+    held = 0
+    for seed, tags in enumerate(("pop", "folk", "rock", "sad minor ballad", "country", "r&b")):
+        score = compose(MusicRequest(tags=tags, lyrics=lyrics, max_duration_s=30, seed=seed), seed)
+        lead = next(v for v in score.vocals if v.stem == "Vocals")
+        notes = [Note(n.pitch, n.start, n.duration, 90) for n in lead.notes]
+        found = melody_key(notes)
+        assert found is not None
+        held += set(scale_pcs(*found)) == set(scale_pcs(score.key_root, score.mode))
+    assert held >= 5
+
+
+A_CAPPELLA_LYRICS = """[Verse]
+I walked along the river when the evening light was low
+Every window in the village had a candle burning slow
+And I counted all the footsteps that would carry me back home
+Through the orchard and the meadow where the winter roses grow
+
+[Chorus]
+Hold on to me, hold on
+Till the morning comes along
+Every word you never said
+Is a song inside my head
+"""
+
+
+def _a_cappella(tags: str, seed: int) -> tuple[float, Audio]:
+    """(true tempo, the sung parts alone) of a 40 s engine song: an a cappella upload."""
+    from cadenza.compose.composer import compose
+    from cadenza.compose.pipeline import clip_seed
+    from cadenza.compose.voice import sing_parts
+    from cadenza.domain.music import MusicRequest
+
+    request = MusicRequest(
+        title="T", tags=tags, lyrics=A_CAPPELLA_LYRICS, max_duration_s=40, seed=seed
+    )
+    score = compose(request, clip_seed(seed, 0))
+    parts = [p for p in score.vocals if p.notes]
+    assert parts
+    sung = sing_parts(parts, score.tempo_bpm, score.duration_s, RATE)
+    n = min(len(a) for a in sung)
+    voice: Audio = np.sum([np.asarray(a, np.float64)[:n] for a in sung], axis=0)
+    return score.tempo_bpm, voice
+
+
+@pytest.mark.parametrize(
+    ("tags", "seed"),
+    [
+        # Slow songs sing a syllable per eighth note, as fast as a fast song's beats.
+        ("ballad, male vocals, 68 bpm", 33),
+        ("slow soul, female vocals, 70 bpm", 12),
+        ("ballad, 71 bpm", 13),
+        ("folk, acoustic, 74 bpm", 14),
+        # ... and fast ones keep their beat.
+        ("pop, upbeat, 120 bpm", 21),
+        ("dance pop, 140 bpm", 23),
+        ("punk rock, 152 bpm", 24),
+    ],
+)
+def test_tempo_of_a_lone_voice_within_two_percent_octave_included(tags: str, seed: int) -> None:
+    bpm, voice = _a_cappella(tags, seed)
+    found = analyse(voice, RATE, detect_voice=False)
+    assert found.tempo_bpm == pytest.approx(bpm, rel=0.02)
+
+
+@pytest.mark.parametrize("meter", [3, 4])
+def test_a_lone_lines_bars_are_where_its_long_notes_start(meter: int) -> None:
+    # Per bar: a long note on its downbeat, then short ones (steps are half beats); the
+    # line starts one beat in, so the first downbeat is beat 1.
+    notes = []
+    for bar in range(8):
+        start = 2 * (1 + bar * meter)
+        notes.append((60, start, 3, 1.0))
+        notes += [(62, start + 3 + k, 1, 1.0) for k in range(2 * meter - 3)]
+    assert _sung_meter(notes, 1 + 8 * meter) == (meter, 1)

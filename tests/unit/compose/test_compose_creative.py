@@ -27,6 +27,7 @@ from cadenza.compose.creative import (
 )
 from cadenza.compose.engine_creative import SEAM_S, seam_weights
 from cadenza.compose.harmony import scale_pcs
+from cadenza.compose.midi import build_midi
 from cadenza.compose.score import Note, Score, Track
 from cadenza.compose.synth import SAMPLE_RATE
 from cadenza.domain.errors import EngineError
@@ -182,6 +183,24 @@ def test_accompaniment_plays_under_the_vocal_in_its_tempo_and_key(song: Score) -
         band.mode,
     )
     assert fit["scale_tone_share"] == 1.0 and fit["chord_tone_share"] >= 0.5, fit
+
+
+def test_a_grid_that_starts_before_the_audio_plays_nothing_before_it(song: Score) -> None:
+    # An analysed upload whose first downbeat lies a hair before its first sample.
+    lead = [n for p in song.vocals if p.stem == "Vocals" for n in p.notes]
+    vocal = Score.from_dict(song.to_dict())
+    vocal.vocals, vocal.words, vocal.chords = [], [], []
+    vocal.extra["analysis"] = {"offset_beats": -0.12}
+    vocal.tracks = [
+        Track("Melody", "Vocals", 53, [Note(n.pitch, n.start - 0.12, n.duration) for n in lead])
+    ]
+    window = bar_window(vocal, 0.0, None)
+    assert window.start_beat < 0
+    band = accompaniment_score(vocal, window, MusicRequest(tags="piano pop"), 3)
+    notes = [n for t in band.tracks for n in t.notes]
+    assert notes and min(n.start for n in notes) == 0.0
+    assert all(n.duration > 0 for n in notes) and min(c.start for c in band.chords) >= 0.0
+    assert build_midi(band).length > 0  # a MIDI file refuses events before its start
 
 
 def test_a_mashup_takes_both_lyrics_one_key_and_the_tempo_between(song: Score) -> None:

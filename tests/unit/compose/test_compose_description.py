@@ -81,3 +81,14 @@ def test_a_12_8_shuffle_swings_in_triplets() -> None:
     offbeats = {round(n.start % 1.0, 3) for t in score.tracks for n in t.notes}
     assert 0.667 in offbeats
     assert 0.667 not in {round(n.start % 1.0, 3) for t in straight.tracks for n in t.notes}
+
+
+def test_6_8_is_felt_in_dotted_quarters_of_triplet_eighths() -> None:
+    """Two bars of 6/8 are one of 12/8: the same triplet pulse, the tempo in dotted
+    quarters."""
+    score = compose(MusicRequest(description="a folk ballad in 6/8 about the sea"), 3)
+    straight = compose(MusicRequest(description="a folk ballad about the sea"), 3)
+    swung = {round(n.start % 1.0, 3) for t in score.tracks for n in t.notes}
+    assert 0.667 in swung
+    assert 0.667 not in {round(n.start % 1.0, 3) for t in straight.tracks for n in t.notes}
+    assert score.beats_per_bar == 4

@@ -48,6 +48,27 @@ def test_a_channel_is_validated_and_normalised() -> None:
             _channel(**{"name": "ok", **bad})  # type: ignore[arg-type]
 
 
+def test_a_channel_that_takes_lyrics_takes_them_whatever_its_models() -> None:
+    channel = _channel("writer", models=["chirp-v4"], actions=["MUSIC", "lyrics"])
+    assert channel.actions == ["LYRICS", "MUSIC"]
+    assert channel.serves("LYRICS", "") and channel.serves("LYRICS", "chirp-v5")
+    assert channel.serves("MUSIC", "chirp-v4") and not channel.serves("MUSIC", "chirp-v5")
+    lyrics_only = _channel("lyricist", actions=["LYRICS"])
+    assert lyrics_only.serves("LYRICS", "") and not lyrics_only.serves("MUSIC", "chirp-v4")
+
+
+def test_a_channel_maps_our_model_names_to_its_upstreams() -> None:
+    channel = _channel("hosted", models=["chirp-v4 = Chirp-V3-5", "chirp-v5"])
+    assert channel.models == ["chirp-v4=chirp-v3-5", "chirp-v5"]
+    assert channel.serves("MUSIC", "chirp-v4") and channel.serves("MUSIC", "chirp-v5")
+    assert not channel.serves("MUSIC", "chirp-v3-5")  # theirs, not ours
+    assert channel.upstream_model("Chirp-V4") == "chirp-v3-5"
+    assert channel.upstream_model("chirp-v5") == "chirp-v5"
+    for bad in (["=x"], ["chirp-v4="], ["*=chirp-v4"], ["a=b=c"], ["a=b", "a=c"], ["a", "a=b"]):
+        with pytest.raises(InvalidInput):
+            _channel("bad", models=bad)
+
+
 def test_relay_routes_name_a_channel_or_any() -> None:
     assert is_relay_route("relay") and is_relay_route("relay:abc")
     assert not is_relay_route(None) and not is_relay_route("cadenza.worker.a")

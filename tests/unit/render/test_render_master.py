@@ -10,6 +10,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from cadenza.compose.master import (
+    PART_CEILING_DBFS,
     FrameGain,
     _TruePeaks,
     block_peaks,
@@ -99,6 +100,35 @@ def test_mastered_stems_sum_to_the_mix() -> None:
     total = sum(stems.values())
     residual = 10 * np.log10(np.mean((total - mix) ** 2) / np.mean(mix**2))
     assert residual < -50
+
+
+def _cancelling() -> dict[str, np.ndarray]:
+    """A voice whose loud notes the band's waveform cancels in the mix: the voice alone
+    peaks far above the mastered mix."""
+    t = np.arange(4 * SR) / SR
+    tone = np.sin(2 * np.pi * 220 * t)
+    swell = np.where((t % 1.0) < 0.25, 1.0, 0.15)  # a loud note each second
+    voice = 0.3 * tone * swell
+    band = -0.26 * tone * swell + 0.02 * np.sin(2 * np.pi * 55 * t)
+    return {
+        "Vocals": np.stack([voice, voice], axis=1).astype(np.float32),
+        "Bass": np.stack([band, band], axis=1).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_parts_stay_under_full_scale_when_asked(guarded: bool) -> None:
+    stems = _cancelling()
+    parts = [("Vocals",), ("Bass",)] if guarded else ()
+    mix, report = master_stems(stems, SR, parts=parts)
+    peak = max(float(np.abs(audio).max()) for audio in stems.values())
+    if guarded:
+        assert peak <= 10 ** (PART_CEILING_DBFS / 20) * (1 + 1e-6)  # float32 rounding
+        assert report.max_reduction_db > 1.0
+    else:  # the mix alone does not hold the voice back: the check above can fail
+        assert peak > 1.0
+    assert np.max(np.abs(sum(stems.values()) - mix)) < 1e-5
+    assert report.true_peak_dbtp <= -1.0
 
 
 def test_master_leaves_silence_alone() -> None:

@@ -1,22 +1,38 @@
 """A small real sunocore upstream over HTTP that misbehaves on demand.
 
-It makes tasks (deduplicated by Idempotency-Key, as a real one does), answers polls with
-progress, serves each clip's audio and cover, and can be told to refuse (500, 429),
+It makes tasks (songs, lyrics, and in AceData's dialect a clip's stems or WAV:
+deduplicated by Idempotency-Key, as a real one does), answers polls with progress, serves
+each clip's audio and cover and each export's WAV, and can be told to refuse (500, 429),
 hang after accepting, answer garbage, lose a task, or fail it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 import uuid
+import wave
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 AUDIO = b"ID3" + bytes(range(256)) * 8
 COVER = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(bytes(1600))
+    return out.getvalue()
+
+
+WAV = _wav()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -47,6 +63,18 @@ class UpstreamTask:
     id: str
     body: dict[str, Any]
     polls: int = 0
+    lyrics: bool = False
+    #: What it makes: "music", "lyrics", "stems", "all_stems", "upsample" (a remaster) or
+    #: "wav".
+    kind: str = "music"
+
+    @property
+    def title(self) -> str:
+        return f"Song of {self.body.get('prompt') or ''}"[:80]
+
+    @property
+    def text(self) -> str:
+        return f"[Verse]\n{self.body.get('prompt') or ''}\n[Chorus]\nla la la"
 
 
 @dataclass
@@ -91,7 +119,16 @@ class FaultUpstream:
                 if self.path == "/suno/submit/music":
                     self._submit(body, acedata=False)
                 elif self.path == "/suno/audios":
-                    self._submit(body, acedata=True)
+                    kind = {"stems": "stems", "all_stems": "all_stems", "remaster": "upsample"}.get(
+                        str(body.get("action")), "music"
+                    )
+                    self._submit(body, acedata=True, kind=kind)
+                elif self.path == "/suno/wav":
+                    self._submit(body, acedata=True, kind="wav")
+                elif self.path == "/suno/submit/lyrics":
+                    self._submit(body, acedata=False, lyrics=True)
+                elif self.path == "/suno/lyrics":
+                    self._submit(body, acedata=True, lyrics=True)
                 elif self.path == "/suno/fetch":
                     self._fetch(body)
                 elif self.path == "/suno/tasks":
@@ -102,12 +139,21 @@ class FaultUpstream:
             def do_GET(self) -> None:
                 if self.path.endswith(".mp3"):
                     self._send(200, AUDIO, "audio/mpeg")
+                elif self.path.endswith(".wav"):
+                    self._send(200, WAV, "audio/wav")
                 elif self.path.endswith(".png"):
                     self._send(200, COVER, "image/png")
                 else:
                     self._send(404, b"")
 
-            def _submit(self, body: dict[str, Any], *, acedata: bool) -> None:
+            def _submit(
+                self,
+                body: dict[str, Any],
+                *,
+                acedata: bool,
+                lyrics: bool = False,
+                kind: str = "music",
+            ) -> None:
                 b = upstream.behaviour
                 with upstream.lock:
                     upstream.submits += 1
@@ -122,10 +168,16 @@ class FaultUpstream:
                                 t.polls < b.polls_to_finish for t in upstream.tasks.values()
                             )
                             upstream.max_open = max(upstream.max_open, open_now)
-                            task = UpstreamTask(str(uuid.uuid4()), body)
+                            task = UpstreamTask(
+                                str(uuid.uuid4()),
+                                body,
+                                lyrics=lyrics,
+                                kind="lyrics" if lyrics else kind,
+                            )
                             upstream.tasks[task.id] = task
                             upstream.by_idempotency[key] = task.id
                         task_id = upstream.by_idempotency[key]
+                        made = upstream.tasks[task_id]
                 if status:
                     self._send(status, b'{"code":"error","message":"unavailable","data":null}')
                     return
@@ -139,6 +191,8 @@ class FaultUpstream:
                     if acedata
                     else {"code": "success", "message": "", "data": task_id}
                 )
+                if acedata and lyrics:  # AceData answers its lyrics at once
+                    answer["data"] = [upstream.lyrics_item(made)]
                 self._send(200, json.dumps(answer).encode())
 
             def _retrieve(self, body: dict[str, Any]) -> None:
@@ -189,8 +243,24 @@ class FaultUpstream:
         if done:
             status = "FAILURE" if b.fail_reason else "SUCCESS"
         progress = 100 if done else int(100 * task.polls / (b.polls_to_finish + 1))
+        rendered = {
+            "task_id": task.id,
+            "action": "LYRICS" if task.lyrics else "MUSIC",
+            "status": status,
+            "fail_reason": b.fail_reason if done else "",
+            "progress": f"{progress}%",
+        }
+        if task.lyrics:
+            ready = status == "SUCCESS"
+            lyrics = {
+                "id": task.id,
+                "status": "complete" if ready else "streaming",
+                "title": task.title if ready else "",
+                "text": task.text if ready else "",
+            }
+            return {**rendered, "data": lyrics}
         clips = []
-        for n in range(2):
+        for n in range(24 if task.kind == "all_stems" else 2):
             ready = status == "SUCCESS"
             clips.append(
                 {
@@ -205,14 +275,11 @@ class FaultUpstream:
                     "duration": 12.5 if ready else None,
                 }
             )
-        return {
-            "task_id": task.id,
-            "action": "MUSIC",
-            "status": status,
-            "fail_reason": b.fail_reason if done else "",
-            "progress": f"{progress}%",
-            "data": clips,
-        }
+        return {**rendered, "data": clips}
+
+    def lyrics_item(self, task: UpstreamTask) -> dict[str, Any]:
+        """A lyrics task's written lyrics, as AceData's ``/suno/lyrics`` lists them."""
+        return {"text": task.text, "title": task.title, "status": "complete", "tags": []}
 
     def record(self, task: UpstreamTask) -> dict[str, Any]:
         """The task as AceData's ``/suno/tasks`` shows it."""
@@ -224,7 +291,13 @@ class FaultUpstream:
             "progress": rendered["progress"],
             "request": task.body,
         }
-        if state == "complete":
+        if state == "complete" and task.lyrics:
+            data = [self.lyrics_item(task)]
+            record["response"] = {"success": True, "task_id": task.id, "data": data}
+        elif state == "complete" and task.kind == "wav":
+            data = [{"file_url": f"{self.base}/media/{task.id}.wav"}]
+            record["response"] = {"success": True, "task_id": task.id, "data": data}
+        elif state == "complete":
             clips = [{**c, "style": c["tags"], "state": "succeeded"} for c in rendered["data"]]
             record["response"] = {"success": True, "task_id": task.id, "data": clips}
         elif state == "failed":

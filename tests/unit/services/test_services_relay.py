@@ -12,22 +12,34 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from fault_upstream import AUDIO, Behaviour, FaultUpstream
+from fault_upstream import AUDIO, WAV, Behaviour, FaultUpstream
 from svc_doubles import MemoryStorage, RecordingQueue
 
 from cadenza.domain.billing import ApiKey, EntryType
 from cadenza.domain.channels import RELAY_ROUTE, Channel, Relay
-from cadenza.domain.errors import UpstreamUnavailable
+from cadenza.domain.errors import IdempotencyConflict, InvalidInput, UpstreamUnavailable
 from cadenza.domain.music import build_music_request
+from cadenza.domain.stems import split_stems, stem_title
 from cadenza.domain.tasks import ClipStatus, TaskStatus
 from cadenza.engines import relay as relay_engine
 from cadenza.engines.registry import EngineRegistry
 from cadenza.engines.relay import MediaPolicy, RelayEngine
 from cadenza.secretbox import FernetBox
 from cadenza.services import channels as channel_service
+from cadenza.services import tasks
 from cadenza.services.channels import NO_WORKER, ChannelHealth, ChannelRouter
-from cadenza.services.commands import Commands, MakeMusic, Origin, Submission
+from cadenza.services.commands import (
+    Commands,
+    MakeMusic,
+    Origin,
+    Remaster,
+    Submission,
+    WriteLyrics,
+)
+from cadenza.services.commands_media import ExportWav, RenderVideo
+from cadenza.services.commands_stems import SplitStems
 from cadenza.services.ports import UnitOfWorkFactory
 from cadenza.services.tasks import settle_failure
 from cadenza.services.worker import TaskRunner
@@ -57,7 +69,9 @@ class Gateway:
         self.storage = storage
         self.queue = RecordingQueue()
         self.router = ChannelRouter(uow, ChannelHealth(), rng=random.Random(7), cache_s=0)
-        self.engine = RelayEngine(uow, self.router, BOX, poll_s=0.05, media=MediaPolicy())
+        self.engine = RelayEngine(
+            uow, self.router, BOX, poll_s=0.05, media=MediaPolicy(), storage=storage
+        )
         self.runner = TaskRunner(
             uow, storage, EngineRegistry(), work_root=work, relay=self.engine, heartbeat_s=30
         )
@@ -84,6 +98,20 @@ class Gateway:
         )
         task = self.commands.submit(key, MakeMusic(request), Submission(Origin("sunocore")))
         return task.id
+
+    def submit_lyrics(self, key: ApiKey, prompt: str = "a song about the sea") -> str:
+        command = WriteLyrics(prompt)
+        return self.commands.submit(key, command, Submission(Origin("sunocore"))).id
+
+    def follow_up(self, key: ApiKey, action: str, clip_id: str) -> str:
+        """A STEMS, ALL_STEMS, WAV or UPSAMPLE task of ``clip_id``, asked as an AceData
+        client asks it."""
+        command: SplitStems | ExportWav | Remaster = {
+            "STEMS": SplitStems(clip_id),
+            "ALL_STEMS": SplitStems(clip_id, full=True),
+            "UPSAMPLE": Remaster(clip_id),
+        }.get(action, ExportWav(clip_id))
+        return self.commands.submit(key, command, Submission(Origin("acedata"))).id
 
     def run(self, task_id: str) -> None:
         self.runner.run(task_id)
@@ -140,6 +168,22 @@ def test_a_relayed_song_is_mirrored_into_local_storage_and_charged_once(
         assert gateway.storage.get_bytes(clip.audio_key) == AUDIO
         assert clip.image_key and clip.duration == 12.5
     assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_channel_sends_our_model_under_the_name_its_upstream_knows(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    sunocore, acedata = upstreams(), upstreams()
+    gateway.add("suno-like", sunocore.base, models=["chirp-v4=chirp-v3-5"])
+    gateway.add("ace-like", acedata.base, kind="acedata", models=["chirp-v5=chirp-v4-5"])
+    for model in ("chirp-v4", "chirp-v5"):
+        task_id = gateway.submit(make_key(), mv=model)
+        gateway.run(task_id)
+        task, _, _ = _task(gateway.uow, task_id)
+        assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    [sent] = [t.body for t in sunocore.tasks.values()]
+    [sent_ace] = [t.body for t in acedata.tasks.values()]
+    assert sent["mv"] == "chirp-v3-5" and sent_ace["model"] == "chirp-v4-5"
 
 
 def test_a_model_no_channel_serves_is_made_here(
@@ -499,3 +543,461 @@ def test_a_channels_cap_holds_under_a_burst_and_the_others_wait_their_turn(
     assert all(_task(gateway.uow, t)[0].status is TaskStatus.SUCCESS for t in ids)
     assert len(up.tasks) == 4 and up.max_open == 0  # never two there at once
     assert _charges(gateway.ledger(key)) == (4, 0)
+
+
+# -- lyrics ---------------------------------------------------------------------------
+
+LYRICS = ["MUSIC", "LYRICS"]
+
+
+@pytest.mark.parametrize("kind", ["sunocore", "acedata"])
+def test_relayed_lyrics_are_the_upstreams_as_a_local_lyrics_task_holds_them(
+    kind: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    up = upstreams(polls_to_finish=2)
+    # Lyrics name no model: the channel's models do not narrow them.
+    channel = gateway.add("writer", up.base, kind=kind, models=["chirp-v5"], actions=LYRICS)
+    key = make_key()
+    task_id = gateway.submit_lyrics(key, "rain over the harbour")
+    # Not written inline: queued for the relay lane, as a relayed song is.
+    assert gateway.queue.enqueued == [(task_id, RELAY_ROUTE)]
+
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    [made] = up.tasks.values()
+    assert made.lyrics and made.body == {"prompt": "rain over the harbour"}
+    assert task.result == {"title": made.title, "text": made.text}
+    assert clips == [] and relay.channel_id == channel.id and relay.upstream_task_id == made.id
+    assert _charges(gateway.ledger(key)) == (1, 0)
+    stats = gateway.router.health.snapshot(gateway.router.channels())
+    assert [(s.accepted, s.succeeded, s.in_flight) for s in stats] == [(1, 1, 0)]
+
+
+def test_lyrics_stay_local_where_no_healthy_channel_takes_them(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    key = make_key()
+    gateway.add("songs-only", upstreams().base)  # MUSIC alone, by default
+    first = gateway.submit_lyrics(key)
+    assert gateway.queue.enqueued == [(first, None)]
+
+    gateway.add("writer", upstreams(submit_status=503).base, actions=LYRICS, cooldown_s=300)
+    for _ in range(3):  # three refusals in a row open its circuit
+        gateway.run(gateway.submit_lyrics(key))
+    # With its circuit open, lyrics are written here again rather than refused.
+    last = gateway.submit_lyrics(key)
+    assert gateway.queue.enqueued[-1] == (last, None)
+    assert _charges(gateway.ledger(key)) == (5, 3)
+
+
+@pytest.mark.parametrize("kind", ["sunocore", "acedata"])
+@pytest.mark.parametrize("status", [503, 429])
+def test_lyrics_refused_before_any_task_id_fail_over(
+    kind: str,
+    status: int,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    bad, good = upstreams(submit_status=status), upstreams()
+    first = gateway.add("first", bad.base, kind=kind, actions=LYRICS, priority=0)
+    second = gateway.add("second", good.base, kind=kind, actions=LYRICS, priority=1)
+    key = make_key()
+    task_id = gateway.submit_lyrics(key)
+    gateway.run(task_id)
+
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert bad.submits == 1 and not bad.tasks
+    assert relay.channel_id == second.id and len(good.tasks) == 1
+    assert relay.refused_by == [first.id]
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", ["sunocore", "acedata"])
+@pytest.mark.parametrize("fault", ["hang_after_accept_s", "garbage_after_accept"])
+def test_lyrics_whose_answer_is_lost_are_reconciled_never_written_twice(
+    kind: str,
+    fault: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    value: float | bool = 2.0 if fault == "hang_after_accept_s" else True
+    flaky, spare = upstreams(**{fault: value}), upstreams()
+    channel = gateway.add("flaky", flaky.base, kind=kind, actions=LYRICS, priority=0)
+    gateway.add("spare", spare.base, kind=kind, actions=LYRICS, priority=1)
+    key = make_key()
+    task_id = gateway.submit_lyrics(key)
+    gateway.run(task_id)
+
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    # Asked again under the same Idempotency-Key: the first task, not a second one.
+    assert flaky.submits >= 2 and len(flaky.tasks) == 1 and spare.submits == 0
+    [made] = flaky.tasks.values()
+    assert relay.channel_id == channel.id and relay.upstream_task_id == made.id
+    assert task.result == {"title": made.title, "text": made.text}
+    stats = {s.name: s for s in gateway.router.health.snapshot(gateway.router.channels())}
+    assert stats["flaky"].ambiguous == 1 and stats["flaky"].in_flight == 0
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", ["sunocore", "acedata"])
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [({"fail_reason": "the writer crashed"}, "writer crashed"), ({"lose_tasks": True}, "lost")],
+)
+def test_lyrics_failed_or_lost_upstream_are_refunded_once(
+    kind: str,
+    behaviour: dict[str, Any],
+    reason: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    up, spare = upstreams(**behaviour), upstreams()
+    gateway.add("failing", up.base, kind=kind, actions=LYRICS, priority=0)
+    gateway.add("spare", spare.base, kind=kind, actions=LYRICS, priority=1)
+    key = make_key()
+    task_id = gateway.submit_lyrics(key)
+    gateway.run(task_id)
+    gateway.run(task_id)  # a redelivery changes nothing
+
+    task = _task(gateway.uow, task_id)[0]
+    assert task.status is TaskStatus.FAILURE and reason in task.fail_reason
+    assert len(up.tasks) == 1 and spare.submits == 0
+    assert _charges(gateway.ledger(key)) == (1, 1)
+
+
+def test_a_relay_interrupted_mid_submit_of_lyrics_is_reconciled_on_the_same_channel(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    first, other = upstreams(), upstreams()
+    channel = gateway.add("first", first.base, kind="acedata", actions=LYRICS, priority=0)
+    gateway.add("other", other.base, kind="acedata", actions=LYRICS, priority=1)
+    key = make_key()
+    task_id = gateway.submit_lyrics(key)
+    # A worker recorded the submit to "first", which made the task, and died before
+    # hearing back.
+    submit_key = f"cadenza-{task_id}"
+    httpx.post(
+        f"{first.base}/suno/lyrics",
+        json={"prompt": "a song about the sea"},
+        headers={"Authorization": "Bearer sk_upstream", "Idempotency-Key": submit_key},
+    ).raise_for_status()
+    with gateway.uow() as u:
+        u.relays.save(Relay(task_id=task_id, channel_id=channel.id, submit_key=submit_key))
+        u.commit()
+    gateway.run(task_id)
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id and len(first.tasks) == 1 and other.submits == 0
+    assert relay.upstream_task_id in first.tasks
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_channel_lists_lyrics_among_its_actions_and_no_other_new_one(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream]
+) -> None:
+    channel = gateway.add("both", upstreams().base, actions=["lyrics", "MUSIC"])
+    assert channel.actions == ["LYRICS", "MUSIC"]
+    with pytest.raises(InvalidInput, match="STEMS cannot be relayed"):
+        gateway.add("stems", upstreams().base, actions=["STEMS"])
+
+
+# -- follow-ups of a relayed clip: stems, WAV and remaster ---------------------------------------
+
+FOLLOW_UPS = ["STEMS", "ALL_STEMS", "WAV", "UPSAMPLE"]
+
+
+def _relayed_song(
+    gateway: Gateway, up: FaultUpstream, key: ApiKey, kind: str = "acedata"
+) -> tuple[Channel, Any, Relay]:
+    """A song the channel ``maker`` made; its first clip, and the song's relay."""
+    channel = gateway.add("maker", up.base, kind=kind, priority=1)
+    song = gateway.submit(key)
+    gateway.run(song)
+    _, clips, relay = _task(gateway.uow, song)
+    return channel, clips[0], relay
+
+
+def test_a_relayed_clips_stems_are_split_by_the_channel_that_made_it_and_mirrored(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, preferred = upstreams(), upstreams()
+    key = make_key()
+    channel, source, song_relay = _relayed_song(gateway, maker, key)
+    # Another channel, first choice for new songs (and listing every action), is not asked.
+    gateway.add("preferred", preferred.base, kind="acedata", priority=0)
+
+    task_id = gateway.follow_up(key, "STEMS", source.id)
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, stems, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id and preferred.submits == 0
+    made = maker.tasks[relay.upstream_task_id]
+    # The upstream is asked for its own clip's stems, by its own id.
+    assert made.kind == "stems"
+    assert made.body == {"action": "stems", "audio_id": song_relay.clips[source.id], "async": True}
+    assert [c.title for c in stems] == [
+        stem_title(source.title, "Vocals", False),
+        stem_title(source.title, "Instrumental", False),
+    ]
+    for stem, name in zip(stems, ("Vocals", "Instrumental"), strict=True):
+        assert stem.status is ClipStatus.COMPLETE
+        assert stem.audio_key and stem.audio_key.startswith(f"clips/{stem.id}-")
+        assert gateway.storage.get_bytes(stem.audio_key) == AUDIO
+        assert stem.metadata["type"] == "stem" and stem.metadata["stem"] == name
+        assert stem.metadata["stem_from_id"] == source.id
+        # The source's cover, shared, as a split made here keeps it.
+        assert stem.image_key == source.image_key and stem.duration == 12.5
+    # A stem is a relayed clip too: its own follow-ups go to the same channel.
+    assert set(relay.clips) == {c.id for c in stems}
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_a_relayed_clips_wav_is_exported_by_the_channel_that_made_it_and_stored_here(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    channel, source, song_relay = _relayed_song(gateway, maker, key)
+
+    task_id = gateway.follow_up(key, "WAV", source.id)
+    # Queued for the relay lane, where a WAV made here is answered at once.
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    made = maker.tasks[relay.upstream_task_id]
+    assert made.kind == "wav"
+    assert made.body == {"audio_id": song_relay.clips[source.id], "async": True}
+    # The result a WAV export made here holds: the file's storage key, no clips.
+    assert task.result == {"files": [f"relayed/{task_id}/song.wav"]} and clips == []
+    assert gateway.storage.get_bytes(task.result["files"][0]) == WAV
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_a_relayed_clip_is_remastered_by_the_channel_that_made_it_and_mirrored(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    channel, source, song_relay = _relayed_song(gateway, maker, key)
+
+    task_id = gateway.follow_up(key, "UPSAMPLE", source.id)
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    made = maker.tasks[relay.upstream_task_id]
+    assert made.kind == "upsample"
+    assert made.body == {
+        "action": "remaster",
+        "audio_id": song_relay.clips[source.id],
+        "variation_category": "normal",
+        "async": True,
+    }
+    # One clip, as a remaster made here: the upstream's first, mirrored here.
+    [clip] = clips
+    assert clip.title == f"{source.title} (Remastered)" and clip.status is ClipStatus.COMPLETE
+    assert clip.audio_key and gateway.storage.get_bytes(clip.audio_key) == AUDIO
+    # A remastered clip is a relayed clip too: its follow-ups go to the same channel.
+    assert set(relay.clips) == {clip.id}
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ({"submit_status": 503}, NO_WORKER),
+        ({"fail_reason": "the split crashed"}, "split crashed"),
+        ({"lose_tasks": True}, "lost"),
+    ],
+)
+def test_a_follow_up_never_fails_over_and_a_failure_is_refunded_once(
+    action: str,
+    behaviour: dict[str, Any],
+    reason: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker, other = upstreams(), upstreams()
+    key = make_key()
+    _, source, _ = _relayed_song(gateway, maker, key)
+    gateway.add("other", other.base, kind="acedata", priority=0)
+    for name, value in behaviour.items():
+        setattr(maker.behaviour, name, value)
+    made_before = len(maker.tasks)
+
+    task_id = gateway.follow_up(key, action, source.id)
+    gateway.run(task_id)
+    gateway.run(task_id)  # a redelivery changes nothing
+
+    task, clips, _ = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.FAILURE and reason in task.fail_reason
+    # Only the maker has the song: nothing goes elsewhere, whatever it answers.
+    assert other.submits == 0
+    assert len(maker.tasks) == made_before + (0 if "submit_status" in behaviour else 1)
+    assert all(c.status is ClipStatus.ERROR for c in clips)
+    assert _charges(gateway.ledger(key)) == (2, 1)
+
+
+@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize("fault", ["hang_after_accept_s", "garbage_after_accept"])
+def test_a_follow_up_whose_answer_is_lost_is_reconciled_never_made_twice(
+    action: str,
+    fault: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker, other = upstreams(), upstreams()
+    key = make_key()
+    channel, source, _ = _relayed_song(gateway, maker, key)
+    gateway.add("other", other.base, kind="acedata", priority=0)
+    setattr(maker.behaviour, fault, 2.0 if fault == "hang_after_accept_s" else True)
+    submits = maker.submits
+
+    task_id = gateway.follow_up(key, action, source.id)
+    gateway.run(task_id)
+
+    task, _, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    # Asked again under the same Idempotency-Key: the first task, not a second one.
+    assert maker.submits >= submits + 2 and other.submits == 0
+    assert len(maker.tasks) == 2 and relay.channel_id == channel.id
+    assert maker.tasks[relay.upstream_task_id].kind == action.lower()
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize("gone", ["disabled", "removed"])
+def test_a_follow_up_of_a_clip_whose_channel_is_gone_is_refused_before_any_charge(
+    action: str,
+    gone: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker, other = upstreams(), upstreams()
+    key = make_key()
+    channel, source, _ = _relayed_song(gateway, maker, key)
+    gateway.add("other", other.base, kind="acedata")
+    if gone == "disabled":
+        channel_service.set_enabled(gateway.uow, channel.id, False)
+    else:
+        channel_service.remove_channel(gateway.uow, channel.id)
+
+    with pytest.raises(UpstreamUnavailable, match=NO_WORKER):
+        gateway.follow_up(key, action, source.id)
+    assert _charges(gateway.ledger(key)) == (1, 0)
+    assert other.submits == 0 and maker.submits == 1
+
+
+@pytest.mark.parametrize("action", FOLLOW_UPS)
+def test_a_follow_up_the_channels_dialect_has_no_request_for_is_refused_before_any_charge(
+    action: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    _, source, _ = _relayed_song(gateway, maker, key, kind="sunocore")
+    with pytest.raises(InvalidInput, match=f"sunocore, which has no {action} request"):
+        gateway.follow_up(key, action, source.id)
+    assert _charges(gateway.ledger(key)) == (1, 0)
+    assert maker.submits == 1
+
+
+def test_a_relayed_clips_full_split_is_two_sets_of_twelve_made_upstream(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    channel, source, song_relay = _relayed_song(gateway, maker, key)
+
+    task_id = gateway.follow_up(key, "ALL_STEMS", source.id)
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, stems, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    made = maker.tasks[relay.upstream_task_id]
+    assert made.body == {
+        "action": "all_stems",
+        "audio_id": song_relay.clips[source.id],
+        "async": True,
+    }
+    assert [c.title for c in stems] == [
+        stem_title(source.title, name, True) for name in split_stems(True)
+    ]
+    assert [c.metadata["stem"] for c in stems] == split_stems(True)
+    assert [c.metadata["stem_set_kind"] for c in stems] == ["mix"] * 12 + ["solo"] * 12
+    assert all(gateway.storage.get_bytes(str(c.audio_key)) == AUDIO for c in stems)
+    assert set(relay.clips) == {c.id for c in stems}
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_stems_and_wav_of_a_clip_made_here_stay_here_whatever_the_channels(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    up = upstreams()
+    gateway.add("ace", up.base, kind="acedata", actions=["MUSIC", "LYRICS"])
+    key = make_key()
+    original = tasks.submit(gateway.uow, gateway.queue, key, "MUSIC", {}, clip_count=1)
+    with gateway.uow() as u:
+        clip = u.clips.list_for_tasks([original.id])[0]
+        clip.status = ClipStatus.COMPLETE
+        clip.duration = 10.0
+        clip.files = {"song.wav": "clips/x/song.wav", "stems/Vocals.wav": "clips/x/v.wav"}
+        u.clips.update(clip)
+        u.commit()
+
+    split = gateway.follow_up(key, "STEMS", clip.id)
+    assert gateway.queue.enqueued[-1] == (split, None)  # the render queue, as before
+    wav = gateway.follow_up(key, "WAV", clip.id)
+    task = _task(gateway.uow, wav)[0]
+    # Answered at once from the stored WAV, as before.
+    assert task.status is TaskStatus.SUCCESS and task.result == {"files": ["clips/x/song.wav"]}
+    assert up.submits == 0
+
+    # Exported again under one Idempotency-Key (a relaying server's retry): one task.
+    how = Submission(Origin("acedata"), idempotency_key="cadenza-retry")
+    first = gateway.commands.submit(key, ExportWav(clip.id), how)
+    assert gateway.commands.submit(key, ExportWav(clip.id), how).id == first.id
+    with pytest.raises(IdempotencyConflict):
+        gateway.commands.submit(key, SplitStems(clip.id), how)
+    assert _charges(gateway.ledger(key)) == (4, 0)  # the song, a split and two exports
+
+
+def test_a_relayed_clips_video_is_rendered_by_any_worker(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    """A relayed song's files are mirrored into storage by the process that followed it,
+    whose relay lane takes no render task: its video must not be queued for that process."""
+    maker = upstreams()
+    key = make_key()
+    _, source, _ = _relayed_song(gateway, maker, key)
+    with gateway.uow() as u:  # the process that followed it, as a named worker records it
+        song = u.tasks.get(source.task_id, for_update=True)
+        assert song is not None
+        song.worker = "api-1"
+        u.tasks.update(song)
+        u.commit()
+
+    video = gateway.commands.submit(key, RenderVideo(source.id), Submission(Origin("sunocore")))
+    assert gateway.queue.enqueued[-1] == (video.id, None)

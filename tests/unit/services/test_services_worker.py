@@ -492,3 +492,54 @@ def test_a_failed_run_deletes_its_previews(
     assert view.task.status is TaskStatus.FAILURE
     assert all(c.preview() is None for c in view.clips)
     assert storage.objects == {}
+
+
+def _inspo_task(uow: UnitOfWorkFactory, queue: Any, storage: MemoryStorage, key: ApiKey) -> Any:
+    from cadenza.services import creative
+
+    refs = ["inspo/t1-abc/reference-0.mp3", "inspo/t1-abc/reference-1.wav"]
+    for ref in refs:
+        storage.put_bytes(ref, b"RIFF", "application/octet-stream")
+    storage.put_bytes("inspo/t2-def/reference-0.mp3", b"ID3", "application/octet-stream")
+    return creative.submit_inspo(uow, queue, key, reference_keys=refs, tags="jazz")
+
+
+@pytest.mark.parametrize("fail", [None, "no tempo heard"])
+def test_an_ended_task_deletes_the_inputs_fetched_for_it_alone(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+    fail: str | None,
+) -> None:
+    key = make_key("50")
+    task = _inspo_task(uow, queue, storage, key)
+    assert tasks.input_folders(task) == ["inspo/t1-abc/"]
+    runner_for(uow, storage, FakeEngine(fail=fail), tmp_path).run(task.id)
+    ended = tasks.get(UowViews(uow), key, task.id).task
+    assert ended.status is (TaskStatus.FAILURE if fail else TaskStatus.SUCCESS)
+    assert not [k for k in storage.objects if k.startswith("inspo/t1-abc/")]
+    # Another task's references stay.
+    assert storage.exists("inspo/t2-def/reference-0.mp3")
+
+
+def test_a_task_timed_out_before_it_ran_deletes_its_inputs(
+    uow: UnitOfWorkFactory,
+    queue: Any,
+    storage: MemoryStorage,
+    make_key: Callable[..., ApiKey],
+    tmp_path: Path,
+) -> None:
+    from cadenza.services.reaper import reap
+
+    key = make_key("50")
+    task = _inspo_task(uow, queue, storage, key)
+    report = reap(uow, queue, now=utcnow() + timedelta(hours=2), storage=storage)
+    assert report.failed == 1
+    assert not [k for k in storage.objects if k.startswith("inspo/t1-abc/")]
+    assert storage.exists("inspo/t2-def/reference-0.mp3")
+    # A redelivery afterwards runs nothing and keeps nothing.
+    engine = FakeEngine()
+    runner_for(uow, storage, engine, tmp_path).run(task.id)
+    assert engine.calls == []

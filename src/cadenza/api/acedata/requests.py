@@ -59,13 +59,6 @@ class AudioAction(enum.StrEnum):
     INSPO = "inspo"
 
 
-#: Parsed, but answered ``api_not_implemented`` until the engine does them.
-NOT_IMPLEMENTED: frozenset[AudioAction] = frozenset(
-    {
-        AudioAction.UNDERPAINTING,
-    }
-)
-
 #: The models AceData documents (contract §2.2); internal names such as chirp-auk pass too.
 MODEL_NAMES: tuple[str, ...] = (
     "chirp-v5-5",
@@ -153,11 +146,10 @@ class AudiosRequest:
     - concat, stems, all_stems: ``clip_id``; remaster: ``clip_id``, ``variation``
     - replace_section: ``clip_id``, ``section``, ``lyrics`` (the whole new text) and
       ``description`` (the lines sung in the window); overpainting: ``clip_id``,
-      ``section``, ``lyrics``, ``tags``
+      ``section``, ``lyrics``, ``tags``; underpainting: ``clip_id``, ``section``, ``tags``
     - samples: ``clip_id``, ``section`` + the generate fields
     - mashup: ``mashup_clip_ids`` + the generate fields; inspo: ``reference_urls``,
       ``audio_weight`` + the generate fields
-    - not implemented yet: underpainting uses ``clip_id`` and ``section``.
     """
 
     action: AudioAction
@@ -188,10 +180,6 @@ class AudiosRequest:
     section: Span | None = None
     mashup_clip_ids: tuple[str, ...] = ()
     reference_urls: tuple[str, ...] = ()
-
-    @property
-    def implemented(self) -> bool:
-        return self.action not in NOT_IMPLEMENTED
 
     @property
     def vox(self) -> bool:
@@ -469,11 +457,7 @@ def _model(value: str | None, action: AudioAction) -> tuple[str, ModelSpec]:
 
 
 def parse_audios(raw: Any) -> AudiosRequest:
-    """Validate a ``POST /suno/audios`` body (contract §2.2, §2.3, seed error table).
-
-    Actions in ``NOT_IMPLEMENTED`` are read and type-checked only, so the route can answer
-    ``api_not_implemented`` however complete their body is.
-    """
+    """Validate a ``POST /suno/audios`` body (contract §2.2, §2.3, seed error table)."""
     return normalize_audios(read_body(AudiosBody, raw))
 
 
@@ -556,8 +540,7 @@ def normalize_audios(body: AudiosBody) -> AudiosRequest:
             _string_list(body.audio_urls, "audio_urls") if action is AudioAction.INSPO else ()
         ),
     )
-    if request.implemented:
-        check_audios_rules(request)
+    check_audios_rules(request)
     return request
 
 

@@ -67,6 +67,7 @@ from cadenza.services.commands import (
     Submission,
 )
 from cadenza.services.commands_creative import (
+    AddInstrumental,
     AddVocals,
     Inspire,
     Mashup,
@@ -250,6 +251,15 @@ def command_of(req: AudiosRequest) -> object:
             model=req.model_name,
             vocal_gender=req.vocal_gender,
         )
+    if req.action is AudioAction.UNDERPAINTING and req.clip_id and section is not None:
+        return AddInstrumental(
+            req.clip_id,
+            section.start,
+            section.end,
+            tags=req.tags,
+            title=req.title,
+            model=req.model_name,
+        )
     raise AceDataError.not_implemented()
 
 
@@ -363,8 +373,6 @@ async def audios(
     when the task ends, at once (``async``, ``callback_url``) or as it goes (ndjson)."""
     raw = await read_json(request)
     req = parse_audios(raw)
-    if not req.implemented:
-        raise AceDataError.not_implemented()
     moderate(container, req)
     trace_id = trace_id_of(request.scope)
     how = Submission(

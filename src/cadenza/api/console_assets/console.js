@@ -1124,14 +1124,16 @@ function wireDrop() {
 
 async function loadAdmin() {
   await act(null, async () => {
-    const [keys, prices, usage] = await Promise.all([
+    const [keys, prices, usage, channels] = await Promise.all([
       api("/api/v1/admin/keys?limit=200"),
       api("/api/v1/admin/prices"),
       api("/api/v1/admin/usage"),
+      api("/api/v1/admin/channels"),
     ]);
     renderKeys(keys.items);
     renderPrices(prices.items);
     renderUsage(usage.items, keys.items);
+    renderChannels(channels.items);
   });
 }
 
@@ -1247,6 +1249,82 @@ function renderUsage(items, keys) {
   );
 }
 
+function percent(rate) {
+  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)} %`;
+}
+
+function renderChannels(channels) {
+  table(
+    $("#channels-table"),
+    ["Name", "Dialect", "URL", "Models", "Actions", "State", "In flight", "Succeeded", "Mean", "Enabled", ""],
+    channels.map((channel) => {
+      const health = channel.health;
+      const enabled = el("input", { type: "checkbox", checked: channel.enabled, "aria-label": `${channel.name} enabled` });
+      enabled.addEventListener("change", () =>
+        act(enabled, async () => {
+          await api(`/api/v1/admin/channels/${encodeURIComponent(channel.id)}`, {
+            method: "PATCH",
+            body: { enabled: enabled.checked },
+          });
+          await loadAdmin();
+          showOk(`${channel.name} ${enabled.checked ? "takes new tasks" : "takes no new tasks; those it holds finish there"}.`);
+        }),
+      );
+      const remove = el("button", { type: "button", class: "quiet" }, "Remove");
+      remove.addEventListener("click", () =>
+        act(remove, async () => {
+          if (!confirm(`Remove the channel "${channel.name}"?`)) return;
+          await api(`/api/v1/admin/channels/${encodeURIComponent(channel.id)}`, { method: "DELETE" });
+          await loadAdmin();
+          showOk(`${channel.name} removed.`);
+        }),
+      );
+      return el(
+        "tr",
+        { "data-channel": channel.id },
+        el("td", {}, channel.name),
+        el("td", {}, channel.kind),
+        el("td", {}, channel.base_url),
+        el("td", {}, channel.models.join(", ")),
+        el("td", {}, channel.actions.join(", ")),
+        el("td", {}, health ? health.state.replace("_", " ") : "not relaying"),
+        el("td", { class: "num" }, health ? String(health.in_flight) : "—"),
+        el("td", { class: "num" }, health ? `${health.succeeded} (${percent(health.success_rate)})` : "—"),
+        el("td", { class: "num" }, health && health.mean_seconds !== null ? `${health.mean_seconds.toFixed(1)} s` : "—"),
+        el("td", {}, enabled),
+        el("td", {}, remove),
+      );
+    }),
+  );
+  if (channels.length === 0) {
+    $("#channels-table tbody").append(el("tr", {}, el("td", { colspan: 11, class: "empty" }, "No channel: every song is made here.")));
+  }
+}
+
+function words(text) {
+  return text.split(",").map((w) => w.trim()).filter(Boolean);
+}
+
+async function addChannel(event) {
+  event.preventDefault();
+  await act(event.submitter, async () => {
+    const made = await api("/api/v1/admin/channels", {
+      method: "POST",
+      body: {
+        name: $("#channel-name").value.trim(),
+        kind: $("#channel-kind").value,
+        base_url: $("#channel-url").value.trim(),
+        key: $("#channel-key").value,
+        models: words($("#channel-models").value),
+        actions: words($("#channel-actions").value).map((a) => a.toUpperCase()),
+      },
+    });
+    $("#channel-form").reset();
+    await loadAdmin();
+    showOk(`Channel ${made.name} added.`);
+  });
+}
+
 async function createKey(event) {
   event.preventDefault();
   await act(event.submitter, async () => {
@@ -1281,6 +1359,7 @@ function wire() {
   $("#filter-action").addEventListener("change", () => loadTasks(true));
   $("#more-tasks").addEventListener("click", () => loadTasks(false));
   $("#key-form").addEventListener("submit", createKey);
+  $("#channel-form").addEventListener("submit", addChannel);
   wireDrop();
 }
 

@@ -27,6 +27,7 @@ from cadenza.domain.music import build_music_request, looks_like_lyrics
 from cadenza.services import billing
 from cadenza.services.commands import MakeMusic, Origin, Submission, WriteLyrics
 from cadenza.services.commands_creative import (
+    AddInstrumental,
     AddVocals,
     Inspire,
     Mashup,
@@ -45,8 +46,18 @@ def submission(idempotency_key: str | None, body: dict[str, Any] | None = None) 
     return Submission(SUNOCORE, idempotency_key=idempotency_key, fingerprint=body or {})
 
 
-#: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` too).
-CREATIVE_TASKS = ("replace_section", "overpainting", "add_vocals", "samples", "mashup", "inspo")
+#: ``task`` names of the creative actions (AceData's action names; ``add_vocals`` and
+#: ``add_instrumental`` too).
+CREATIVE_TASKS = (
+    "replace_section",
+    "overpainting",
+    "add_vocals",
+    "underpainting",
+    "add_instrumental",
+    "samples",
+    "mashup",
+    "inspo",
+)
 
 
 def _first(params: dict[str, Any], *names: str) -> Any:
@@ -66,7 +77,7 @@ def _gender(value: Any) -> str | None:
 
 def creative_command(
     params: dict[str, Any],
-) -> ReplaceSection | AddVocals | Samples | Mashup | Inspire | None:
+) -> ReplaceSection | AddVocals | AddInstrumental | Samples | Mashup | Inspire | None:
     """The command of a creative ``task`` (None for songs, extensions and covers)."""
     task = str(params.get("task") or "").strip().lower()
     if task not in CREATIVE_TASKS:
@@ -122,6 +133,15 @@ def creative_command(
             lyrics=params.get("prompt"),
             infill_lyrics=params.get("infill_lyrics"),
             **common,
+        )
+    if task in ("underpainting", "add_instrumental"):
+        return AddInstrumental(
+            clip_id,
+            params.get("underpainting_start"),
+            params.get("underpainting_end"),
+            tags=common["tags"],
+            title=common["title"],
+            model=model,
         )
     if task == "samples":
         return Samples(

@@ -70,6 +70,9 @@ class SubmitMusicBody(RequestBody):
     #: overpainting's (Add Vocals) window.
     overpainting_start: float | None = None
     overpainting_end: float | None = None
+    #: underpainting's (Add Instrumental) window.
+    underpainting_start: float | None = None
+    underpainting_end: float | None = None
     #: inspo's reference recordings (1 to 4 URLs) and how closely to follow them (0-1).
     audio_urls: list[str] | None = None
     audio_weight: float | None = None

@@ -23,9 +23,10 @@ from cadenza.api.openapi import documented
 from cadenza.api.v1 import schemas as s
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
+from cadenza.domain.channels import Channel
 from cadenza.domain.errors import Forbidden, InvalidInput
 from cadenza.domain.events import EventKind, TaskEvent
-from cadenza.services import billing, events, listings
+from cadenza.services import billing, channels, events, listings
 from cadenza.services import keys as key_service
 from cadenza.services import tasks as task_service
 
@@ -105,12 +106,7 @@ def list_tasks(
     page = listings.tasks(
         container.uow, owner, limit=limit, offset=offset, status=status, action=action
     )
-    return s.TaskPage(
-        items=[s.task_out(view, container.storage) for view in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.TaskPage, page, lambda view: s.task_out(view, container.storage))
 
 
 @router.get("/tasks/{task_id}", responses=documented(s.TaskOut))
@@ -210,12 +206,7 @@ def list_clips(
     page = listings.clips(
         container.uow, owner, limit=limit, offset=offset, status=status, action=action
     )
-    return s.ClipPage(
-        items=[s.clip_out(clip, container.storage) for clip in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.ClipPage, page, lambda clip: s.clip_out(clip, container.storage))
 
 
 @router.get("/personas", responses=documented(s.PersonaPage, 403))
@@ -228,12 +219,7 @@ def list_personas(
 ) -> s.PersonaPage:
     owner = listings.owner(container.uow, key, key_id)
     page = listings.personas(container.uow, owner, limit=limit, offset=offset)
-    return s.PersonaPage(
-        items=[s.persona_out(p) for p in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.PersonaPage, page, s.persona_out)
 
 
 @router.get("/playlists", responses=documented(s.PlaylistPage, 403))
@@ -246,12 +232,7 @@ def list_playlists(
 ) -> s.PlaylistPage:
     owner = listings.owner(container.uow, key, key_id)
     page = listings.playlists(container.uow, owner, limit=limit, offset=offset)
-    return s.PlaylistPage(
-        items=[s.playlist_out(p) for p in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.PlaylistPage, page, s.playlist_out)
 
 
 @router.get("/uploads", responses=documented(s.UploadPage, 403))
@@ -265,21 +246,11 @@ def list_uploads(
 ) -> s.UploadPage:
     owner = listings.owner(container.uow, key, key_id)
     page = listings.uploads(container.uow, owner, limit=limit, offset=offset, status=status)
-    return s.UploadPage(
-        items=[s.upload_out(u) for u in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.UploadPage, page, s.upload_out)
 
 
 def _ledger_page(page: listings.Page[Any]) -> s.LedgerPage:
-    return s.LedgerPage(
-        items=[s.entry_out(e) for e in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.LedgerPage, page, s.entry_out)
 
 
 EntryTypeFilter = Annotated[str | None, Query(description="CONSUME, REFUND, TOPUP or ADJUST")]
@@ -345,12 +316,7 @@ def admin_list_keys(
     key: AdminKey, container: ContainerDep, limit: Limit = 50, offset: Offset = 0
 ) -> s.KeyPage:
     page = listings.list_keys(container.uow, limit=limit, offset=offset)
-    return s.KeyPage(
-        items=[s.key_out(k) for k in page.items],
-        limit=page.limit,
-        offset=page.offset,
-        next_offset=page.next_offset,
-    )
+    return s.page_of(s.KeyPage, page, s.key_out)
 
 
 CREATED: dict[int | str, dict[str, Any]] = {
@@ -428,6 +394,82 @@ def admin_change_credits(
     """Grant credits (a TOPUP row) or, with a negative amount, take them (ADJUST)."""
     entry = key_service.change_credits(container.uow, ref, body.amount, body.note)
     return s.entry_out(entry)
+
+
+ChannelRef = Annotated[str, Path(max_length=200, description="the channel's id or name")]
+
+
+def _channel_answers(container: Container, found: list[Channel]) -> list[s.ChannelOut]:
+    router = container.channels
+    if router is None:
+        return [s.channel_out(c, None) for c in found]
+    stats = router.health.snapshot(found)
+    return [s.channel_out(c, st) for c, st in zip(found, stats, strict=True)]
+
+
+@admin.get("/channels", responses=documented(s.ChannelList, 403))
+def admin_list_channels(key: AdminKey, container: ContainerDep) -> s.ChannelList:
+    """Upstream channels with their health as this process has seen it."""
+    found = channels.list_channels(container.uow)
+    return s.ChannelList(items=_channel_answers(container, found))
+
+
+CHANNEL_CREATED: dict[int | str, dict[str, Any]] = {
+    201: documented(s.ChannelOut)[200],
+    **documented(None, 403),
+}
+
+
+@admin.post("/channels", status_code=201, responses=CHANNEL_CREATED)
+def admin_add_channel(
+    body: Annotated[s.ChannelCreate, Body()], key: AdminKey, container: ContainerDep
+) -> JSONResponse:
+    """Add a channel: its key is sealed with ``CADENZA_CHANNEL_SECRET`` before it is
+    stored and never shown again. Tasks of the models it serves go to it from then on
+    (within the channel cache's two seconds)."""
+    from cadenza.bootstrap import build_secret_box
+
+    box = build_secret_box(container.settings)
+    if box is None:
+        raise InvalidInput("set CADENZA_CHANNEL_SECRET first: channel keys are sealed with it")
+    made = channels.add_channel(
+        container.uow,
+        box,
+        name=body.name,
+        kind=body.kind,
+        base_url=body.base_url,
+        key=body.key,
+        models=body.models,
+        actions=body.actions,
+        weight=body.weight,
+        priority=body.priority,
+        max_in_flight=body.max_in_flight,
+        submit_timeout_s=body.submit_timeout_s,
+        task_timeout_s=body.task_timeout_s,
+        cooldown_s=body.cooldown_s,
+    )
+    answer = _channel_answers(container, [made])[0]
+    return JSONResponse(answer.model_dump(), status_code=201)
+
+
+@admin.patch("/channels/{ref}", responses=documented(s.ChannelOut, 403))
+def admin_change_channel(
+    ref: ChannelRef,
+    body: Annotated[s.ChannelChange, Body()],
+    key: AdminKey,
+    container: ContainerDep,
+) -> s.ChannelOut:
+    """Enable or disable a channel; a disabled one takes no new task, and the tasks it
+    holds are still followed there to their end."""
+    changed = channels.set_enabled(container.uow, ref, body.enabled)
+    return _channel_answers(container, [changed])[0]
+
+
+@admin.delete("/channels/{ref}", responses=documented(s.ChannelOut, 403))
+def admin_remove_channel(ref: ChannelRef, key: AdminKey, container: ContainerDep) -> s.ChannelOut:
+    """Remove a channel (disable it first and let its tasks finish)."""
+    removed = channels.remove_channel(container.uow, ref)
+    return s.channel_out(removed, None)
 
 
 @admin.get("/prices", responses=documented(s.PriceList, 403))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,10 +12,12 @@ from cadenza.api.bodies import RequestBody
 from cadenza.api.sunocore.schemas import iso, money
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
+from cadenza.domain.channels import Channel
 from cadenza.domain.library import Persona, Playlist
 from cadenza.domain.tasks import Clip, ClipStatus, TaskView
 from cadenza.domain.uploads import Upload
-from cadenza.services.listings import Usage
+from cadenza.services.channels import ChannelStats
+from cadenza.services.listings import Page, Usage
 from cadenza.services.ports import MediaStorage
 
 Money = int | float
@@ -22,6 +25,23 @@ Money = int | float
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+PageOut = TypeVar("PageOut", bound=_Out)
+Item = TypeVar("Item")
+
+
+def page_of(model: type[PageOut], page: Page[Item], convert: Callable[[Item], Any]) -> PageOut:
+    """A listing page as answered: every page model has ``items``, ``limit``, ``offset``
+    and ``next_offset``."""
+    return model.model_validate(
+        {
+            "items": [convert(item) for item in page.items],
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_offset": page.next_offset,
+        }
+    )
 
 
 # -- answers --------------------------------------------------------------------------
@@ -378,4 +398,105 @@ def upload_out(upload: Upload) -> UploadOut:
         size=upload.size,
         expires_at=iso(upload.expires_at),
         created_at=iso(upload.created_at),
+    )
+
+
+# -- upstream channels ------------------------------------------------------------------
+
+
+class ChannelHealthOut(_Out):
+    """The channel's health as the answering process has seen it (each API process relays
+    and keeps its own circuits and counters; ``/metrics`` of each process has the same)."""
+
+    state: str = Field(description="closed, half_open, open or disabled")
+    in_flight: int
+    accepted: int = Field(description="submits answered with an upstream task id")
+    refused: int = Field(description="submits refused before a task id (failed over)")
+    ambiguous: int = Field(description="submits whose outcome was unknown (reconciled)")
+    succeeded: int
+    failed: int
+    success_rate: float | None = Field(description="succeeded / ended; null before any ended")
+    mean_seconds: float | None = Field(description="mean submit-to-end time of ended tasks")
+
+
+class ChannelOut(_Out):
+    """An upstream channel; its API key is never shown."""
+
+    id: str
+    name: str
+    kind: str
+    base_url: str
+    models: list[str]
+    actions: list[str]
+    weight: int
+    priority: int
+    max_in_flight: int
+    submit_timeout_s: float
+    task_timeout_s: float
+    cooldown_s: float
+    enabled: bool
+    created_at: str
+    health: ChannelHealthOut | None = Field(
+        description="null where this server relays nothing (no CADENZA_CHANNEL_SECRET)"
+    )
+
+
+class ChannelList(_Out):
+    """Every channel, by priority then name."""
+
+    items: list[ChannelOut]
+
+
+class ChannelCreate(RequestBody):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["sunocore", "acedata"] = Field(description="the upstream's dialect")
+    base_url: str = Field(min_length=1, max_length=2000)
+    key: str = Field(min_length=1, max_length=4000, description="the upstream's API key")
+    models: list[str] = Field(default=["*"], max_length=100, description="* for every model")
+    actions: list[str] = Field(
+        default=["MUSIC"], max_length=50, description="what it takes: MUSIC, LYRICS"
+    )
+    weight: int = Field(default=1, ge=1, le=10_000)
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    max_in_flight: int = Field(default=16, ge=1, le=100_000)
+    submit_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    task_timeout_s: float = Field(default=900.0, gt=0, le=86_400)
+    cooldown_s: float = Field(default=30.0, ge=0, le=86_400)
+
+
+class ChannelChange(RequestBody):
+    enabled: bool = Field(description="false stops new tasks; its tasks in flight finish there")
+
+
+def channel_out(channel: Channel, stats: ChannelStats | None) -> ChannelOut:
+    health = None
+    if stats is not None:
+        ended = stats.succeeded + stats.failed
+        health = ChannelHealthOut(
+            state=stats.state,
+            in_flight=stats.in_flight,
+            accepted=stats.accepted,
+            refused=stats.refused,
+            ambiguous=stats.ambiguous,
+            succeeded=stats.succeeded,
+            failed=stats.failed,
+            success_rate=stats.success_rate,
+            mean_seconds=round(stats.seconds_total / ended, 3) if ended else None,
+        )
+    return ChannelOut(
+        id=channel.id,
+        name=channel.name,
+        kind=channel.kind.value,
+        base_url=channel.base_url,
+        models=list(channel.models),
+        actions=list(channel.actions),
+        weight=channel.weight,
+        priority=channel.priority,
+        max_in_flight=channel.max_in_flight,
+        submit_timeout_s=channel.submit_timeout_s,
+        task_timeout_s=channel.task_timeout_s,
+        cooldown_s=channel.cooldown_s,
+        enabled=channel.enabled,
+        created_at=iso(channel.created_at),
+        health=health,
     )

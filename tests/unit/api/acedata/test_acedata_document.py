@@ -183,7 +183,6 @@ def test_real_errors_match_the_document(
         ("/suno/audios", {"action": "generate"}, headers, 400, "bad_request"),
         ("/suno/audios", {"custom": "yes"}, headers, 400, "bad_request"),
         ("/suno/audios", [1, 2], headers, 400, "bad_request"),
-        ("/suno/audios", {"action": "underpainting"}, headers, 400, "api_not_implemented"),
         ("/suno/tasks", {"id": "missing"}, headers, 400, "bad_request"),
         ("/suno/tasks", {"action": "retrieve_batch", "limit": 1.5}, headers, 400, "bad_request"),
         ("/suno/audios", GENERATE, bearer(make_key, "0"), 403, "used_up"),

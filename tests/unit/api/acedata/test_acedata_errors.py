@@ -161,7 +161,7 @@ def build_app() -> FastAPI:
     @ace.post("/suno/audios")
     def audios(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         req = parse_audios(body)
-        if not req.implemented:
+        if req.description == "later":
             raise AceDataError.not_implemented()
         if req.description == "key":
             raise Unauthorized("unknown key")
@@ -197,7 +197,7 @@ def test_acedata_routes_answer_the_envelope(client: TestClient) -> None:
         "message": "lyric is required when generate custom audio",
     }
 
-    answer = client.post("/suno/audios", json={"action": "underpainting"})
+    answer = client.post("/suno/audios", json={"prompt": "later"})
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "api_not_implemented")
 
     answer = client.post("/suno/audios", json={"prompt": "slow"})

@@ -47,7 +47,6 @@ def test_inspiration_mode_defaults() -> None:
     assert req.description == "A song for Christmas"
     assert not req.custom and not req.instrumental and req.lyrics is None
     assert req.delivery.mode is ReplyMode.SYNC and req.delivery.waits
-    assert req.implemented
 
 
 def test_custom_mode_example() -> None:
@@ -125,15 +124,13 @@ def test_remaster_example_without_model_defaults_to_a_model_that_remasters() -> 
     assert "remaster" in message
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120},
-    ],
-)
-def test_next_issue_actions_parse_and_are_not_implemented(body: dict[str, Any]) -> None:
-    req = parse_audios(body)
-    assert not req.implemented
+def test_underpainting_reads_its_window_and_style() -> None:
+    req = parse_audios(
+        {"action": "underpainting", "audio_id": CLIP, "underpainting_end": 120, "style": "jazz"}
+    )
+    assert req.clip_id == CLIP and req.tags == "jazz"
+    assert req.section is not None and (req.section.start, req.section.end) == (0.0, 120)
+    assert "audio_id is required" in refused(parse_audios, {"action": "underpainting"})
 
 
 def test_replace_section_and_overpainting_read_their_fields() -> None:
@@ -148,7 +145,7 @@ def test_replace_section_and_overpainting_read_their_fields() -> None:
             "model": "chirp-v4",
         }
     )
-    assert req.implemented and req.section is not None
+    assert req.section is not None
     assert (req.section.start, req.section.end) == (28.9, 85.4)
     assert req.description == "new words" and req.lyrics == "[Chorus]\nnew words"
     assert "lyric is required" in refused(
@@ -160,7 +157,7 @@ def test_replace_section_and_overpainting_read_their_fields() -> None:
     over = parse_audios(
         {"action": "overpainting", "audio_id": CLIP, "lyric": "la", "overpainting_end": 120}
     )
-    assert over.implemented and over.section is not None and over.section.end == 120
+    assert over.section is not None and over.section.end == 120
     assert "lyric is required" in refused(
         parse_audios, {"action": "overpainting", "audio_id": CLIP, "overpainting_end": 120}
     )

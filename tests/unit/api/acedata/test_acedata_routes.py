@@ -112,8 +112,8 @@ def test_refusals_use_the_envelope_and_charge_nothing(
         (
             {"action": "underpainting", "audio_id": "a"},
             400,
-            "api_not_implemented",
-            None,
+            "bad_request",
+            "The song id does not exist or has been taken offline.",
         ),
         (
             {"action": "mashup", "mashup_audio_ids": ["a", "b"]},
