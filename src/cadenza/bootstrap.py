@@ -24,6 +24,7 @@ from cadenza.services.events import TaskEventWaiter
 from cadenza.services.media import UploadPolicy
 from cadenza.services.ports import (
     CallbackSender,
+    ChannelHealth,
     Engine,
     MediaStorage,
     RateLimiter,
@@ -367,9 +368,8 @@ def build_relay(
     if box is None:
         return None, None
     from cadenza.engines.relay import MediaPolicy, RelayEngine
-    from cadenza.services.channels import ChannelHealth
 
-    router = ChannelRouter(uow, ChannelHealth())
+    router = ChannelRouter(uow, build_channel_health(settings))
     engine = RelayEngine(
         uow,
         router,
@@ -383,6 +383,18 @@ def build_relay(
         storage=storage,
     )
     return router, engine
+
+
+def build_channel_health(settings: Settings) -> ChannelHealth:
+    """Channels' circuits, caps and counters: this process's own, or shared in Redis by
+    every process that relays (several API processes behind one database)."""
+    if settings.resolved_channel_health() == "redis":
+        from cadenza.channel_health.redis import RedisChannelHealth
+
+        return RedisChannelHealth(settings.redis_url)
+    from cadenza.channel_health.memory import MemoryChannelHealth
+
+    return MemoryChannelHealth()
 
 
 def build_callback_sender(settings: Settings) -> CallbackSender:

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     #: may take (seconds).
     relay_media_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     relay_media_timeout_s: float = Field(default=120.0, gt=0)
+    #: Where channels' circuits, in-flight caps and counters live: ``memory`` (this
+    #: process's own) or ``redis`` (``redis_url``, shared by every relaying process).
+    #: Empty follows ``limits``: a deployment that shares its rate limits shares these.
+    channel_health: Literal["memory", "redis", ""] = ""
 
     #: A directory of moderation lists (``artists.txt``, ``producer_tags.txt``,
     #: ``inappropriate.txt``, ``copyrighted_lyrics.txt``, one entry a line): each file there
@@ -152,6 +156,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cadenza.db').resolve()}"
+
+    def resolved_channel_health(self) -> Literal["memory", "redis"]:
+        return self.channel_health or self.limits
 
     def resolved_media_dir(self) -> Path:
         return Path(self.media_dir) if self.media_dir else self.data_dir / "media"

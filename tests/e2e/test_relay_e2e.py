@@ -491,3 +491,108 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
     finally:
         cli(gateway, "channels", "disable", name)
         cli(gateway, "channels", "remove", name)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ENGINE_PRESENT, reason="the built-in engine is absent")
+def test_a_relayed_songs_crop_speed_and_concat_are_made_by_the_sunocore_upstream_that_made_it(
+    upstream: Server, gateway: Server
+) -> None:
+    # The gateway polls with this key for every relayed task: a rate to match.
+    upstream_key = new_key(upstream, "100", "--rpm", "1000")
+    name = "node-edits"
+    cli(
+        gateway,
+        "channels",
+        "add",
+        "--name",
+        name,
+        "--kind",
+        "sunocore",
+        "--base-url",
+        upstream.base,
+        "--key",
+        upstream_key,
+        "--models",
+        "chirp-v3-5",
+    )
+    headers = {"X-API-Key": new_key(gateway, "200", "--rpm", "1000")}
+    body = {
+        "title": "Edit me",
+        "tags": "lofi, piano",
+        "mv": "chirp-v3-5",
+        "make_instrumental": True,
+    }
+
+    def ended(client: httpx.Client, submitted: httpx.Response) -> dict[str, Any]:
+        assert submitted.status_code == 200, submitted.text
+        answer = submitted.json()
+        assert answer["code"] == "success", answer
+        task, _ = poll_task(client, answer["data"])
+        assert task["status"] == "SUCCESS", task
+        return task
+
+    try:
+        with (
+            httpx.Client(base_url=gateway.base, headers=headers, timeout=60) as client,
+            httpx.Client(
+                base_url=upstream.base, headers={"X-API-Key": upstream_key}, timeout=30
+            ) as upstream_client,
+        ):
+            song = ended(client, client.post("/suno/submit/music", json=body))
+            source = song["data"][0]
+            length = float(source["metadata"]["duration"])
+
+            cropped = ended(
+                client,
+                client.post(
+                    "/api/crop",
+                    json={"song_id": source["id"], "crop_start_s": 2.0, "crop_end_s": 12.0},
+                ),
+            )
+            [crop] = cropped["data"]
+            assert crop["title"] == f"{source['title']} (cropped)"
+            assert abs(float(crop["metadata"]["duration"]) - 10.0) < 0.5, crop
+            assert crop["audio_url"].startswith(gateway.base)
+            assert len(client.get(crop["audio_url"]).content) > 10_000
+
+            faster = ended(
+                client,
+                client.post(
+                    "/suno/submit/speed-adjust",
+                    json={"clip_id": source["id"], "speed_multiplier": 2.0},
+                ),
+            )
+            [fast] = faster["data"]
+            assert abs(float(fast["metadata"]["duration"]) - length / 2) < 1.0, (length, fast)
+            assert fast["audio_url"].startswith(gateway.base)
+
+            # An extend of a relayed clip goes upstream too; the chain's whole song is
+            # joined there.
+            cut = round(length / 2, 1)
+            extended = ended(
+                client,
+                client.post(
+                    "/suno/submit/music",
+                    json={
+                        **body,
+                        "task": "extend",
+                        "continue_clip_id": source["id"],
+                        "continue_at": cut,
+                    },
+                ),
+            )
+            tail = extended["data"][0]
+            joined = ended(client, client.post("/suno/submit/concat", json={"clip_id": tail["id"]}))
+            [whole] = joined["data"]
+            whole_s = float(whole["metadata"]["duration"])
+            tail_s = float(tail["metadata"]["duration"])
+            assert abs(whole_s - (cut + tail_s)) < 1.0, (length, cut, tail_s, whole)
+            assert whole["audio_url"].startswith(gateway.base)
+
+            tasks = [song, cropped, faster, extended, joined]
+            assert sorted(_ledger(client)) == sorted(("CONSUME", t["task_id"]) for t in tasks)
+            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 5
+    finally:
+        cli(gateway, "channels", "disable", name)
+        cli(gateway, "channels", "remove", name)

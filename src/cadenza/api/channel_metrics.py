@@ -1,5 +1,6 @@
 """Per-channel health in ``/metrics``: circuit, in-flight, outcomes and latency, read
-from the relaying process's ``ChannelHealth`` when Prometheus scrapes."""
+from the ``ChannelHealth`` backend when Prometheus scrapes (this process's, or the
+figures every relaying process shares in Redis)."""
 
 from __future__ import annotations
 

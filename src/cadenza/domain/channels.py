@@ -43,9 +43,9 @@ class ChannelKind(enum.StrEnum):
 #: go back to that channel whatever actions it lists: only it has the song's real parts,
 #: and it served the song itself.
 FOLLOW_UPS: dict[ChannelKind, frozenset[str]] = {
-    ChannelKind.ACEDATA: frozenset({"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE"}),
-    # Its requests make songs and lyrics only.
-    ChannelKind.SUNOCORE: frozenset(),
+    ChannelKind.ACEDATA: frozenset({"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE", "CONCAT"}),
+    # Seed 000's edits: concat, crop and speed-adjust.
+    ChannelKind.SUNOCORE: frozenset({"CONCAT", "CROP", "SPEED_ADJUST"}),
 }
 
 MAX_NAME = 64
@@ -203,6 +203,30 @@ class Relay:
     clips: dict[str, str] = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class ChannelStats:
+    """One channel's health: its circuit, tasks held now, submits and ended tasks."""
+
+    name: str
+    #: ``closed``, ``half_open``, ``open`` or ``disabled``.
+    state: str = "closed"
+    in_flight: int = 0
+    #: Submits answered with a task id, refused (another channel may take the task),
+    #: and whose outcome was unknown (reconciled by asking again).
+    accepted: int = 0
+    refused: int = 0
+    ambiguous: int = 0
+    #: Relayed tasks that ended, by outcome, and their seconds from submit to the end.
+    succeeded: int = 0
+    failed: int = 0
+    seconds_total: float = 0.0
+
+    @property
+    def success_rate(self) -> float | None:
+        ended = self.succeeded + self.failed
+        return self.succeeded / ended if ended else None
 
 
 class Breaker:

@@ -62,6 +62,8 @@ LOST_AFTER = 3
 STILL_RUNNING_CHECK_S = 30.0
 #: Share of the progress bar the upstream's render takes; the download takes the rest.
 RENDER_SHARE = 0.9
+#: Edits of a relayed clip that make one clip of it upstream.
+EDITS = frozenset({Action.CONCAT.value, Action.CROP.value, Action.SPEED_ADJUST.value})
 
 UpstreamFactory = Callable[[Channel, str], Upstream]
 #: One submit of a task to a channel's upstream under a key: the upstream task id.
@@ -126,6 +128,7 @@ class RelayEngine:
             poller.stop()
         for client in clients:
             client.close()
+        self._router.health.close()
 
     def start(self) -> None:
         self._stopping.clear()
@@ -173,6 +176,15 @@ class RelayEngine:
                     return upstream.submit_stems(theirs, submit_key, full=full)
                 return upstream.submit_wav(theirs, submit_key)
 
+        elif action in EDITS:
+            # A concat, crop or speed change of a relayed clip, pinned to its channel.
+            theirs = self._upstream_clip(str(params["source_clip_id"]))
+            model = ""
+            options = _edit_options(action, params)
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                return upstream.submit_edit(action, theirs, options, submit_key)
+
         else:
             raise EngineError(f"action {action} cannot be relayed")
         channel, upstream, upstream_id = self._accepted(task_id, action, model, send, params)
@@ -194,8 +206,9 @@ class RelayEngine:
                 if not done.clips:
                     raise EngineError("the upstream finished with no clips")
                 clip_ids = [str(c) for c in params.get("clip_ids") or []]
-                # A remaster here makes one clip; an upstream may make more.
-                made = done.clips[:1] if action == Action.UPSAMPLE.value else done.clips
+                # A remaster or an edit here makes one clip; an upstream may make more.
+                one = action == Action.UPSAMPLE.value or action in EDITS
+                made = done.clips[:1] if one else done.clips
                 results = self._mirror(channel, made, clip_ids, workdir, progress)
                 self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
@@ -564,6 +577,23 @@ class RelayEngine:
     def _wait(self, seconds: float) -> None:
         if self._stopping.wait(seconds):
             raise TaskAbandoned("this process is stopping; the task resumes elsewhere")
+
+
+def _edit_options(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What the upstream needs of an edit's parameters, in the Upstream's words."""
+    if action == Action.CROP.value:
+        return {
+            "start_s": float(params["crop_start_s"]),
+            "end_s": float(params["crop_end_s"]),
+            "remove": bool(params.get("is_crop_remove")),
+        }
+    if action == Action.SPEED_ADJUST.value:
+        return {
+            "multiplier": float(params["speed_multiplier"]),
+            "keep_pitch": bool(params.get("keep_pitch", True)),
+            "title": str(params.get("title") or ""),
+        }
+    return {"is_infill": bool(params.get("is_infill"))}
 
 
 def _lyrics_result(done: UpstreamTask) -> list[dict[str, Any]]:

@@ -94,6 +94,15 @@ class Upstream(Protocol):
         """The id of the upstream's task remastering its clip (as ``submit_stems``)."""
         ...
 
+    def submit_edit(
+        self, action: str, upstream_clip_id: str, options: dict[str, Any], submit_key: str
+    ) -> str:
+        """The id of the upstream's task making one clip of its clip: ``CONCAT`` (the whole
+        song of the extend chain ending there; ``is_infill``), ``CROP`` (``start_s``,
+        ``end_s``, ``remove``) or ``SPEED_ADJUST`` (``multiplier``, ``keep_pitch``,
+        ``title``), as ``submit_stems``."""
+        ...
+
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         """The tasks asked for that the upstream has (one request for all of them); the
         ones it leaves out it does not know."""
@@ -237,6 +246,35 @@ class SunocoreUpstream(_DialectClient):
     ) -> str:
         raise Rejected(NO_SUNOCORE_REQUEST.format(what="remaster"))
 
+    def submit_edit(
+        self, action: str, upstream_clip_id: str, options: dict[str, Any], submit_key: str
+    ) -> str:
+        # Seed 000's three edit requests, each naming the clip in its own way.
+        if action == "CONCAT":
+            body: dict[str, Any] = {
+                "clip_id": upstream_clip_id,
+                "is_infill": bool(options.get("is_infill")),
+            }
+            return self._submit("/suno/submit/concat", body, submit_key)
+        if action == "CROP":
+            body = {
+                "song_id": upstream_clip_id,
+                "crop_start_s": options["start_s"],
+                "crop_end_s": options["end_s"],
+                "is_crop_remove": bool(options.get("remove")),
+            }
+            return self._submit("/api/crop", body, submit_key)
+        if action == "SPEED_ADJUST":
+            body = {
+                "clip_id": upstream_clip_id,
+                "speed_multiplier": options["multiplier"],
+                "keep_pitch": bool(options.get("keep_pitch", True)),
+            }
+            if options.get("title"):
+                body["title"] = options["title"]
+            return self._submit("/suno/submit/speed-adjust", body, submit_key)
+        raise Rejected(NO_SUNOCORE_REQUEST.format(what=action.lower()))
+
     def _refusal(self, response: httpx.Response) -> Exception:
         if response.status_code == 422 and "idempotency" in _message(response).lower():
             # The first submit under this key is still being handled there.
@@ -371,6 +409,14 @@ class AceDataUpstream(_DialectClient):
         }
         if model:
             body["model"] = model
+        return self._submit("/suno/audios", body, submit_key)
+
+    def submit_edit(
+        self, action: str, upstream_clip_id: str, options: dict[str, Any], submit_key: str
+    ) -> str:
+        if action != "CONCAT":  # AceData crops and speeds nothing
+            raise Rejected(f"the acedata dialect has no {action.lower()} request")
+        body = {"action": "concat", "audio_id": upstream_clip_id, "async": True}
         return self._submit("/suno/audios", body, submit_key)
 
     def _refusal(self, response: httpx.Response) -> Exception:

@@ -1,8 +1,7 @@
-"""Upstream channels: their administration, their health as this process sees it, and
-the choice of channel for each task.
+"""Upstream channels: their administration and the choice of channel for each task.
 
-Health (circuit, in-flight count, outcomes, latency) lives in the memory of the process
-that relays, which is the one that sees the upstream answer; each process keeps its own.
+Health (circuit, in-flight count, outcomes, latency) is a ``ChannelHealth`` backend: the
+relaying process's memory on one machine, Redis where several processes relay.
 """
 
 from __future__ import annotations
@@ -10,12 +9,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from cadenza.domain.channels import Breaker, Channel, candidates, new_channel
+from cadenza.domain.channels import Channel, candidates, new_channel
 from cadenza.domain.errors import InvalidInput, NotFound, UpstreamUnavailable
-from cadenza.services.ports import SecretBox, UnitOfWorkFactory
+from cadenza.services.ports import ChannelHealth, SecretBox, UnitOfWorkFactory
 
 #: What a client is told when no channel can take its task (AceData's own words).
 NO_WORKER = "no available worker in system"
@@ -92,125 +90,6 @@ def remove_channel(uow: UnitOfWorkFactory, ref: str) -> Channel:
         u.channels.remove(channel.id)
         u.commit()
     return channel
-
-
-# -- health ---------------------------------------------------------------------------
-
-
-@dataclass
-class ChannelStats:
-    """One channel's counters, as this process saw them."""
-
-    name: str
-    state: str = "closed"
-    in_flight: int = 0
-    #: Submits answered with a task id, refused (another channel may take the task),
-    #: and whose outcome was unknown (reconciled by asking again).
-    accepted: int = 0
-    refused: int = 0
-    ambiguous: int = 0
-    #: Relayed tasks that ended, by outcome, and their seconds from submit to the end.
-    succeeded: int = 0
-    failed: int = 0
-    seconds_total: float = 0.0
-
-    @property
-    def success_rate(self) -> float | None:
-        ended = self.succeeded + self.failed
-        return self.succeeded / ended if ended else None
-
-
-class ChannelHealth:
-    """Circuits and counters of every channel; thread-safe."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._breakers: dict[str, Breaker] = {}
-        self._stats: dict[str, ChannelStats] = {}
-
-    def _breaker(self, channel: Channel) -> Breaker:
-        breaker = self._breakers.get(channel.id)
-        if breaker is None:
-            breaker = self._breakers[channel.id] = Breaker(
-                channel.failure_threshold, channel.cooldown_s
-            )
-        breaker.threshold = max(1, channel.failure_threshold)
-        breaker.cooldown_s = channel.cooldown_s
-        return breaker
-
-    def _stat(self, channel: Channel) -> ChannelStats:
-        stat = self._stats.get(channel.id)
-        if stat is None:
-            stat = self._stats[channel.id] = ChannelStats(channel.name)
-        stat.name = channel.name
-        return stat
-
-    def available(self, channel: Channel, *, room: bool = True) -> bool:
-        """Its circuit lets a submit through (and, with ``room``, it is under its cap)."""
-        with self._lock:
-            if not self._breaker(channel).available(self._clock()):
-                return False
-            return not room or self._stat(channel).in_flight < channel.max_in_flight
-
-    def accepted(self, channel: Channel) -> None:
-        with self._lock:
-            self._breaker(channel).succeeded()
-            self._stat(channel).accepted += 1
-
-    def refused(self, channel: Channel) -> None:
-        with self._lock:
-            self._breaker(channel).failed(self._clock())
-            self._stat(channel).refused += 1
-
-    def ambiguous(self, channel: Channel) -> None:
-        with self._lock:
-            self._breaker(channel).failed(self._clock())
-            self._stat(channel).ambiguous += 1
-
-    def ended(self, channel: Channel, *, success: bool, seconds: float) -> None:
-        with self._lock:
-            stat = self._stat(channel)
-            if success:
-                stat.succeeded += 1
-            else:
-                stat.failed += 1
-            stat.seconds_total += max(0.0, seconds)
-
-    def reserve(self, channel: Channel) -> bool:
-        """Takes one of the channel's in-flight slots for a submit, if its circuit lets
-        one through and it is under its cap (checked and taken at once, so a burst of
-        submits cannot pass the cap together)."""
-        with self._lock:
-            breaker = self._breaker(channel)
-            now = self._clock()
-            stat = self._stat(channel)
-            if not breaker.available(now) or stat.in_flight >= channel.max_in_flight:
-                return False
-            breaker.attempt(now)
-            stat.in_flight += 1
-            return True
-
-    def hold(self, channel: Channel) -> None:
-        """Takes a slot whatever the cap: a task the channel holds already (resumed)."""
-        with self._lock:
-            self._stat(channel).in_flight += 1
-
-    def release(self, channel: Channel) -> None:
-        with self._lock:
-            self._stat(channel).in_flight -= 1
-
-    def snapshot(self, channels: Sequence[Channel]) -> list[ChannelStats]:
-        now = self._clock()
-        with self._lock:
-            out = []
-            for channel in channels:
-                stat = self._stat(channel)
-                stat.state = (
-                    "disabled" if not channel.enabled else self._breaker(channel).state(now)
-                )
-                out.append(ChannelStats(**vars(stat)))
-            return out
 
 
 # -- routing --------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def follow_up_route(app: Commands, key: ApiKey, clip_id: str, action: Action) ->
     """The route pinning a follow-up of a relayed clip to the channel that made it, which
     alone has the song's parts (None: the clip was made here). Refused before any charge
     where that channel cannot take it."""
-    if app.channels is None:
+    if app.channels is None or not clip_id:
         return None
     channel_id = tasks.relayed_source(app.uow, key, clip_id)
     if channel_id is None:
@@ -276,6 +276,7 @@ def _concat(app: Commands, key: ApiKey, command: Concat, how: Submission) -> Tas
         idempotency_key=how.idempotency_key,
         origin=how.origin.record(),
         callback=how.callback,
+        relay_route=follow_up_route(app, key, command.clip_id, Action.CONCAT),
     )
 
 
@@ -293,9 +294,7 @@ def _remaster(app: Commands, key: ApiKey, command: Remaster, how: Submission) ->
         storage=app.storage,
         origin=how.origin.record(),
         callback=how.callback,
-        relay_route=(
-            follow_up_route(app, key, command.clip_id, Action.UPSAMPLE) if command.clip_id else None
-        ),
+        relay_route=follow_up_route(app, key, command.clip_id, Action.UPSAMPLE),
     )
 
 

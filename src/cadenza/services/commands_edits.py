@@ -14,7 +14,7 @@ from cadenza.domain.actions import Action
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.tasks import Task
 from cadenza.services import media
-from cadenza.services.commands import Commands, Submission, handles
+from cadenza.services.commands import Commands, Submission, follow_up_route, handles
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ def _crop(app: Commands, key: ApiKey, command: Crop, how: Submission) -> Task:
         idempotency_key=how.idempotency_key,
         origin=how.origin.record(),
         callback=how.callback,
+        relay_route=follow_up_route(app, key, command.clip_id, Action.CROP),
     )
 
 
@@ -78,6 +79,7 @@ def _speed_adjust(app: Commands, key: ApiKey, command: SpeedAdjust, how: Submiss
         idempotency_key=how.idempotency_key,
         origin=how.origin.record(),
         callback=how.callback,
+        relay_route=follow_up_route(app, key, command.clip_id, Action.SPEED_ADJUST),
     )
 
 

@@ -92,6 +92,14 @@ def source_route(uow: UnitOfWorkFactory, clip: Clip) -> str | None:
     return original.worker
 
 
+def edited_clip(uow: UnitOfWorkFactory, key: ApiKey, clip_id: str, relay_route: str | None) -> Clip:
+    """The clip an edit starts from: a relayed clip (``relay_route``, the channel that
+    made it, which edits it there) needs no audio here; one made here does."""
+    if relay_route is None:
+        return source_clip(uow, key, clip_id)
+    return tasks.get_clip(uow, key, clip_id)
+
+
 def _submit_edit(
     uow: UnitOfWorkFactory,
     queue: TaskQueue,
@@ -154,12 +162,14 @@ def submit_crop(
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    relay_route: str | None = None,
 ) -> Task:
     """Keep ``[start, end)`` of the clip, or remove it and join the rest."""
     start = _number(crop_start_s, "crop_start_s")
     end = _number(crop_end_s, "crop_end_s")
-    clip = source_clip(uow, key, clip_id)
-    duration = float(clip.duration or 0.0)
+    clip = edited_clip(uow, key, clip_id, relay_route)
+    # A relayed clip's length is the upstream's word, where it gave one.
+    duration = float(clip.duration or (end if relay_route else 0.0))
     if start < 0 or end <= start:
         raise InvalidInput("need 0 <= crop_start_s < crop_end_s")
     if end > duration + 1e-3:
@@ -189,6 +199,7 @@ def submit_crop(
         deadline_s=deadline_s,
         origin=origin,
         callback=callback,
+        route=relay_route,
     )
 
 
@@ -205,12 +216,13 @@ def submit_speed(
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    relay_route: str | None = None,
 ) -> Task:
     """Play the clip faster or slower; ``keep_pitch`` time-stretches instead of resampling."""
     multiplier = _number(speed_multiplier, "speed_multiplier")
     if not MIN_SPEED <= multiplier <= MAX_SPEED:
         raise InvalidInput(f"speed_multiplier must be between {MIN_SPEED} and {MAX_SPEED}")
-    clip = source_clip(uow, key, clip_id)
+    clip = edited_clip(uow, key, clip_id, relay_route)
     name = ((title or "").strip() or f"{clip.title or 'Untitled'} ({multiplier:g}x)")[:MAX_TITLE]
     params = {
         "source_clip_id": clip.id,
@@ -231,6 +243,7 @@ def submit_speed(
         deadline_s=deadline_s,
         origin=origin,
         callback=callback,
+        route=relay_route,
     )
 
 
@@ -294,8 +307,28 @@ def submit_concat(
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    relay_route: str | None = None,
 ) -> Task:
-    """The whole song of an extend chain, as one clip with ``concat_history``."""
+    """The whole song of an extend chain, as one clip with ``concat_history``. A relayed
+    clip's chain is the upstream's: it joins it there (``relay_route``)."""
+    if relay_route is not None:
+        clip = edited_clip(uow, key, clip_id, relay_route)
+        name = (clip.title or "Untitled")[:MAX_TITLE]
+        params = {"source_clip_id": clip.id, "is_infill": bool(is_infill), "title": name}
+        return _submit_edit(
+            uow,
+            queue,
+            key,
+            Action.CONCAT,
+            clip,
+            params,
+            _clip_fields(clip, name),
+            idempotency_key=idempotency_key,
+            deadline_s=deadline_s,
+            origin=origin,
+            callback=callback,
+            route=relay_route,
+        )
     clip = source_clip(uow, key, clip_id)
     links = extend_chain(uow, key, clip)
     if len(links) < 2:

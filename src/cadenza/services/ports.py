@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry, UsageRow
 from cadenza.domain.callbacks import CallbackDelivery, DeliveryStatus
-from cadenza.domain.channels import Channel, Relay
+from cadenza.domain.channels import Channel, ChannelStats, Relay
 from cadenza.domain.events import TaskEvent
 from cadenza.domain.library import Persona, Playlist
 from cadenza.domain.tasks import Clip, Task, TaskView
@@ -436,6 +436,49 @@ CallbackRenderer = Callable[[TaskView], bytes]
 class RateLimiter(Protocol):
     def hit(self, key_id: str, limit_per_minute: int) -> int | None:
         """Record one request; None if allowed, else seconds to wait."""
+        ...
+
+
+class ChannelHealth(Protocol):
+    """Circuits, in-flight slots and outcome counters of the upstream channels, shared by
+    every process that relays (a channel's cap and circuit are the channel's, not one
+    process's). Admission (``available``, ``reserve``) raises ``UpstreamUnavailable``
+    when the store cannot be reached; bookkeeping never raises, so a song the upstream
+    made is never lost to a counter."""
+
+    def available(self, channel: Channel, *, room: bool = True) -> bool:
+        """Its circuit lets a submit through (and, with ``room``, it is under its cap)."""
+        ...
+
+    def reserve(self, channel: Channel) -> bool:
+        """Takes one of its in-flight slots if its circuit lets a submit through and it
+        is under its cap, checked and taken at once (a half-open circuit: one probe)."""
+        ...
+
+    def hold(self, channel: Channel) -> None:
+        """Takes a slot whatever the cap: a task the channel holds already (resumed)."""
+        ...
+
+    def release(self, channel: Channel) -> None:
+        """Gives back one slot this process took."""
+        ...
+
+    def accepted(self, channel: Channel) -> None:
+        """A submit got a task id: the circuit closes."""
+        ...
+
+    def refused(self, channel: Channel) -> None:
+        """A submit certainly made nothing: a failure of the circuit."""
+        ...
+
+    def ambiguous(self, channel: Channel) -> None:
+        """A submit's outcome is unknown: a failure of the circuit."""
+        ...
+
+    def ended(self, channel: Channel, *, success: bool, seconds: float) -> None: ...
+    def snapshot(self, channels: Sequence[Channel]) -> list[ChannelStats]: ...
+    def close(self) -> None:
+        """Gives back this process's slots and stops any background work."""
         ...
 
 

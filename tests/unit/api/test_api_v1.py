@@ -254,7 +254,8 @@ def test_admin_manages_channels_and_reads_their_health(
     client: TestClient, make_key: Any, container: Container
 ) -> None:
     from cadenza.bootstrap import build_secret_box
-    from cadenza.services.channels import ChannelHealth, ChannelRouter
+    from cadenza.channel_health.memory import MemoryChannelHealth
+    from cadenza.services.channels import ChannelRouter
 
     _, admin = make_key("0", admin=True)
     _, normal = make_key("5")
@@ -270,7 +271,7 @@ def test_admin_manages_channels_and_reads_their_health(
     refused = client.post("/api/v1/admin/channels", json=body, headers=admin)
     assert refused.status_code == 400 and "CADENZA_CHANNEL_SECRET" in refused.text
     container.settings = container.settings.model_copy(update={"channel_secret": "s3cret"})
-    health = ChannelHealth()
+    health = MemoryChannelHealth()
     container.channels = ChannelRouter(container.uow, health, cache_s=0)
 
     assert client.post("/api/v1/admin/channels", json=body, headers=normal).status_code == 403

@@ -40,6 +40,14 @@ class _QuietServer(ThreadingHTTPServer):
         """A client that gave up on a hanging answer is expected here."""
 
 
+#: Seed 000's edit requests, and the kind of task each makes.
+EDITS = {
+    "/suno/submit/concat": "concat",
+    "/api/crop": "crop",
+    "/suno/submit/speed-adjust": "speed_adjust",
+}
+
+
 @dataclass
 class Behaviour:
     #: Submits answered with this HTTP status (before any task is made); 0: none.
@@ -64,8 +72,8 @@ class UpstreamTask:
     body: dict[str, Any]
     polls: int = 0
     lyrics: bool = False
-    #: What it makes: "music", "lyrics", "stems", "all_stems", "upsample" (a remaster) or
-    #: "wav".
+    #: What it makes: "music", "lyrics", "stems", "all_stems", "upsample" (a remaster),
+    #: "wav", or an edit ("concat", "crop", "speed_adjust").
     kind: str = "music"
 
     @property
@@ -119,10 +127,15 @@ class FaultUpstream:
                 if self.path == "/suno/submit/music":
                     self._submit(body, acedata=False)
                 elif self.path == "/suno/audios":
-                    kind = {"stems": "stems", "all_stems": "all_stems", "remaster": "upsample"}.get(
-                        str(body.get("action")), "music"
-                    )
+                    kind = {
+                        "stems": "stems",
+                        "all_stems": "all_stems",
+                        "remaster": "upsample",
+                        "concat": "concat",
+                    }.get(str(body.get("action")), "music")
                     self._submit(body, acedata=True, kind=kind)
+                elif self.path in EDITS:
+                    self._submit(body, acedata=False, kind=EDITS[self.path])
                 elif self.path == "/suno/wav":
                     self._submit(body, acedata=True, kind="wav")
                 elif self.path == "/suno/submit/lyrics":

@@ -17,6 +17,7 @@ import pytest
 from fault_upstream import AUDIO, WAV, Behaviour, FaultUpstream
 from svc_doubles import MemoryStorage, RecordingQueue
 
+from cadenza.channel_health.memory import MemoryChannelHealth
 from cadenza.domain.billing import ApiKey, EntryType
 from cadenza.domain.channels import RELAY_ROUTE, Channel, Relay
 from cadenza.domain.errors import IdempotencyConflict, InvalidInput, UpstreamUnavailable
@@ -29,15 +30,17 @@ from cadenza.engines.relay import MediaPolicy, RelayEngine
 from cadenza.secretbox import FernetBox
 from cadenza.services import channels as channel_service
 from cadenza.services import tasks
-from cadenza.services.channels import NO_WORKER, ChannelHealth, ChannelRouter
+from cadenza.services.channels import NO_WORKER, ChannelRouter
 from cadenza.services.commands import (
     Commands,
+    Concat,
     MakeMusic,
     Origin,
     Remaster,
     Submission,
     WriteLyrics,
 )
+from cadenza.services.commands_edits import Crop, SpeedAdjust
 from cadenza.services.commands_media import ExportWav, RenderVideo
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.ports import UnitOfWorkFactory
@@ -68,7 +71,7 @@ class Gateway:
         self.uow = uow
         self.storage = storage
         self.queue = RecordingQueue()
-        self.router = ChannelRouter(uow, ChannelHealth(), rng=random.Random(7), cache_s=0)
+        self.router = ChannelRouter(uow, MemoryChannelHealth(), rng=random.Random(7), cache_s=0)
         self.engine = RelayEngine(
             uow, self.router, BOX, poll_s=0.05, media=MediaPolicy(), storage=storage
         )
@@ -104,12 +107,15 @@ class Gateway:
         return self.commands.submit(key, command, Submission(Origin("sunocore"))).id
 
     def follow_up(self, key: ApiKey, action: str, clip_id: str) -> str:
-        """A STEMS, ALL_STEMS, WAV or UPSAMPLE task of ``clip_id``, asked as an AceData
-        client asks it."""
-        command: SplitStems | ExportWav | Remaster = {
+        """A follow-up task of ``clip_id`` (STEMS, ALL_STEMS, WAV, UPSAMPLE, CONCAT, CROP
+        or SPEED_ADJUST), asked as a client asks it."""
+        command: Any = {
             "STEMS": SplitStems(clip_id),
             "ALL_STEMS": SplitStems(clip_id, full=True),
             "UPSAMPLE": Remaster(clip_id),
+            "CONCAT": Concat(clip_id),
+            "CROP": Crop(clip_id, 1.0, 5.0),
+            "SPEED_ADJUST": SpeedAdjust(clip_id, 1.25),
         }.get(action, ExportWav(clip_id))
         return self.commands.submit(key, command, Submission(Origin("acedata"))).id
 
@@ -713,7 +719,26 @@ def test_a_channel_lists_lyrics_among_its_actions_and_no_other_new_one(
 
 # -- follow-ups of a relayed clip: stems, WAV and remaster ---------------------------------------
 
-FOLLOW_UPS = ["STEMS", "ALL_STEMS", "WAV", "UPSAMPLE"]
+#: Each follow-up, with the kind of channel whose dialect has a request for it.
+FOLLOW_UPS = [
+    ("STEMS", "acedata"),
+    ("ALL_STEMS", "acedata"),
+    ("WAV", "acedata"),
+    ("UPSAMPLE", "acedata"),
+    ("CONCAT", "acedata"),
+    ("CONCAT", "sunocore"),
+    ("CROP", "sunocore"),
+    ("SPEED_ADJUST", "sunocore"),
+]
+#: Each follow-up, with the kind of channel whose dialect has none.
+LACKING = [
+    ("STEMS", "sunocore"),
+    ("ALL_STEMS", "sunocore"),
+    ("WAV", "sunocore"),
+    ("UPSAMPLE", "sunocore"),
+    ("CROP", "acedata"),
+    ("SPEED_ADJUST", "acedata"),
+]
 
 
 def _relayed_song(
@@ -817,7 +842,7 @@ def test_a_relayed_clip_is_remastered_by_the_channel_that_made_it_and_mirrored(
     assert _charges(gateway.ledger(key)) == (2, 0)
 
 
-@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize(("action", "kind"), FOLLOW_UPS)
 @pytest.mark.parametrize(
     ("behaviour", "reason"),
     [
@@ -828,6 +853,7 @@ def test_a_relayed_clip_is_remastered_by_the_channel_that_made_it_and_mirrored(
 )
 def test_a_follow_up_never_fails_over_and_a_failure_is_refunded_once(
     action: str,
+    kind: str,
     behaviour: dict[str, Any],
     reason: str,
     gateway: Gateway,
@@ -836,7 +862,7 @@ def test_a_follow_up_never_fails_over_and_a_failure_is_refunded_once(
 ) -> None:
     maker, other = upstreams(), upstreams()
     key = make_key()
-    _, source, _ = _relayed_song(gateway, maker, key)
+    _, source, _ = _relayed_song(gateway, maker, key, kind)
     gateway.add("other", other.base, kind="acedata", priority=0)
     for name, value in behaviour.items():
         setattr(maker.behaviour, name, value)
@@ -855,10 +881,11 @@ def test_a_follow_up_never_fails_over_and_a_failure_is_refunded_once(
     assert _charges(gateway.ledger(key)) == (2, 1)
 
 
-@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize(("action", "kind"), FOLLOW_UPS)
 @pytest.mark.parametrize("fault", ["hang_after_accept_s", "garbage_after_accept"])
 def test_a_follow_up_whose_answer_is_lost_is_reconciled_never_made_twice(
     action: str,
+    kind: str,
     fault: str,
     gateway: Gateway,
     upstreams: Callable[..., FaultUpstream],
@@ -866,7 +893,7 @@ def test_a_follow_up_whose_answer_is_lost_is_reconciled_never_made_twice(
 ) -> None:
     maker, other = upstreams(), upstreams()
     key = make_key()
-    channel, source, _ = _relayed_song(gateway, maker, key)
+    channel, source, _ = _relayed_song(gateway, maker, key, kind)
     gateway.add("other", other.base, kind="acedata", priority=0)
     setattr(maker.behaviour, fault, 2.0 if fault == "hang_after_accept_s" else True)
     submits = maker.submits
@@ -883,10 +910,11 @@ def test_a_follow_up_whose_answer_is_lost_is_reconciled_never_made_twice(
     assert _charges(gateway.ledger(key)) == (2, 0)
 
 
-@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize(("action", "kind"), FOLLOW_UPS)
 @pytest.mark.parametrize("gone", ["disabled", "removed"])
 def test_a_follow_up_of_a_clip_whose_channel_is_gone_is_refused_before_any_charge(
     action: str,
+    kind: str,
     gone: str,
     gateway: Gateway,
     upstreams: Callable[..., FaultUpstream],
@@ -894,7 +922,7 @@ def test_a_follow_up_of_a_clip_whose_channel_is_gone_is_refused_before_any_charg
 ) -> None:
     maker, other = upstreams(), upstreams()
     key = make_key()
-    channel, source, _ = _relayed_song(gateway, maker, key)
+    channel, source, _ = _relayed_song(gateway, maker, key, kind)
     gateway.add("other", other.base, kind="acedata")
     if gone == "disabled":
         channel_service.set_enabled(gateway.uow, channel.id, False)
@@ -907,20 +935,67 @@ def test_a_follow_up_of_a_clip_whose_channel_is_gone_is_refused_before_any_charg
     assert other.submits == 0 and maker.submits == 1
 
 
-@pytest.mark.parametrize("action", FOLLOW_UPS)
+@pytest.mark.parametrize(("action", "kind"), LACKING)
 def test_a_follow_up_the_channels_dialect_has_no_request_for_is_refused_before_any_charge(
     action: str,
+    kind: str,
     gateway: Gateway,
     upstreams: Callable[..., FaultUpstream],
     make_key: Callable[..., ApiKey],
 ) -> None:
     maker = upstreams()
     key = make_key()
-    _, source, _ = _relayed_song(gateway, maker, key, kind="sunocore")
-    with pytest.raises(InvalidInput, match=f"sunocore, which has no {action} request"):
+    _, source, _ = _relayed_song(gateway, maker, key, kind=kind)
+    with pytest.raises(InvalidInput, match=f"{kind}, which has no {action} request"):
         gateway.follow_up(key, action, source.id)
     assert _charges(gateway.ledger(key)) == (1, 0)
     assert maker.submits == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "kind", "body"),
+    [
+        ("CONCAT", "acedata", {"action": "concat", "async": True}),
+        ("CONCAT", "sunocore", {"is_infill": False}),
+        ("CROP", "sunocore", {"crop_start_s": 1.0, "crop_end_s": 5.0, "is_crop_remove": False}),
+        ("SPEED_ADJUST", "sunocore", {"speed_multiplier": 1.25, "keep_pitch": True}),
+    ],
+)
+def test_a_relayed_clips_edit_is_made_by_the_channel_that_made_it_and_mirrored(
+    action: str,
+    kind: str,
+    body: dict[str, Any],
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker, preferred = upstreams(), upstreams()
+    key = make_key()
+    channel, source, song_relay = _relayed_song(gateway, maker, key, kind)
+    gateway.add("preferred", preferred.base, kind=kind, priority=0)
+
+    task_id = gateway.follow_up(key, action, source.id)
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id and preferred.submits == 0
+    made = maker.tasks[relay.upstream_task_id]
+    assert made.kind == action.lower()
+    # The upstream's own clip, named in its dialect's way.
+    theirs = song_relay.clips[source.id]
+    named = {"acedata": "audio_id", "sunocore": "song_id" if action == "CROP" else "clip_id"}
+    sent = {k: v for k, v in made.body.items() if k != "title"}
+    assert sent == {**body, named[kind]: theirs}
+    # One clip, as the same edit made here, mirrored here; a relayed clip in turn.
+    [clip] = clips
+    assert clip.status is ClipStatus.COMPLETE
+    titled = {"CONCAT": "", "CROP": " (cropped)", "SPEED_ADJUST": " (1.25x)"}
+    assert clip.title == source.title + titled[action]
+    assert clip.audio_key and gateway.storage.get_bytes(clip.audio_key) == AUDIO
+    assert set(relay.clips) == {clip.id}
+    assert _charges(gateway.ledger(key)) == (2, 0)
 
 
 def test_a_relayed_clips_full_split_is_two_sets_of_twelve_made_upstream(

@@ -24,7 +24,7 @@ from cadenza.api.v1 import schemas as s
 from cadenza.bootstrap import Container
 from cadenza.domain.billing import ApiKey
 from cadenza.domain.channels import Channel
-from cadenza.domain.errors import Forbidden, InvalidInput
+from cadenza.domain.errors import Forbidden, InvalidInput, UpstreamUnavailable
 from cadenza.domain.events import EventKind, TaskEvent
 from cadenza.services import billing, channels, events, listings
 from cadenza.services import keys as key_service
@@ -403,13 +403,16 @@ def _channel_answers(container: Container, found: list[Channel]) -> list[s.Chann
     router = container.channels
     if router is None:
         return [s.channel_out(c, None) for c in found]
-    stats = router.health.snapshot(found)
+    try:
+        stats = router.health.snapshot(found)
+    except UpstreamUnavailable:  # the shared health store is away: the channels still list
+        return [s.channel_out(c, None) for c in found]
     return [s.channel_out(c, st) for c, st in zip(found, stats, strict=True)]
 
 
 @admin.get("/channels", responses=documented(s.ChannelList, 403))
 def admin_list_channels(key: AdminKey, container: ContainerDep) -> s.ChannelList:
-    """Upstream channels with their health as this process has seen it."""
+    """Upstream channels with their health (``null`` while a shared store is away)."""
     found = channels.list_channels(container.uow)
     return s.ChannelList(items=_channel_answers(container, found))
 

@@ -12,11 +12,10 @@ from cadenza.api.bodies import RequestBody
 from cadenza.api.sunocore.schemas import iso, money
 from cadenza.domain.actions import Price
 from cadenza.domain.billing import ApiKey, LedgerEntry
-from cadenza.domain.channels import Channel
+from cadenza.domain.channels import Channel, ChannelStats
 from cadenza.domain.library import Persona, Playlist
 from cadenza.domain.tasks import Clip, ClipStatus, TaskView
 from cadenza.domain.uploads import Upload
-from cadenza.services.channels import ChannelStats
 from cadenza.services.listings import Page, Usage
 from cadenza.services.ports import MediaStorage
 
@@ -405,8 +404,8 @@ def upload_out(upload: Upload) -> UploadOut:
 
 
 class ChannelHealthOut(_Out):
-    """The channel's health as the answering process has seen it (each API process relays
-    and keeps its own circuits and counters; ``/metrics`` of each process has the same)."""
+    """The channel's health, as ``/metrics`` has it: this process's own, or (with
+    ``CADENZA_CHANNEL_HEALTH=redis``) shared by every process that relays."""
 
     state: str = Field(description="closed, half_open, open or disabled")
     in_flight: int
@@ -437,7 +436,8 @@ class ChannelOut(_Out):
     enabled: bool
     created_at: str
     health: ChannelHealthOut | None = Field(
-        description="null where this server relays nothing (no CADENZA_CHANNEL_SECRET)"
+        description="null where this server relays nothing (no CADENZA_CHANNEL_SECRET), or"
+        " while the shared health store cannot be reached"
     )
 
 
