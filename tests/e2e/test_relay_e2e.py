@@ -589,6 +589,10 @@ def test_a_relayed_songs_crop_speed_and_concat_are_made_by_the_sunocore_upstream
             tail_s = float(tail["metadata"]["duration"])
             assert abs(whole_s - (cut + tail_s)) < 1.0, (length, cut, tail_s, whole)
             assert whole["audio_url"].startswith(gateway.base)
+            # The upstream's history of the join, naming the clips as this server knows them.
+            history = whole["metadata"]["concat_history"]
+            assert [h["id"] for h in history] == [source["id"], tail["id"]], history
+            assert abs(history[0]["continue_at"] - cut) < 1.0, history  # on the beat
 
             tasks = [song, cropped, faster, extended, joined]
             assert sorted(_ledger(client)) == sorted(("CONSUME", t["task_id"]) for t in tasks)

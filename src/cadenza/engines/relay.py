@@ -46,6 +46,7 @@ from cadenza.engines.upstream import (
 )
 from cadenza.net.fetch import fetch_to_file
 from cadenza.services.channels import NO_WORKER, ChannelRouter
+from cadenza.services.media import extend_parent
 from cadenza.services.ports import (
     MediaStorage,
     ProgressCallback,
@@ -210,6 +211,12 @@ class RelayEngine:
                 one = action == Action.UPSAMPLE.value or action in EDITS
                 made = done.clips[:1] if one else done.clips
                 results = self._mirror(channel, made, clip_ids, workdir, progress)
+                if action == Action.CONCAT.value and made[0].concat_history:
+                    chain = self._our_chain(str(params["source_clip_id"]))
+                    results[0]["meta"]["concat_history"] = [
+                        {**e, "id": chain.get(str(e.get("id")), e.get("id"))}
+                        for e in made[0].concat_history
+                    ]
                 self._remember_clips(task_id, done.clips, results)
         except RemoteUrlRefused as exc:
             self._router.health.ended(channel, success=False, seconds=time.monotonic() - started)
@@ -320,6 +327,23 @@ class RelayEngine:
                 request, cover_clip_id=self._upstream_clip(request.cover_clip_id)
             )
         return request
+
+    def _our_chain(self, tail: str) -> dict[str, str]:
+        """Our id of each upstream clip of the extend chain ending at our clip ``tail``
+        (the upstream's concat history names its own clips)."""
+        ours: dict[str, str] = {}
+        current: str | None = tail
+        with self._uow(read_only=True) as u:
+            while current and current not in ours.values():
+                clip = u.clips.get(current)
+                relay = u.relays.get(clip.task_id) if clip is not None else None
+                if clip is None or relay is None:
+                    break
+                if relay.clips.get(clip.id):
+                    ours[relay.clips[clip.id]] = clip.id
+                parent = extend_parent(u, clip)
+                current = parent[0] if parent else None
+        return ours
 
     def _upstream_clip(self, ours: str) -> str:
         with self._uow(read_only=True) as u:

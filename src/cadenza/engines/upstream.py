@@ -46,6 +46,12 @@ class UpstreamClip:
     tags: str = ""
     lyrics: str = ""
     duration: float | None = None
+    #: A concat clip's segments, oldest first, naming the upstream's clips.
+    concat_history: tuple[dict[str, Any], ...] = ()
+
+
+def _history(value: object) -> tuple[dict[str, Any], ...]:
+    return tuple(e for e in value if isinstance(e, dict)) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,9 @@ def _sunocore_task(task: dict[str, Any]) -> UpstreamTask:
                 tags=str(clip.get("tags") or ""),
                 lyrics=str(clip.get("lyric") or ""),
                 duration=float(duration) if isinstance(duration, int | float) else None,
+                concat_history=_history((clip.get("metadata") or {}).get("concat_history"))
+                if isinstance(clip.get("metadata"), dict)
+                else (),
             )
         )
     status = str(task.get("status") or "")
@@ -504,6 +513,7 @@ def _acedata_task(record: dict[str, Any]) -> UpstreamTask:
                 tags=str(clip.get("style") or ""),
                 lyrics=str(clip.get("lyric") or ""),
                 duration=float(duration) if isinstance(duration, int | float) else None,
+                concat_history=_history(clip.get("concat_history")),
             )
         )
     return UpstreamTask(status="SUCCESS", progress=100, clips=clips, lyrics=lyrics, files=files)
