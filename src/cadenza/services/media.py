@@ -311,25 +311,32 @@ def submit_concat(
 ) -> Task:
     """The whole song of an extend chain, as one clip with ``concat_history``. A relayed
     clip's chain is the upstream's: it joins it there (``relay_route``)."""
+    clip = edited_clip(uow, key, clip_id, relay_route)
     if relay_route is not None:
-        clip = edited_clip(uow, key, clip_id, relay_route)
         name = (clip.title or "Untitled")[:MAX_TITLE]
         params = {"source_clip_id": clip.id, "is_infill": bool(is_infill), "title": name}
-        return _submit_edit(
-            uow,
-            queue,
-            key,
-            Action.CONCAT,
-            clip,
-            params,
-            _clip_fields(clip, name),
-            idempotency_key=idempotency_key,
-            deadline_s=deadline_s,
-            origin=origin,
-            callback=callback,
-            route=relay_route,
-        )
-    clip = source_clip(uow, key, clip_id)
+    else:
+        name, params = _concat_params(uow, key, clip, is_infill)
+    return _submit_edit(
+        uow,
+        queue,
+        key,
+        Action.CONCAT,
+        clip,
+        params,
+        _clip_fields(clip, name),
+        idempotency_key=idempotency_key,
+        deadline_s=deadline_s,
+        origin=origin,
+        callback=callback,
+        route=relay_route,
+    )
+
+
+def _concat_params(
+    uow: UnitOfWorkFactory, key: ApiKey, clip: Clip, is_infill: bool
+) -> tuple[str, dict[str, Any]]:
+    """The title and the parts of a concat made here, from the chain ending at ``clip``."""
     links = extend_chain(uow, key, clip)
     if len(links) < 2:
         raise InvalidInput("clip is not an extension")
@@ -366,19 +373,7 @@ def submit_concat(
         "is_infill": bool(is_infill),
         "title": name,
     }
-    return _submit_edit(
-        uow,
-        queue,
-        key,
-        Action.CONCAT,
-        clip,
-        params,
-        _clip_fields(clip, name),
-        idempotency_key=idempotency_key,
-        deadline_s=deadline_s,
-        origin=origin,
-        callback=callback,
-    )
+    return name, params
 
 
 # -- uploads --------------------------------------------------------------------------
