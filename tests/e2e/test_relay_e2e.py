@@ -387,7 +387,7 @@ def _acedata_record(client: httpx.Client, task_id: str, timeout_s: float = 240) 
 def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_made_it(
     upstream: Server, gateway: Server
 ) -> None:
-    upstream_key = new_key(upstream, "100")
+    upstream_key = new_key(upstream, "300", "--rpm", "1000")
     name = "node-follow-ups"
     # Songs only: its follow-ups go back to it whatever actions it lists.
     cli(
@@ -405,7 +405,7 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
         "--models",
         "chirp-v4-5",
     )
-    headers = {"X-API-Key": new_key(gateway, "100", "--rpm", "1000")}
+    headers = {"X-API-Key": new_key(gateway, "300", "--rpm", "1000")}
     body = {
         "title": "Split me",
         "tags": "pop",
@@ -476,8 +476,28 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
             assert remastered["audio_url"].startswith(gateway.base), remastered
             assert len(client.get(remastered["audio_url"]).content) > 10_000
 
-            # Charged once each, here and upstream: the song, its splits, its WAV and its
-            # remaster.
+            # A section sung again: the upstream has the score, so it does it.
+            replaced = client.post(
+                "/suno/audios",
+                json={
+                    "action": "replace_section",
+                    "audio_id": source["id"],
+                    "replace_section_start": 0,
+                    "replace_section_end": 6,
+                    "prompt": "sing it new",
+                    "async": True,
+                },
+            )
+            assert replaced.status_code == 200, replaced.text
+            replaced_id = replaced.json()["task_id"]
+            record = _acedata_record(client, replaced_id)
+            assert record["state"] == "complete", record
+            [section] = record["response"]["data"]
+            assert section["audio_url"].startswith(gateway.base), section
+            assert abs(section["duration"] - source["duration"]) < 3.0, (section, source)
+
+            # Charged once each, here and upstream: the song, its splits, its WAV, its
+            # remaster and its new section.
             assert sorted(_ledger(client)) == sorted(
                 [
                     ("CONSUME", song_id),
@@ -485,9 +505,10 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
                     ("CONSUME", wav_id),
                     ("CONSUME", full_id),
                     ("CONSUME", remaster_id),
+                    ("CONSUME", replaced_id),
                 ]
             )
-            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 5
+            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 6
     finally:
         cli(gateway, "channels", "disable", name)
         cli(gateway, "channels", "remove", name)
@@ -514,13 +535,13 @@ def test_a_relayed_songs_crop_speed_and_concat_are_made_by_the_sunocore_upstream
         "--key",
         upstream_key,
         "--models",
-        "chirp-v3-5",
+        "chirp-v3-0",  # a model no other channel of this gateway serves
     )
     headers = {"X-API-Key": new_key(gateway, "200", "--rpm", "1000")}
     body = {
         "title": "Edit me",
         "tags": "lofi, piano",
-        "mv": "chirp-v3-5",
+        "mv": "chirp-v3-0",
         "make_instrumental": True,
     }
 

@@ -43,7 +43,9 @@ class ChannelKind(enum.StrEnum):
 #: go back to that channel whatever actions it lists: only it has the song's real parts,
 #: and it served the song itself.
 FOLLOW_UPS: dict[ChannelKind, frozenset[str]] = {
-    ChannelKind.ACEDATA: frozenset({"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE", "CONCAT"}),
+    ChannelKind.ACEDATA: frozenset(
+        {"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE", "CONCAT", "REPLACE_SECTION"}
+    ),
     # Seed 000's edits: concat, crop and speed-adjust.
     ChannelKind.SUNOCORE: frozenset({"CONCAT", "CROP", "SPEED_ADJUST"}),
 }

@@ -64,7 +64,14 @@ STILL_RUNNING_CHECK_S = 30.0
 #: Share of the progress bar the upstream's render takes; the download takes the rest.
 RENDER_SHARE = 0.9
 #: Edits of a relayed clip that make one clip of it upstream.
-EDITS = frozenset({Action.CONCAT.value, Action.CROP.value, Action.SPEED_ADJUST.value})
+EDITS = frozenset(
+    {
+        Action.CONCAT.value,
+        Action.CROP.value,
+        Action.SPEED_ADJUST.value,
+        Action.REPLACE_SECTION.value,
+    }
+)
 
 UpstreamFactory = Callable[[Channel, str], Upstream]
 #: One submit of a task to a channel's upstream under a key: the upstream task id.
@@ -184,7 +191,10 @@ class RelayEngine:
             options = _edit_options(action, params)
 
             def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
-                return upstream.submit_edit(action, theirs, options, submit_key)
+                named = dict(options)
+                if named.get("model"):  # the upstream's own name for the model
+                    named["model"] = channel.upstream_model(str(named["model"]))
+                return upstream.submit_edit(action, theirs, named, submit_key)
 
         else:
             raise EngineError(f"action {action} cannot be relayed")
@@ -616,6 +626,16 @@ def _edit_options(action: str, params: dict[str, Any]) -> dict[str, Any]:
             "multiplier": float(params["speed_multiplier"]),
             "keep_pitch": bool(params.get("keep_pitch", True)),
             "title": str(params.get("title") or ""),
+        }
+    if action == Action.REPLACE_SECTION.value:
+        return {
+            "start_s": float(params["start_s"]),
+            "end_s": float(params["end_s"]),
+            "lyrics": str(params.get("lyrics") or ""),
+            "infill_lyrics": str(params.get("infill_lyrics") or ""),
+            "tags": str(params.get("tags") or ""),
+            "title": str(params.get("title") or ""),
+            "model": str(params.get("model_name") or ""),
         }
     return {"is_infill": bool(params.get("is_infill"))}
 

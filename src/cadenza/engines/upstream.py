@@ -105,8 +105,9 @@ class Upstream(Protocol):
     ) -> str:
         """The id of the upstream's task making one clip of its clip: ``CONCAT`` (the whole
         song of the extend chain ending there; ``is_infill``), ``CROP`` (``start_s``,
-        ``end_s``, ``remove``) or ``SPEED_ADJUST`` (``multiplier``, ``keep_pitch``,
-        ``title``), as ``submit_stems``."""
+        ``end_s``, ``remove``), ``SPEED_ADJUST`` (``multiplier``, ``keep_pitch``,
+        ``title``) or ``REPLACE_SECTION`` (``start_s``, ``end_s``, ``lyrics``,
+        ``infill_lyrics``, ``tags``, ``title``, ``model``), as ``submit_stems``."""
         ...
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
@@ -423,9 +424,27 @@ class AceDataUpstream(_DialectClient):
     def submit_edit(
         self, action: str, upstream_clip_id: str, options: dict[str, Any], submit_key: str
     ) -> str:
-        if action != "CONCAT":  # AceData crops and speeds nothing
+        body: dict[str, Any] = {"audio_id": upstream_clip_id, "async": True}
+        if action == "CONCAT":
+            body["action"] = "concat"
+        elif action == "REPLACE_SECTION":
+            body.update(
+                action="replace_section",
+                replace_section_start=options["start_s"],
+                replace_section_end=options["end_s"],
+                custom=True,
+            )
+            for name, value in (
+                ("lyric", options.get("lyrics")),
+                ("prompt", options.get("infill_lyrics")),
+                ("style", options.get("tags")),
+                ("title", options.get("title")),
+                ("model", options.get("model")),
+            ):
+                if value:
+                    body[name] = value
+        else:  # AceData crops and speeds nothing
             raise Rejected(f"the acedata dialect has no {action.lower()} request")
-        body = {"action": "concat", "audio_id": upstream_clip_id, "async": True}
         return self._submit("/suno/audios", body, submit_key)
 
     def _refusal(self, response: httpx.Response) -> Exception:

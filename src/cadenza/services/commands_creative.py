@@ -15,7 +15,7 @@ from cadenza.domain.callbacks import Callback
 from cadenza.domain.errors import InvalidInput
 from cadenza.domain.tasks import Task, new_id
 from cadenza.services import creative
-from cadenza.services.commands import Commands, Submission, handles
+from cadenza.services.commands import Commands, Submission, follow_up_route, handles
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,7 @@ def _replace_section(app: Commands, key: ApiKey, command: ReplaceSection, how: S
         title=command.title,
         model=command.model,
         vocal_gender=command.vocal_gender,
+        relay_route=follow_up_route(app, key, command.clip_id, Action.REPLACE_SECTION),
         **_submitted(app, how),
     )
 

@@ -107,6 +107,7 @@ def _submit(
     deadline_s: int,
     origin: dict[str, Any] | None,
     callback: Callback | None,
+    route: str | None = None,
 ) -> Task:
     return tasks.submit(
         uow,
@@ -118,7 +119,7 @@ def _submit(
         clip_fields=fields,
         idempotency_key=idempotency_key,
         deadline_s=deadline_s,
-        route=source_route(uow, clip),
+        route=route or source_route(uow, clip),
         request={"action": action.value, **dict(request)},
         origin=origin,
         callback=callback,
@@ -159,24 +160,27 @@ def submit_replace_section(
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    relay_route: str | None = None,
 ) -> Task:
     """One clip: the source with ``[start_s, end_s)`` (moved to bar lines) sung again
     with ``infill_lyrics`` (else the lines of ``lyrics``); ``lyrics`` is the whole song's
-    new text, as the clip shows it."""
+    new text, as the clip shows it. A relayed clip (``relay_route``) is sung again by
+    the channel that made it, which alone has its score."""
     if end_s is None:
         raise InvalidInput("replace_section_end is required when replace_section audio")
     lyrics = _text(lyrics, "lyric")
     infill_lyrics = _text(infill_lyrics, "prompt")
     if lyrics is None and infill_lyrics is None:
         raise InvalidInput("lyric is required when replace_section audio")
-    clip = source_clip(uow, key, clip_id)
-    score_key = _scored(clip)
+    relayed = relay_route is not None
+    clip = tasks.get_clip(uow, key, clip_id) if relayed else source_clip(uow, key, clip_id)
+    source = {"source_clip_id": clip.id} if relayed else _common(clip, _scored(clip))
     start, end = _window(clip, start_s, end_s, "replace_section")
     model_name, major = _model(model, clip)
     name = (title.strip() or clip.title or "Untitled")[:MAX_TITLE]
     shown = lyrics or clip.lyrics
     params = {
-        **_common(clip, score_key),
+        **source,
         "start_s": start,
         "end_s": end,
         "lyrics": lyrics,
@@ -211,6 +215,7 @@ def submit_replace_section(
         deadline_s=deadline_s,
         origin=origin,
         callback=callback,
+        route=relay_route,
     )
 
 

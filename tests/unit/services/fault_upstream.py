@@ -132,6 +132,7 @@ class FaultUpstream:
                         "all_stems": "all_stems",
                         "remaster": "upsample",
                         "concat": "concat",
+                        "replace_section": "replace_section",
                     }.get(str(body.get("action")), "music")
                     self._submit(body, acedata=True, kind=kind)
                 elif self.path in EDITS:

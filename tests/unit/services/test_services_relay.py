@@ -40,6 +40,7 @@ from cadenza.services.commands import (
     Submission,
     WriteLyrics,
 )
+from cadenza.services.commands_creative import ReplaceSection
 from cadenza.services.commands_edits import Crop, SpeedAdjust
 from cadenza.services.commands_media import ExportWav, RenderVideo
 from cadenza.services.commands_stems import SplitStems
@@ -116,6 +117,7 @@ class Gateway:
             "CONCAT": Concat(clip_id),
             "CROP": Crop(clip_id, 1.0, 5.0),
             "SPEED_ADJUST": SpeedAdjust(clip_id, 1.25),
+            "REPLACE_SECTION": ReplaceSection(clip_id, 2.0, 6.0, infill_lyrics="new words here"),
         }.get(action, ExportWav(clip_id))
         return self.commands.submit(key, command, Submission(Origin("acedata"))).id
 
@@ -726,6 +728,7 @@ FOLLOW_UPS = [
     ("WAV", "acedata"),
     ("UPSAMPLE", "acedata"),
     ("CONCAT", "acedata"),
+    ("REPLACE_SECTION", "acedata"),
     ("CONCAT", "sunocore"),
     ("CROP", "sunocore"),
     ("SPEED_ADJUST", "sunocore"),
@@ -736,6 +739,7 @@ LACKING = [
     ("ALL_STEMS", "sunocore"),
     ("WAV", "sunocore"),
     ("UPSAMPLE", "sunocore"),
+    ("REPLACE_SECTION", "sunocore"),
     ("CROP", "acedata"),
     ("SPEED_ADJUST", "acedata"),
 ]
@@ -956,6 +960,19 @@ def test_a_follow_up_the_channels_dialect_has_no_request_for_is_refused_before_a
     ("action", "kind", "body"),
     [
         ("CONCAT", "acedata", {"action": "concat", "async": True}),
+        (
+            "REPLACE_SECTION",
+            "acedata",
+            {
+                "action": "replace_section",
+                "replace_section_start": 2.0,
+                "replace_section_end": 6.0,
+                "prompt": "new words here",
+                "model": "chirp-v4-5",  # the song's model, as the upstream names it
+                "custom": True,
+                "async": True,
+            },
+        ),
         ("CONCAT", "sunocore", {"is_infill": False}),
         ("CROP", "sunocore", {"crop_start_s": 1.0, "crop_end_s": 5.0, "is_crop_remove": False}),
         ("SPEED_ADJUST", "sunocore", {"speed_multiplier": 1.25, "keep_pitch": True}),
@@ -991,7 +1008,7 @@ def test_a_relayed_clips_edit_is_made_by_the_channel_that_made_it_and_mirrored(
     # One clip, as the same edit made here, mirrored here; a relayed clip in turn.
     [clip] = clips
     assert clip.status is ClipStatus.COMPLETE
-    titled = {"CONCAT": "", "CROP": " (cropped)", "SPEED_ADJUST": " (1.25x)"}
+    titled = {"CONCAT": "", "CROP": " (cropped)", "SPEED_ADJUST": " (1.25x)", "REPLACE_SECTION": ""}
     assert clip.title == source.title + titled[action]
     assert clip.audio_key and gateway.storage.get_bytes(clip.audio_key) == AUDIO
     assert set(relay.clips) == {clip.id}
