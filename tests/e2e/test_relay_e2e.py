@@ -496,8 +496,25 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
             assert section["audio_url"].startswith(gateway.base), section
             assert abs(section["duration"] - source["duration"]) < 3.0, (section, source)
 
+            # A mashup of the song's two clips: both the channel's, so made there.
+            mashed = client.post(
+                "/suno/audios",
+                json={
+                    "action": "mashup",
+                    "mashup_audio_ids": [c["id"] for c in song["data"]],
+                    "prompt": "two voices meet",
+                    "async": True,
+                },
+            )
+            assert mashed.status_code == 200, mashed.text
+            mashup_id = mashed.json()["task_id"]
+            record = _acedata_record(client, mashup_id)
+            assert record["state"] == "complete", record
+            songs = record["response"]["data"]
+            assert len(songs) == 2 and all(s["audio_url"].startswith(gateway.base) for s in songs)
+
             # Charged once each, here and upstream: the song, its splits, its WAV, its
-            # remaster and its new section.
+            # remaster, its new section and the mashup.
             assert sorted(_ledger(client)) == sorted(
                 [
                     ("CONSUME", song_id),
@@ -506,9 +523,10 @@ def test_a_relayed_songs_splits_wav_and_remaster_are_made_by_the_upstream_that_m
                     ("CONSUME", full_id),
                     ("CONSUME", remaster_id),
                     ("CONSUME", replaced_id),
+                    ("CONSUME", mashup_id),
                 ]
             )
-            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 6
+            assert [kind for kind, _ in _ledger(upstream_client)] == ["CONSUME"] * 7
     finally:
         cli(gateway, "channels", "disable", name)
         cli(gateway, "channels", "remove", name)

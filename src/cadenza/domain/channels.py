@@ -44,7 +44,7 @@ class ChannelKind(enum.StrEnum):
 #: and it served the song itself.
 FOLLOW_UPS: dict[ChannelKind, frozenset[str]] = {
     ChannelKind.ACEDATA: frozenset(
-        {"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE", "CONCAT", "REPLACE_SECTION"}
+        {"STEMS", "ALL_STEMS", "WAV", "UPSAMPLE", "CONCAT", "REPLACE_SECTION", "MASHUP"}
     ),
     # Seed 000's edits: concat, crop and speed-adjust.
     ChannelKind.SUNOCORE: frozenset({"CONCAT", "CROP", "SPEED_ADJUST"}),

@@ -196,6 +196,24 @@ class RelayEngine:
                     named["model"] = channel.upstream_model(str(named["model"]))
                 return upstream.submit_edit(action, theirs, named, submit_key)
 
+        elif action == Action.MASHUP.value:
+            # Two songs of two clips the channel made, pinned to it.
+            first, second = (self._upstream_clip(str(c)) for c in params["mashup_clip_ids"])
+            model = ""
+            options = {
+                "with": second,
+                "lyrics": str(params.get("lyrics") or ""),
+                "description": str(params.get("description") or ""),
+                "instrumental": bool(params.get("instrumental")),
+                "tags": str(params.get("tags") or ""),
+                "title": str(params.get("title") or ""),
+                "model": str(params.get("model_name") or ""),
+            }
+
+            def send(channel: Channel, upstream: Upstream, submit_key: str) -> str:
+                named = {**options, "model": channel.upstream_model(str(options["model"]))}
+                return upstream.submit_edit(action, first, named, submit_key)
+
         else:
             raise EngineError(f"action {action} cannot be relayed")
         channel, upstream, upstream_id = self._accepted(task_id, action, model, send, params)

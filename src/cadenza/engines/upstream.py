@@ -107,7 +107,9 @@ class Upstream(Protocol):
         song of the extend chain ending there; ``is_infill``), ``CROP`` (``start_s``,
         ``end_s``, ``remove``), ``SPEED_ADJUST`` (``multiplier``, ``keep_pitch``,
         ``title``) or ``REPLACE_SECTION`` (``start_s``, ``end_s``, ``lyrics``,
-        ``infill_lyrics``, ``tags``, ``title``, ``model``), as ``submit_stems``."""
+        ``infill_lyrics``, ``tags``, ``title``, ``model``); or two songs of its clip and
+        another: ``MASHUP`` (``with``, ``lyrics``, ``description``, ``instrumental``,
+        ``tags``, ``title``, ``model``), as ``submit_stems``."""
         ...
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
@@ -437,6 +439,24 @@ class AceDataUpstream(_DialectClient):
             for name, value in (
                 ("lyric", options.get("lyrics")),
                 ("prompt", options.get("infill_lyrics")),
+                ("style", options.get("tags")),
+                ("title", options.get("title")),
+                ("model", options.get("model")),
+            ):
+                if value:
+                    body[name] = value
+        elif action == "MASHUP":
+            del body["audio_id"]
+            lyrics = options.get("lyrics")
+            body.update(
+                action="mashup",
+                mashup_audio_ids=[upstream_clip_id, options["with"]],
+                instrumental=bool(options.get("instrumental")),
+                custom=bool(lyrics),
+            )
+            for name, value in (
+                ("lyric", lyrics),
+                ("prompt", options.get("description")),
                 ("style", options.get("tags")),
                 ("title", options.get("title")),
                 ("model", options.get("model")),

@@ -215,8 +215,23 @@ def _mashup(app: Commands, key: ApiKey, command: Mashup, how: Submission) -> Tas
         tags=command.tags,
         title=command.title,
         model=command.model,
+        relay_route=_mashup_route(app, key, command.clip_ids),
         **_submitted(app, how),
     )
+
+
+def _mashup_route(app: Commands, key: ApiKey, clip_ids: tuple[str, ...]) -> str | None:
+    """The channel both clips of a mashup were made by, which alone has their scores;
+    None when both were made here. One of each is refused before any charge."""
+    ids = [c.strip() for c in clip_ids if c and c.strip()]
+    if len(ids) != 2 or ids[0] == ids[1]:
+        return None  # refused by the mashup's own checks
+    first, second = (follow_up_route(app, key, c, Action.MASHUP) for c in ids)
+    if first != second:
+        raise InvalidInput(
+            "a mashup of a relayed clip needs both clips made by the same upstream channel"
+        )
+    return first
 
 
 @handles(Inspire, Action.INSPO)

@@ -450,9 +450,11 @@ def submit_mashup(
     idempotency_key: str | None = None,
     origin: dict[str, Any] | None = None,
     callback: Callback | None = None,
+    relay_route: str | None = None,
 ) -> Task:
     """Two clips: new songs from two of the key's clips, in the first's key, halfway
-    between their tempi, their lyrics merged (unless ``lyrics`` are given)."""
+    between their tempi, their lyrics merged (unless ``lyrics`` are given). Two clips a
+    channel made (``relay_route``) are mashed up by it."""
     ids = [c.strip() for c in clip_ids if c and c.strip()]
     if len(ids) != 2:
         raise InvalidInput("mashup_audio_ids must be a list of 2 audio ids")
@@ -462,13 +464,19 @@ def submit_mashup(
     description = _text(description, "prompt")
     if description is not None and len(description) > 500:
         raise InvalidInput("Topic too long.")
-    first, second = (source_clip(uow, key, c) for c in ids)
-    score_keys = [_scored(first), _scored(second)]
+    relayed = relay_route is not None
+    first, second = (
+        tasks.get_clip(uow, key, c) if relayed else source_clip(uow, key, c) for c in ids
+    )
+    source = (
+        {"source_clip_id": first.id}
+        if relayed
+        else {**_common(first, _scored(first)), "second_score_key": _scored(second)}
+    )
     model_name, major = _model(model, first)
     name = title.strip()[:MAX_TITLE]
     params = {
-        **_common(first, score_keys[0]),
-        "second_score_key": score_keys[1],
+        **source,
         "mashup_clip_ids": ids,
         "lyrics": lyrics,
         "description": description,
@@ -503,6 +511,7 @@ def submit_mashup(
         deadline_s=deadline_s,
         origin=origin,
         callback=callback,
+        route=relay_route,
     )
 
 

@@ -133,6 +133,7 @@ class FaultUpstream:
                         "remaster": "upsample",
                         "concat": "concat",
                         "replace_section": "replace_section",
+                        "mashup": "mashup",
                     }.get(str(body.get("action")), "music")
                     self._submit(body, acedata=True, kind=kind)
                 elif self.path in EDITS:

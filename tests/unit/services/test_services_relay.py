@@ -40,7 +40,7 @@ from cadenza.services.commands import (
     Submission,
     WriteLyrics,
 )
-from cadenza.services.commands_creative import ReplaceSection
+from cadenza.services.commands_creative import Mashup, ReplaceSection
 from cadenza.services.commands_edits import Crop, SpeedAdjust
 from cadenza.services.commands_media import ExportWav, RenderVideo
 from cadenza.services.commands_stems import SplitStems
@@ -1013,6 +1013,65 @@ def test_a_relayed_clips_edit_is_made_by_the_channel_that_made_it_and_mirrored(
     assert clip.audio_key and gateway.storage.get_bytes(clip.audio_key) == AUDIO
     assert set(relay.clips) == {clip.id}
     assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_two_relayed_clips_are_mashed_up_by_the_channel_that_made_them(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker, preferred = upstreams(), upstreams()
+    key = make_key()
+    channel = gateway.add("maker", maker.base, kind="acedata", priority=1)
+    song = gateway.submit(key)
+    gateway.run(song)
+    _, (a, b), song_relay = _task(gateway.uow, song)
+    gateway.add("preferred", preferred.base, kind="acedata", priority=0)
+
+    command = Mashup((a.id, b.id), description="two rivers meet", title="Confluence")
+    task_id = gateway.commands.submit(key, command, Submission(Origin("acedata"))).id
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id and preferred.submits == 0
+    made = maker.tasks[relay.upstream_task_id]
+    assert made.kind == "mashup"
+    assert made.body == {
+        "action": "mashup",
+        "mashup_audio_ids": [song_relay.clips[a.id], song_relay.clips[b.id]],
+        "instrumental": False,
+        "custom": False,
+        "prompt": "two rivers meet",
+        "title": "Confluence",
+        "model": a.model_name,
+        "async": True,
+    }
+    # Two songs, as a mashup made here; relayed clips in turn.
+    assert len(clips) == 2 and all(c.status is ClipStatus.COMPLETE for c in clips)
+    assert all(gateway.storage.get_bytes(str(c.audio_key)) == AUDIO for c in clips)
+    assert set(relay.clips) == {c.id for c in clips}
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+def test_a_mashup_of_clips_two_channels_made_is_refused_before_any_charge(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    one, two = upstreams(), upstreams()
+    key = make_key()
+    gateway.add("one", one.base, kind="acedata", priority=0)
+    first = gateway.submit(key)
+    gateway.run(first)
+    channel_service.set_enabled(gateway.uow, "one", False)
+    gateway.add("two", two.base, kind="acedata", priority=0)
+    second = gateway.submit(key)
+    gateway.run(second)
+    channel_service.set_enabled(gateway.uow, "one", True)
+    (a, *_), (b, *_) = (_task(gateway.uow, t)[1] for t in (first, second))
+
+    with pytest.raises(InvalidInput, match="both clips made by the same upstream channel"):
+        gateway.commands.submit(key, Mashup((a.id, b.id)), Submission(Origin("acedata")))
+    assert _charges(gateway.ledger(key)) == (2, 0)
+    assert one.submits == 1 and two.submits == 1
 
 
 def test_a_relayed_clips_full_split_is_two_sets_of_twelve_made_upstream(
