@@ -54,6 +54,15 @@ def _history(value: object) -> tuple[dict[str, Any], ...]:
     return tuple(e for e in value if isinstance(e, dict)) if isinstance(value, list) else ()
 
 
+def _put_given(body: dict[str, Any], options: dict[str, Any], **renamed: str) -> None:
+    """AceData's optional song fields, set where the option is given: ``style``, ``title``
+    and ``model``, and the ``renamed`` ones (AceData's name = the option's)."""
+    names = {"style": "tags", "title": "title", "model": "model", **renamed}
+    for field_name, option in names.items():
+        if options.get(option):
+            body[field_name] = options[option]
+
+
 @dataclass(frozen=True)
 class UpstreamLyrics:
     title: str
@@ -436,15 +445,7 @@ class AceDataUpstream(_DialectClient):
                 replace_section_end=options["end_s"],
                 custom=True,
             )
-            for name, value in (
-                ("lyric", options.get("lyrics")),
-                ("prompt", options.get("infill_lyrics")),
-                ("style", options.get("tags")),
-                ("title", options.get("title")),
-                ("model", options.get("model")),
-            ):
-                if value:
-                    body[name] = value
+            _put_given(body, options, lyric="lyrics", prompt="infill_lyrics")
         elif action == "MASHUP":
             del body["audio_id"]
             lyrics = options.get("lyrics")
@@ -454,15 +455,7 @@ class AceDataUpstream(_DialectClient):
                 instrumental=bool(options.get("instrumental")),
                 custom=bool(lyrics),
             )
-            for name, value in (
-                ("lyric", lyrics),
-                ("prompt", options.get("description")),
-                ("style", options.get("tags")),
-                ("title", options.get("title")),
-                ("model", options.get("model")),
-            ):
-                if value:
-                    body[name] = value
+            _put_given(body, options, lyric="lyrics", prompt="description")
         else:  # AceData crops and speeds nothing
             raise Rejected(f"the acedata dialect has no {action.lower()} request")
         return self._submit("/suno/audios", body, submit_key)

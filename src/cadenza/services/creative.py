@@ -24,7 +24,7 @@ from cadenza.domain.errors import InvalidInput
 from cadenza.domain.models import resolve_model
 from cadenza.domain.tasks import Clip, Task
 from cadenza.services import tasks
-from cadenza.services.media import MAX_TITLE, source_clip, source_route
+from cadenza.services.media import MAX_TITLE, edited_clip, source_clip, source_route
 from cadenza.services.ports import TaskQueue, UnitOfWorkFactory
 
 #: Clips each action makes.
@@ -173,7 +173,7 @@ def submit_replace_section(
     if lyrics is None and infill_lyrics is None:
         raise InvalidInput("lyric is required when replace_section audio")
     relayed = relay_route is not None
-    clip = tasks.get_clip(uow, key, clip_id) if relayed else source_clip(uow, key, clip_id)
+    clip = edited_clip(uow, key, clip_id, relay_route)
     source = {"source_clip_id": clip.id} if relayed else _common(clip, _scored(clip))
     start, end = _window(clip, start_s, end_s, "replace_section")
     model_name, major = _model(model, clip)
@@ -465,9 +465,7 @@ def submit_mashup(
     if description is not None and len(description) > 500:
         raise InvalidInput("Topic too long.")
     relayed = relay_route is not None
-    first, second = (
-        tasks.get_clip(uow, key, c) if relayed else source_clip(uow, key, c) for c in ids
-    )
+    first, second = (edited_clip(uow, key, c, relay_route) for c in ids)
     source = (
         {"source_clip_id": first.id}
         if relayed
