@@ -128,7 +128,7 @@ def serve(
         soft_wrap=True,
     )
     uvicorn.run(
-        create_app(container),
+        create_app(container, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         access_log=False,

@@ -124,3 +124,23 @@ def test_sqlite_transactions_of_one_process_take_turns(tmp_path: Path) -> None:
     thread.start()
     thread.join(timeout=30)
     assert done.is_set()
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_a_server_process_freezes_its_start_up_heap(container: Any, freeze: bool) -> None:
+    """A server's full collections walk only what requests made: what start-up left alive
+    is moved out of the collector's reach once the lifespan has started. Tests build many
+    apps in one process and keep theirs collectable."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from cadenza.api.app import create_app
+
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(container, manage_queue=False, freeze_heap=freeze)):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert (frozen > 10_000) is freeze
