@@ -8,4 +8,4 @@ bash scripts/setup.sh dev
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-exec .venv/bin/pytest -n "${CADENZA_TEST_WORKERS:-2}" "$@"
+exec .venv/bin/pytest -n "${CADENZA_TEST_WORKERS:-2}" --dist worksteal "$@"

@@ -163,8 +163,17 @@ def test_same_score_same_bytes(
 
 
 def _render_peak_kib(score_dict: dict[str, Any], out: str) -> int:
-    """In a fresh process: render the score once, return that process's peak RSS."""
+    """In a fresh process: render the score once, return that process's peak RSS.
+
+    The kernel's high-water mark of this address space (``VmHWM``), not ``ru_maxrss``: that
+    one survives the fork and exec that started this process, so it reports the test
+    process's own size whenever that was larger."""
     render_clip(Score.from_dict(score_dict), Path(out))
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
