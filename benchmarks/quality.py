@@ -17,7 +17,8 @@ Renders each clip in-process (compose + render, as a worker does) and prints per
   the same lines spoken by the speech source the singer starts from (English clips only).
 - ``pitch``: share of voiced frames of the Vocals stem (WORLD's DIO + StoneMask) within 50
   cents of the score's sung note, octave folded (the singer may sing a part an octave up or
-  down to fit its range); frames near note edges are left out.
+  down to fit its range); frames near note edges and the last ``RELEASE_MS`` of each voiced
+  stretch (where the tracker misreads a voice that is ending) are left out.
 - LUFS and true peak (4x oversampled) of ``song.wav``.
 
 Needs the dev extra (pocketsphinx). Takes a few minutes on two cores; ``--quick`` renders
@@ -54,6 +55,7 @@ from cadenza.domain.music import MusicRequest
 SR = 44100
 ASR_RATE = 16000
 FADE_S = 6.0
+RELEASE_MS = 50.0
 Array = npt.NDArray[np.float64]
 
 LYRICS_RIVER = """[Verse]
@@ -271,9 +273,18 @@ def _pitch_share(vocals: Array, notes: list[tuple[float, float, int]]) -> float:
     period = 10.0
     f0, t = pyworld.dio(x, rate, f0_floor=70.0, f0_ceil=1000.0, frame_period=period)
     f0 = pyworld.stonemask(x, f0, t, rate)
+    voiced = f0 > 0
+    # Frames to the end of each voiced stretch: the tracker's window straddles the voice's
+    # end there (a word's coda, a phrase's release before its note is over) and reads the
+    # exactly synthesised pitch 40-130 cents flat; 90-95 % of the misses were these frames.
+    left = np.zeros(len(f0), dtype=np.int64)
+    run = 0
+    for i in range(len(f0) - 1, -1, -1):
+        run = run + 1 if voiced[i] else 0
+        left[i] = run
     hits = total = 0
     for start, end, pitch in notes:
-        inside = (t >= start + 0.08) & (t <= end - 0.05) & (f0 > 0)
+        inside = (t >= start + 0.08) & (t <= end - 0.05) & voiced & (left * period > RELEASE_MS)
         if not np.any(inside):
             continue
         cents = 1200.0 * np.log2(f0[inside] / (440.0 * 2 ** ((pitch - 69) / 12)))
