@@ -154,6 +154,19 @@ def _task(uow: UnitOfWorkFactory, task_id: str) -> Any:
     return task, clips, relay
 
 
+def _made_upstream(
+    gateway: Gateway, maker: FaultUpstream, task_id: str, channel: Any
+) -> tuple[Any, Any, Any, Any]:
+    """Run a follow-up queued for ``channel``'s relay lane to SUCCESS: the task, its clips,
+    its relay record and the upstream's own task it made."""
+    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
+    gateway.run(task_id)
+    task, clips, relay = _task(gateway.uow, task_id)
+    assert task.status is TaskStatus.SUCCESS, task.fail_reason
+    assert relay.channel_id == channel.id
+    return task, clips, relay, maker.tasks[relay.upstream_task_id]
+
+
 def test_a_relayed_song_is_mirrored_into_local_storage_and_charged_once(
     gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
 ) -> None:
@@ -766,13 +779,8 @@ def test_a_relayed_clips_stems_are_split_by_the_channel_that_made_it_and_mirrore
     gateway.add("preferred", preferred.base, kind="acedata", priority=0)
 
     task_id = gateway.follow_up(key, "STEMS", source.id)
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, stems, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    assert relay.channel_id == channel.id and preferred.submits == 0
-    made = maker.tasks[relay.upstream_task_id]
+    _, stems, relay, made = _made_upstream(gateway, maker, task_id, channel)
+    assert preferred.submits == 0
     # The upstream is asked for its own clip's stems, by its own id.
     assert made.kind == "stems"
     assert made.body == {"action": "stems", "audio_id": song_relay.clips[source.id], "async": True}
@@ -802,12 +810,7 @@ def test_a_relayed_clips_wav_is_exported_by_the_channel_that_made_it_and_stored_
 
     task_id = gateway.follow_up(key, "WAV", source.id)
     # Queued for the relay lane, where a WAV made here is answered at once.
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, clips, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    made = maker.tasks[relay.upstream_task_id]
+    task, clips, _, made = _made_upstream(gateway, maker, task_id, channel)
     assert made.kind == "wav"
     assert made.body == {"audio_id": song_relay.clips[source.id], "async": True}
     # The result a WAV export made here holds: the file's storage key, no clips.
@@ -824,12 +827,7 @@ def test_a_relayed_clip_is_remastered_by_the_channel_that_made_it_and_mirrored(
     channel, source, song_relay = _relayed_song(gateway, maker, key)
 
     task_id = gateway.follow_up(key, "UPSAMPLE", source.id)
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, clips, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    made = maker.tasks[relay.upstream_task_id]
+    _, clips, relay, made = _made_upstream(gateway, maker, task_id, channel)
     assert made.kind == "upsample"
     assert made.body == {
         "action": "remaster",
@@ -992,13 +990,8 @@ def test_a_relayed_clips_edit_is_made_by_the_channel_that_made_it_and_mirrored(
     gateway.add("preferred", preferred.base, kind=kind, priority=0)
 
     task_id = gateway.follow_up(key, action, source.id)
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, clips, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    assert relay.channel_id == channel.id and preferred.submits == 0
-    made = maker.tasks[relay.upstream_task_id]
+    _, clips, relay, made = _made_upstream(gateway, maker, task_id, channel)
+    assert preferred.submits == 0
     assert made.kind == action.lower()
     # The upstream's own clip, named in its dialect's way.
     theirs = song_relay.clips[source.id]
@@ -1028,13 +1021,8 @@ def test_two_relayed_clips_are_mashed_up_by_the_channel_that_made_them(
 
     command = Mashup((a.id, b.id), description="two rivers meet", title="Confluence")
     task_id = gateway.commands.submit(key, command, Submission(Origin("acedata"))).id
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, clips, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    assert relay.channel_id == channel.id and preferred.submits == 0
-    made = maker.tasks[relay.upstream_task_id]
+    _, clips, relay, made = _made_upstream(gateway, maker, task_id, channel)
+    assert preferred.submits == 0
     assert made.kind == "mashup"
     assert made.body == {
         "action": "mashup",
@@ -1082,12 +1070,7 @@ def test_a_relayed_clips_full_split_is_two_sets_of_twelve_made_upstream(
     channel, source, song_relay = _relayed_song(gateway, maker, key)
 
     task_id = gateway.follow_up(key, "ALL_STEMS", source.id)
-    assert gateway.queue.enqueued[-1] == (task_id, f"{RELAY_ROUTE}:{channel.id}")
-    gateway.run(task_id)
-
-    task, stems, relay = _task(gateway.uow, task_id)
-    assert task.status is TaskStatus.SUCCESS, task.fail_reason
-    made = maker.tasks[relay.upstream_task_id]
+    _, stems, relay, made = _made_upstream(gateway, maker, task_id, channel)
     assert made.body == {
         "action": "all_stems",
         "audio_id": song_relay.clips[source.id],
