@@ -207,3 +207,47 @@ def test_a_named_singer_holds_each_vowel_on_its_note(voice: VoiceSettings) -> No
     assert np.mean(np.array(errors) <= 50) >= 0.95
     assert np.median(errors) <= 10
     assert np.mean(held) >= 0.9
+
+
+def _band_db(audio: np.ndarray, rate: int, low: float, high: float) -> float:
+    power = np.abs(np.fft.rfft(np.asarray(audio, np.float64))) ** 2
+    hz = np.fft.rfftfreq(audio.shape[0], 1.0 / rate)
+    return float(10.0 * np.log10(power[(hz >= low) & (hz < high)].sum() + 1e-30))
+
+
+@needs_flite
+def test_a_16_khz_source_says_where_its_band_ends_and_espeak_speaks_the_whole_band() -> None:
+    said = sources.source_for("kal", "en-us").speak_many(["see"])[0]
+    assert said.band_hz == 8000.0
+    espoken = sources.source_for("", "en-us").speak_many(["see"])[0]
+    assert espoken.band_hz == sources.ANALYSIS_RATE / 2
+
+
+def test_extending_the_band_carries_the_edge_level_up_and_lets_it_fall() -> None:
+    from cadenza.compose.voice import world
+
+    rate = sources.ANALYSIS_RATE
+    hz = np.linspace(0.0, rate / 2, 257)
+    # A frame spoken up to 8 kHz: -60 dB below it, nothing above (as resampled Flite).
+    sp = np.where(hz < 7500.0, 1e-6, 1e-14)[None, :].repeat(3, axis=0)
+    out = world.extend_band(sp, 8000.0, rate)
+    db = 10 * np.log10(out[0])
+    edge = world.BAND_EDGE_SHARE * 8000.0
+    assert np.array_equal(out[:, hz < edge], sp[:, hz < edge])  # below the edge: as spoken
+    above = db[hz >= edge]
+    assert above[0] == pytest.approx(-60.0, abs=0.5)  # no step at the edge
+    assert np.all(np.diff(above) < 0)  # then falling
+    expected = -60.0 + world.BAND_SLOPE_DB_PER_OCTAVE * np.log2(hz[-1] / edge)
+    assert db[-1] == pytest.approx(expected, abs=0.5)
+    assert world.extend_band(sp, rate / 2, rate) is sp  # a full-band source is left alone
+
+
+@needs_flite
+def test_a_16_khz_singer_sings_above_8_khz() -> None:
+    # Resampled from 16 kHz, the speech has nothing above 8 kHz; sung, the band is filled
+    # in from its edge down: within 15 dB of the octave below (it was 23 dB under it).
+    part = english_part(VoiceSettings(gender="female", formant_scale=1.17, singer="slt"), 62)
+    sung = sing(part, TEMPO, part_seconds(part), RATE)
+    below = _band_db(sung, RATE, 4000.0, 8000.0)
+    above = _band_db(sung, RATE, 8500.0, 10500.0)
+    assert below - 15.0 < above < below

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -126,6 +126,9 @@ class VoiceBank:
             vowels = [(p.start, p.end) for p in said.phones if is_vowel(p.ipa)]
             source = self._speakers[key[1]]
             analysis = world.analyse(said.samples, said.sample_rate, vowels, source.envelope_floor)
+            sp = world.extend_band(analysis.sp, said.band_hz, said.sample_rate)
+            if sp is not analysis.sp:
+                analysis = replace(analysis, sp=sp)
             self.by_key[key] = len(self.sources)
             self.sources.append(_Source(said, analysis, source))
         self._stacks.clear()

@@ -34,11 +34,16 @@ Array = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Speech:
-    """A spoken text at ``sample_rate`` with its phonemes (IPA, sample spans) in order."""
+    """A spoken text at ``sample_rate`` with its phonemes (IPA, sample spans) in order.
+
+    ``band_hz`` is the highest frequency the source itself spoke: resampling a 16 kHz
+    voice up to ``ANALYSIS_RATE`` leaves nothing above 8 kHz.
+    """
 
     samples: Array
     sample_rate: int
     phones: tuple[Phone, ...]
+    band_hz: float = ANALYSIS_RATE / 2
 
     @property
     def length(self) -> int:
@@ -79,7 +84,8 @@ def _from_pcm(pcm: bytes, rate: int, phones: tuple[Phone, ...]) -> Speech:
         Phone(p.ipa, min(total, round(p.start * ratio)), min(total, round(p.end * ratio)))
         for p in phones
     )
-    return Speech(resampled, ANALYSIS_RATE, tuple(p for p in moved if p.end > p.start))
+    phones = tuple(p for p in moved if p.end > p.start)
+    return Speech(resampled, ANALYSIS_RATE, phones, band_hz=min(rate, ANALYSIS_RATE) / 2)
 
 
 #: eSpeak speaks monotone near 140 Hz: a steady source pitch gives clean envelopes, and

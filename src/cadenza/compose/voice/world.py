@@ -157,6 +157,40 @@ def analyse(
     return Analysis(f0, sp, ap, sample_rate)
 
 
+#: Where a band-limited source's envelope stops being trusted, as a share of its top
+#: frequency (the resampler and cheaptrick's smoothing roll the last ~8 % off), the span
+#: below that sets the level carried up, and the slope it falls at above: about how a
+#: voice's breath and sibilance fall off between 7 and 11 kHz.
+BAND_EDGE_SHARE = 0.88
+BAND_REFERENCE_OCTAVES = 0.25
+BAND_SLOPE_DB_PER_OCTAVE = -12.0
+
+
+def extend_band(sp: Array, band_hz: float, sample_rate: int) -> Array:
+    """The envelope with the octave band its source never had filled in.
+
+    A 16 kHz voice resampled to 22.05 kHz is silent from 8 kHz up: sung, it sounds dull
+    and boxed in next to instruments that reach 20 kHz. Each frame's level just under the
+    band edge is carried up, falling ``BAND_SLOPE_DB_PER_OCTAVE``, so a sibilant keeps
+    its hiss and a vowel gets a little air; the aperiodicity there is already mostly
+    noise. A source that spoke the whole band is returned as it is.
+    """
+    nyquist = sample_rate / 2.0
+    if band_hz >= nyquist:
+        return sp
+    edge = BAND_EDGE_SHARE * band_hz
+    hz = np.linspace(0.0, nyquist, sp.shape[1])
+    reference = (hz >= edge * 2.0**-BAND_REFERENCE_OCTAVES) & (hz < edge)
+    above = hz >= edge
+    if not reference.any() or not above.any():
+        return sp
+    level = np.log(sp[:, reference]).mean(axis=1, keepdims=True)
+    fall = BAND_SLOPE_DB_PER_OCTAVE / (10.0 * np.log10(np.e)) * np.log2(hz[above] / edge)
+    out = sp.copy()
+    out[:, above] = np.exp(level + fall[None, :])
+    return out
+
+
 def synthesis_envelope(sp: Array, factor: float, fft_size: int = SYNTH_FFT) -> Array:
     """The envelope with its frequency axis scaled by ``factor`` (> 1 moves formants up: a
     smaller vocal tract), at the synthesis FFT's ``fft_size // 2 + 1`` bins.
