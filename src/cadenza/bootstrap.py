@@ -28,6 +28,7 @@ from cadenza.services.ports import (
     Engine,
     MediaStorage,
     RateLimiter,
+    RelayedClips,
     SecretBox,
     TaskChanges,
     TaskQueue,
@@ -61,6 +62,9 @@ class Container:
     #: Which tasks go to upstream channels, and their health; None where no channel
     #: secret is set (nothing is relayed).
     channels: ChannelRouter | None = None
+    #: Asks the channel that made a relayed clip what only it knows (the relay engine);
+    #: None where nothing is relayed.
+    relayed: RelayedClips | None = None
     #: Checkpoints a SQLite database's log off the commit path; None on PostgreSQL.
     checkpointer: SqliteCheckpointer | None = None
 
@@ -96,6 +100,7 @@ class Container:
                 allow_private=self.settings.allow_private_urls,
             ),
             channels=self.channels,
+            relayed=self.relayed,
         )
 
 
@@ -346,6 +351,7 @@ def build_container(settings: Settings) -> Container:
         changes=build_changes(settings),
         callback_sender=build_callback_sender(settings),
         channels=channels,
+        relayed=relay,
         checkpointer=build_checkpointer(settings),
     )
 

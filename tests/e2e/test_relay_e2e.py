@@ -173,6 +173,34 @@ def test_an_acedata_channel_relays_through_the_upstreams_acedata_dialect(
         ).json()
         assert record["state"] == "complete" and record["request"]["async"] is True
 
+        # Word timings of a relayed clip are the upstream's, asked of it in its dialect,
+        # and answered in either of the gateway's.
+        theirs = upstream_client.post(
+            "/suno/timing", json={"audio_id": record["response"]["data"][0]["id"]}
+        ).json()
+        words = [(w["word"], w["start_s"], w["end_s"]) for w in theirs["data"]["aligned_words"]]
+        assert [w for w, _, _ in words] == [
+            "hello",
+            "far",
+            "away",
+            "sing",
+            "it",
+            "back",
+            "to",
+            "me",
+        ]
+        ours = task["data"][0]["id"]
+        aligned = client.get("/api/get_aligned_lyrics_v3", params={"song_id": ours}).json()
+        assert [
+            (w["word"], w["start_s"], w["end_s"]) for w in aligned["data"]["aligned_words"]
+        ] == (words)
+        timing = client.post("/suno/timing", json={"audio_id": ours}).json()
+        assert timing["success"] is True, timing
+        assert [(w["word"], w["start_s"], w["end_s"]) for w in timing["data"]["aligned_words"]] == (
+            words
+        )
+        assert len(timing["data"]["waveform_data"]) > 100  # from the mirrored audio
+
 
 def test_a_model_whose_channels_are_all_down_fails_over_nowhere_and_then_gets_502(
     gateway: Server,

@@ -28,11 +28,11 @@ from urllib.parse import urlsplit
 from cadenza.audio.probe import sniff
 from cadenza.domain.actions import Action
 from cadenza.domain.channels import Channel, ChannelKind, Relay, RelayState, pinned_channel
-from cadenza.domain.errors import EngineError, RemoteUrlRefused
+from cadenza.domain.errors import EngineError, InvalidInput, RemoteUrlRefused, UpstreamUnavailable
 from cadenza.domain.lyrics import LyricsRequest
 from cadenza.domain.music import MusicRequest
 from cadenza.domain.stems import SET_KINDS, STEM_ORDER, split_stems
-from cadenza.domain.tasks import utcnow
+from cadenza.domain.tasks import Clip, utcnow
 from cadenza.engines.relay_polls import ChannelPoller
 from cadenza.engines.upstream import (
     AceDataUpstream,
@@ -581,6 +581,37 @@ class RelayEngine:
             field="upstream media",
         )
         return fetched.path
+
+    def sung_words(self, clip: Clip) -> list[dict[str, Any]] | None:
+        """The words the channel that made ``clip`` sang in it, with their times (asked
+        of that channel each time: nothing here knows them); None where the clip was not
+        made upstream. ``UpstreamUnavailable`` where the channel cannot answer now,
+        ``InvalidInput`` where it refused."""
+        with self._uow(read_only=True) as u:
+            relay = u.relays.get(clip.task_id)
+        theirs = relay.clips.get(clip.id) if relay is not None else None
+        if relay is None or not theirs:
+            return None
+        self._router.check_open(relay.channel_id)
+        try:
+            words = self._open(self._channel(relay.channel_id)).aligned_words(theirs)
+        except Refused as exc:
+            raise UpstreamUnavailable(f"the channel that made the clip: {exc}") from exc
+        except Rejected as exc:
+            raise InvalidInput(f"the channel that made the clip: {exc}") from exc
+        except EngineError as exc:  # its credential no longer opens
+            raise UpstreamUnavailable(str(exc)) from exc
+        return [
+            {
+                "word": w.word,
+                "start_s": w.start_s,
+                "end_s": w.end_s,
+                "p_align": w.p_align,
+                "line": 0,
+                "section": "",
+            }
+            for w in words
+        ]
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -70,6 +70,36 @@ class UpstreamLyrics:
 
 
 @dataclass(frozen=True)
+class UpstreamWord:
+    """A word the upstream sang in its clip, with its time (seconds into the clip)."""
+
+    word: str
+    start_s: float
+    end_s: float
+    #: How sure the upstream is of the times (1.0 where it does not say).
+    p_align: float = 1.0
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _words(value: object) -> list[UpstreamWord]:
+    """The aligned words of either dialect's answer; entries that are not a word with two
+    numeric times are left out."""
+    words = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("word"), str):
+            continue
+        start, end = _number(item.get("start_s")), _number(item.get("end_s"))
+        if start is None or end is None:
+            continue
+        sure = _number(item.get("p_align"))
+        words.append(UpstreamWord(item["word"], start, end, 1.0 if sure is None else sure))
+    return words
+
+
+@dataclass(frozen=True)
 class UpstreamTask:
     """An upstream task, in Cadenza's words: a song's (or a stem split's) clips, a lyrics
     task's lyrics, or the URLs of the files an export made (a WAV)."""
@@ -124,6 +154,12 @@ class Upstream(Protocol):
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         """The tasks asked for that the upstream has (one request for all of them); the
         ones it leaves out it does not know."""
+        ...
+
+    def aligned_words(self, upstream_clip_id: str) -> list[UpstreamWord]:
+        """The words sung in the upstream's clip with their times, read at once (the
+        upstream makes nothing to poll); empty where it sang none. ``Refused`` where
+        the upstream cannot answer now, ``Rejected`` where it refused the request."""
         ...
 
     def close(self) -> None: ...
@@ -218,6 +254,24 @@ class _DialectClient(ABC):
         """What an answer other than 200 proves, in this dialect."""
         return _status_error(response)
 
+    def _read(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One read that makes nothing upstream: its JSON object, ``Refused`` where none
+        came back (a read is safe to ask again), ``Rejected`` where it was refused."""
+        try:
+            response = self._client.request(method, path, timeout=self._poll_timeout, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Refused(f"no answer ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            error = self._refusal(response)
+            raise error if isinstance(error, Rejected) else Refused(str(error))
+        try:
+            answer = response.json()
+        except ValueError:
+            raise Refused("the upstream's answer is not JSON") from None
+        if not isinstance(answer, dict):
+            raise Refused("the upstream's answer is not an object")
+        return answer
+
     @abstractmethod
     def _task_id(self, answer: dict[str, Any]) -> str | None:
         """The task id a 200 answer carries, in this dialect (None: it carries none)."""
@@ -302,6 +356,15 @@ class SunocoreUpstream(_DialectClient):
     def _task_id(self, answer: dict[str, Any]) -> str | None:
         data = answer.get("data")
         return data if isinstance(data, str) and answer.get("code") == "success" else None
+
+    def aligned_words(self, upstream_clip_id: str) -> list[UpstreamWord]:
+        answer = self._read(
+            "GET", "/api/get_aligned_lyrics_v3", params={"song_id": upstream_clip_id}
+        )
+        if answer.get("code") not in (None, "success"):
+            raise Rejected(f"the upstream refused: {answer.get('message') or answer['code']}")
+        data = answer.get("data")
+        return _words(data.get("aligned_words") if isinstance(data, dict) else data)
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:
@@ -471,6 +534,15 @@ class AceDataUpstream(_DialectClient):
     def _task_id(self, answer: dict[str, Any]) -> str | None:
         task_id = answer.get("task_id")
         return task_id if isinstance(task_id, str) and answer.get("success") is True else None
+
+    def aligned_words(self, upstream_clip_id: str) -> list[UpstreamWord]:
+        answer = self._read("POST", "/suno/timing", json={"audio_id": upstream_clip_id})
+        if answer.get("success") is not True:
+            error = answer.get("error")
+            message = error.get("message") if isinstance(error, dict) else error
+            raise Rejected(f"the upstream refused: {message or 'no success'}")
+        data = answer.get("data")
+        return _words(data.get("aligned_words") if isinstance(data, dict) else None)
 
     def fetch_many(self, upstream_ids: Sequence[str]) -> dict[str, UpstreamTask]:
         try:

@@ -28,7 +28,7 @@ from cadenza.domain.music import MusicRequest
 from cadenza.domain.tasks import Task
 from cadenza.services import media, tasks
 from cadenza.services.channels import ChannelRouter
-from cadenza.services.ports import MediaStorage, TaskQueue, UnitOfWorkFactory
+from cadenza.services.ports import MediaStorage, RelayedClips, TaskQueue, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ class Commands:
         uploads: media.UploadPolicy | None = None,
         remote: RemoteAudio | None = None,
         channels: ChannelRouter | None = None,
+        relayed: RelayedClips | None = None,
     ) -> None:
         self.uow = uow
         self.queue = queue
@@ -174,6 +175,8 @@ class Commands:
         self.remote = remote or RemoteAudio()
         #: Which tasks go to upstream channels; None where this server relays none.
         self.channels = channels
+        #: Asks a relayed clip's channel what only it knows; None where nothing is relayed.
+        self.relayed = relayed
 
     def submit(self, key: ApiKey, command: object, how: Submission) -> Task:
         """Charge for and record the command's task, then hand it to its queue."""

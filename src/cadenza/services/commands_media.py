@@ -405,6 +405,9 @@ def _align_words(
     from cadenza.compose.transcribe import ANALYSIS_RATE
 
     clip, words = library.clip_words(app.uow, app.storage, key, command.clip_id)
+    if not words and app.relayed is not None:
+        # Made upstream: only the channel that made it knows its words.
+        words = app.relayed.sung_words(clip) or []
     if not words:
         raise NothingSung(NO_SUNG_WORDS)
     timed = library.timed_words(words)
@@ -414,8 +417,8 @@ def _align_words(
             "success": True,
             "start_s": round(w["start_s"], 3),
             "end_s": round(w["end_s"], 3),
-            # The times come from the score the song was sung from: certain.
-            "p_align": 1.0,
+            # The score's times are certain; a relayed clip's are its channel's.
+            "p_align": w["p_align"],
         }
         for w in timed
     ]
@@ -424,7 +427,8 @@ def _align_words(
         result["waveform_data"] = peak_envelope(
             library.clip_audio(app.storage, clip), ANALYSIS_RATE
         )
-    # Character error rate of the alignment: none, the words are the score's.
+    # Character error rate of the alignment: none, the words are the score's (or the
+    # channel's, which says none).
     result.update(hoot_cer=0.0, is_streamed=False)
     task: Task = library.charge_now(
         app.uow,

@@ -913,14 +913,15 @@ def clip_words(
 
 
 def timed_words(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Word timings read from the clip's score (exact), in the gcui-art proxy's shape."""
+    """Word timings in the gcui-art proxy's shape: read from the clip's score (exact), or
+    as the channel that made a relayed clip reported them (its ``p_align``)."""
     return [
         {
             "word": str(w.get("word", "")),
             "start_s": float(w.get("start_s", 0.0)),
             "end_s": float(w.get("end_s", 0.0)),
             "success": True,
-            "p_align": 1.0,
+            "p_align": float(w.get("p_align", 1.0)),
             "line": int(w.get("line", 0)),
             "section": str(w.get("section", "")),
         }

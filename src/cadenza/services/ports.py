@@ -298,6 +298,16 @@ class RelayRepository(Protocol):
         ...
 
 
+class RelayedClips(Protocol):
+    """What only the channel that made a clip knows of it, asked of that channel."""
+
+    def sung_words(self, clip: Clip) -> list[dict[str, Any]] | None:
+        """Its sung words (``word``, ``start_s``, ``end_s``, ``line``, ``section``); None
+        where the clip was not made upstream. ``UpstreamUnavailable`` where its channel
+        cannot answer now, ``InvalidInput`` where that channel refused."""
+        ...
+
+
 class SecretBox(Protocol):
     """Seals channel credentials for storage and opens them for use."""
 

@@ -64,6 +64,16 @@ class Behaviour:
     lose_tasks: bool = False
     #: The first this many polls answer a body that is not JSON.
     garbage_polls: int = 0
+    #: Word-timing reads answered with this HTTP status; 0: the words.
+    timing_status: int = 0
+
+
+def sung_words(clip_id: str) -> list[dict[str, Any]]:
+    """The words the upstream says it sang in ``clip_id``, as Suno aligns them."""
+    return [
+        {"word": "Hello ", "success": True, "start_s": 1.25, "end_s": 1.5, "p_align": 0.93},
+        {"word": f"{clip_id[:6]}\n", "success": True, "start_s": 1.5, "end_s": 2.0, "p_align": 1},
+    ]
 
 
 @dataclass
@@ -93,6 +103,10 @@ class FaultUpstream:
     by_idempotency: dict[str, str] = field(default_factory=dict)
     submits: int = 0
     polls: int = 0
+    #: The clip ids its word timings were asked for, in order.
+    timings: list[str] = field(default_factory=list)
+    #: Its clips sang nothing (an instrumental): their timings are an empty list.
+    sing_nothing: bool = False
     #: The most tasks it held unfinished when a new one arrived.
     max_open: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -148,11 +162,18 @@ class FaultUpstream:
                     self._fetch(body)
                 elif self.path == "/suno/tasks":
                     self._retrieve(body)
+                elif self.path == "/suno/timing":
+                    self._timing(str(body.get("audio_id") or ""), acedata=True)
                 else:
                     self._send(404, b"{}")
 
             def do_GET(self) -> None:
-                if self.path.endswith(".mp3"):
+                if self.path.startswith("/api/get_aligned_lyrics_v3?song_id="):
+                    if self.headers.get("Authorization") != f"Bearer {upstream.key}":
+                        self._send(401, b'{"code":"unauthorized","message":"bad key"}')
+                        return
+                    self._timing(self.path.split("=", 1)[1], acedata=False)
+                elif self.path.endswith(".mp3"):
                     self._send(200, AUDIO, "audio/mpeg")
                 elif self.path.endswith(".wav"):
                     self._send(200, WAV, "audio/wav")
@@ -160,6 +181,19 @@ class FaultUpstream:
                     self._send(200, COVER, "image/png")
                 else:
                     self._send(404, b"")
+
+            def _timing(self, clip_id: str, *, acedata: bool) -> None:
+                upstream.timings.append(clip_id)
+                if upstream.behaviour.timing_status:
+                    self._send(upstream.behaviour.timing_status, b'{"message":"no timing"}')
+                    return
+                words = {"aligned_words": [] if upstream.sing_nothing else sung_words(clip_id)}
+                answer = (
+                    {"success": True, "task_id": "t-timing", "data": words}
+                    if acedata
+                    else {"code": "success", "message": "", "data": words}
+                )
+                self._send(200, json.dumps(answer).encode())
 
             def _submit(
                 self,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_upstream import AUDIO, WAV, Behaviour, FaultUpstream
+from fault_upstream import AUDIO, WAV, Behaviour, FaultUpstream, sung_words
 from svc_doubles import MemoryStorage, RecordingQueue
 
 from cadenza.channel_health.memory import MemoryChannelHealth
@@ -42,7 +42,7 @@ from cadenza.services.commands import (
 )
 from cadenza.services.commands_creative import Mashup, ReplaceSection
 from cadenza.services.commands_edits import Crop, SpeedAdjust
-from cadenza.services.commands_media import ExportWav, RenderVideo
+from cadenza.services.commands_media import AlignWords, ExportWav, NothingSung, RenderVideo
 from cadenza.services.commands_stems import SplitStems
 from cadenza.services.ports import UnitOfWorkFactory
 from cadenza.services.tasks import settle_failure
@@ -80,7 +80,13 @@ class Gateway:
             uow, storage, EngineRegistry(), work_root=work, relay=self.engine, heartbeat_s=30
         )
         self.commands = Commands(
-            uow, self.queue, self.queue, storage, deadline_s=600, channels=self.router
+            uow,
+            self.queue,
+            self.queue,
+            storage,
+            deadline_s=600,
+            channels=self.router,
+            relayed=self.engine,
         )
 
     def add(
@@ -1135,3 +1141,74 @@ def test_a_relayed_clips_video_is_rendered_by_any_worker(
 
     video = gateway.commands.submit(key, RenderVideo(source.id), Submission(Origin("sunocore")))
     assert gateway.queue.enqueued[-1] == (video.id, None)
+
+
+def _align(gateway: Gateway, key: ApiKey, clip_id: str, dialect: str = "sunocore") -> Any:
+    command = AlignWords(clip_id, waveform=False)
+    return gateway.commands.run(key, command, Submission(Origin(dialect)))
+
+
+@pytest.mark.parametrize("kind", ["acedata", "sunocore"])
+def test_a_relayed_clips_word_timings_are_asked_of_the_channel_that_made_it(
+    kind: str,
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    _, source, song_relay = _relayed_song(gateway, maker, key, kind)
+    theirs = song_relay.clips[source.id]
+
+    done = _align(gateway, key, source.id)
+    # Asked in the channel's dialect, for its own clip, each time (nothing is kept here).
+    assert maker.timings == [theirs]
+    expected = [(w["word"], w["start_s"], w["end_s"], w["p_align"]) for w in sung_words(theirs)]
+    assert [(w["word"], w["start_s"], w["end_s"], w["p_align"]) for w in done.made] == expected
+    answered = done.task.result["aligned_words"]
+    assert [(w["word"], w["p_align"]) for w in answered] == [(w, p) for w, _, _, p in expected]
+    assert _charges(gateway.ledger(key)) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(503, UpstreamUnavailable), (429, UpstreamUnavailable), (404, InvalidInput)],
+)
+def test_a_relayed_clips_word_timings_its_channel_cannot_give_are_refused_uncharged(
+    status: int,
+    error: type[Exception],
+    gateway: Gateway,
+    upstreams: Callable[..., FaultUpstream],
+    make_key: Callable[..., ApiKey],
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    _, source, _ = _relayed_song(gateway, maker, key)
+    maker.behaviour.timing_status = status
+    with pytest.raises(error, match="the channel that made the clip"):
+        _align(gateway, key, source.id, "acedata")
+    assert _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_word_timings_of_a_relayed_clip_whose_channel_is_gone_are_refused_uncharged(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    channel, source, _ = _relayed_song(gateway, maker, key)
+    channel_service.set_enabled(gateway.uow, channel.id, False)
+    with pytest.raises(UpstreamUnavailable, match=NO_WORKER):
+        _align(gateway, key, source.id)
+    assert maker.timings == [] and _charges(gateway.ledger(key)) == (1, 0)
+
+
+def test_a_relayed_clip_its_channel_says_sang_nothing_is_answered_as_nothing_sung(
+    gateway: Gateway, upstreams: Callable[..., FaultUpstream], make_key: Callable[..., ApiKey]
+) -> None:
+    maker = upstreams()
+    key = make_key()
+    _, source, _ = _relayed_song(gateway, maker, key)
+    maker.sing_nothing = True
+    with pytest.raises(NothingSung):
+        _align(gateway, key, source.id)
+    assert _charges(gateway.ledger(key)) == (1, 0)
