@@ -1,18 +1,26 @@
 """FluidR3 against another General MIDI SoundFont on the same scores.
 
     .venv/bin/python benchmarks/soundfonts.py [--other /usr/share/sounds/sf3/MuseScore_General.sf3]
+    .venv/bin/python benchmarks/soundfonts.py --drum-kit /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 For each SoundFont, in a fresh process: the load time and the resident memory it adds
 (``preload``), then the instrument stems of the quality benchmark's songs rendered from
 the same scores: render seconds, and per stem its integrated loudness (BS.1770) and
 spectral centroid (a rough brightness). The loudness differences are what per-program
 gains would have to make up if the other SoundFont became the default.
+
+``--drum-kit`` compares a drum-kit SoundFont (AVL's acoustic kits, Debian
+``avldrums.lv2-soundfont``: one preset, bank 0) with FluidR3's standard kit key by key,
+for every drum key the engine plays: the load time and memory each adds, then one hit per
+key (velocity 100, one second): its level and spectral centroid. A key the kit has no
+sound for plays a neighbour's sample, or nearly nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import resource
 import sys
@@ -68,10 +76,69 @@ def _measure(soundfont: str) -> dict[str, Any]:
     return out
 
 
+def _hits(soundfont: str, bank: int) -> dict[str, Any]:
+    import fluidsynth
+
+    from cadenza.compose.style import DRUM_KEYS
+
+    rate = 44100
+    before = _rss_mb()
+    started = time.perf_counter()
+    synth = fluidsynth.Synth(
+        gain=0.5,
+        samplerate=float(rate),
+        channels=16,
+        **{"synth.reverb.active": 0, "synth.chorus.active": 0},
+    )
+    font = synth.sfload(soundfont)
+    out: dict[str, Any] = {
+        "load_s": round(time.perf_counter() - started, 2),
+        "rss_added_mb": round(_rss_mb() - before),
+    }
+    synth.program_select(9, font, bank, 0)
+    for name, key in DRUM_KEYS.items():
+        synth.noteon(9, key, 100)
+        held = synth.get_samples(int(0.05 * rate))
+        synth.noteoff(9, key)
+        tail = synth.get_samples(int(0.95 * rate))
+        mono = np.concatenate([held, tail]).astype(np.float64).reshape(-1, 2).mean(axis=1)
+        power = np.abs(np.fft.rfft(mono / 32768.0)) ** 2
+        freqs = np.fft.rfftfreq(mono.shape[0], 1 / rate)
+        total = float(power.sum())
+        out[name] = {
+            "db": round(10 * math.log10(total + 1e-20), 1),
+            "centroid_hz": round(float((power * freqs).sum()) / max(total, 1e-20)),
+        }
+    synth.delete()
+    return out
+
+
+def _drum_kits(kit: str) -> int:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        base = pool.apply(_hits, (FLUIDR3, 128))
+    with context.Pool(1) as pool:
+        other = pool.apply(_hits, (kit, 0))
+    print(f"load: {base['load_s']} s / {other['load_s']} s; ", end="")
+    print(f"memory added: {base['rss_added_mb']} MB / {other['rss_added_mb']} MB")
+    print(f"{'key':<10} {'FluidR3 dB':>10} {'Hz':>6} {'kit dB':>8} {'Hz':>6}")
+    for name, figures in base.items():
+        if isinstance(figures, dict):
+            theirs = other[name]
+            print(
+                f"{name:<10} {figures['db']:>10} {figures['centroid_hz']:>6}"
+                f" {theirs['db']:>8} {theirs['centroid_hz']:>6}"
+            )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--other", default=MUSESCORE)
+    parser.add_argument("--drum-kit", help="a drum-kit SoundFont to compare key by key")
     args = parser.parse_args()
+    if args.drum_kit:
+        return _drum_kits(args.drum_kit)
     context = multiprocessing.get_context("spawn")
     results = {}
     for soundfont in (FLUIDR3, args.other):
