@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 AudioArray = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
 VOCAL_STEMS = frozenset({"Vocals", "Backing Vocals"})
+#: How far the lead's reverb return dips under its words (see ``StemChain.duck_db``):
+#: pocketsphinx lost 0.08 more of the sung words with the reverb than without (line WER,
+#: dry lead over six seeds); ducked by 12 dB, half of that came back.
+DUCK_DB = 12.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class StemChain:
     reverb_wet: float = 0.0
     room_size: float = 0.35
     width: float = 1.0
+    #: How far the reverb's return is lowered while the voice sings (dB): a ducked send,
+    #: as engineers keep a lead's words dry and let its room bloom in the gaps.
+    duck_db: float = 0.0
 
 
 #: Levels are relative: the master sets the loudness, these set the balance.
@@ -61,6 +68,7 @@ CHAINS: dict[str, StemChain] = {
         ratio=3.5,
         reverb_wet=0.14,
         room_size=0.35,
+        duck_db=DUCK_DB,
     ),
     "Backing Vocals": StemChain(
         level_db=-5.0,
@@ -94,7 +102,7 @@ def pan_mono(mono: npt.NDArray[np.float32], pan: float, gain: float = 1.0) -> Au
     return out
 
 
-def _board(chain: StemChain) -> Pedalboard:
+def _board(chain: StemChain, reverb: bool = True) -> Pedalboard:
     plugins: list[pb.Plugin] = []
     if chain.highpass_hz > 0:
         plugins.append(pb.HighpassFilter(cutoff_frequency_hz=chain.highpass_hz))
@@ -106,7 +114,7 @@ def _board(chain: StemChain) -> Pedalboard:
                 threshold_db=chain.threshold_db, ratio=chain.ratio, attack_ms=8.0, release_ms=120.0
             )
         )
-    if chain.reverb_wet > 0:
+    if chain.reverb_wet > 0 and reverb:
         plugins.append(
             pb.Reverb(
                 room_size=chain.room_size,
@@ -166,11 +174,14 @@ def process_stem(
     and harmonies sing in choruses only); the silence between them stays exact zeros.
     """
     chain = chain or CHAINS.get(name, StemChain())
-    board = _board(chain)
+    ducked = chain.duck_db > 0 and chain.reverb_wet > 0
+    board = _board(chain, reverb=not ducked)
     level = np.float32(10.0 ** (chain.level_db / 20.0))
-    if len(board) == 0:
+    if len(board) == 0 and not ducked:
         return np.asarray(audio * level if chain.level_db else audio, dtype=np.float32)
-    run = _mono_chain(board) if is_dual_mono(audio) else board
+    run: Callable[..., AudioArray] = _mono_chain(board) if is_dual_mono(audio) else board
+    if ducked:
+        run = _with_ducked_reverb(run, chain)
     spans = sounding_spans(audio, sample_rate)
     if len(spans) == 1 and spans[0] == (0, audio.shape[0]):
         out = np.asarray(run(audio, sample_rate, reset=True), dtype=np.float32)
@@ -223,6 +234,74 @@ def _mono_chain(board: Pedalboard) -> Callable[..., AudioArray]:
         return out
 
     return run
+
+
+#: What ``pb.Reverb`` does to its dry signal at ``dry_level=1.0`` (JUCE's dry scale
+#: factor): a ducked send keeps it, so a chain's balance is the same with or without one.
+REVERB_DRY_GAIN = np.float32(2.0)
+#: Ducking: the voice's level is followed in blocks of ``_DUCK_BLOCK`` samples, held for
+#: ``DUCK_HOLD_S`` after it falls (the gaps between words stay dry, a phrase's end blooms)
+#: and eased over ``DUCK_EASE_S``; a block counts as sung within ``DUCK_RANGE_DB`` of the
+#: voice's loud level (its 90th percentile).
+_DUCK_BLOCK = 256
+DUCK_HOLD_S = 0.3
+DUCK_EASE_S = 0.08
+DUCK_RANGE_DB = 30.0
+
+
+def duck_gain(dry: AudioArray, sample_rate: int, depth_db: float) -> AudioArray:
+    """Per-sample gain for a reverb return: ``-depth_db`` while ``dry`` sounds, 0 dB in
+    its gaps (after a short hold), with eased edges so the room swells rather than jumps."""
+    from scipy.ndimage import maximum_filter1d
+    from scipy.signal import lfilter
+
+    n = dry.shape[0]
+    blocks = -(-n // _DUCK_BLOCK)
+    padded = np.zeros((blocks * _DUCK_BLOCK, 2), dtype=np.float32)
+    padded[:n] = dry.reshape(n, -1)[:, :2] if dry.ndim == 2 else dry[:, None]
+    rows = padded.reshape(blocks, -1)  # one block's samples, both channels, per row
+    level = np.maximum(rows.max(axis=1), -rows.min(axis=1)).astype(np.float64)
+    loud = level[level > 1e-5]
+    if loud.size == 0:
+        return np.ones(n, dtype=np.float32)
+    floor = float(np.percentile(loud, 90)) * 10.0 ** (-DUCK_RANGE_DB / 20.0)
+    hold = max(1, round(DUCK_HOLD_S * sample_rate / _DUCK_BLOCK))
+    # A trailing window: a block stays ducked while any of the last ``hold`` blocks sang.
+    sung = maximum_filter1d((level > floor).astype(np.float64), 2 * hold + 1, origin=-hold)
+    ease = math.exp(-_DUCK_BLOCK / (DUCK_EASE_S * sample_rate))
+    amount = np.asarray(lfilter([1.0 - ease], [1.0, -ease], sung), dtype=np.float64)
+    gains = (10.0 ** (-depth_db * np.clip(amount, 0.0, 1.0) / 20.0)).astype(np.float32)
+    # Linear from each block's gain to the next's, sample by sample.
+    following = np.append(gains[1:], gains[-1])
+    ramp = np.arange(_DUCK_BLOCK, dtype=np.float32) / np.float32(_DUCK_BLOCK)
+    out = gains[:, None] + (following - gains)[:, None] * ramp[None, :]
+    return np.ascontiguousarray(out.reshape(-1)[:n])
+
+
+def _with_ducked_reverb(
+    run: Callable[..., AudioArray], chain: StemChain
+) -> Callable[..., AudioArray]:
+    """``run`` followed by the chain's reverb on a send ducked under the voice."""
+    reverb = Pedalboard(
+        [
+            pb.Reverb(
+                room_size=chain.room_size,
+                damping=0.5,
+                wet_level=chain.reverb_wet,
+                dry_level=0.0,
+                width=chain.width,
+            )
+        ]
+    )
+
+    def ducked(audio: AudioArray, sample_rate: int, reset: bool = True) -> AudioArray:
+        dry = np.asarray(run(audio, sample_rate, reset=reset), dtype=np.float32)
+        wet = np.asarray(reverb(dry, sample_rate, reset=reset), dtype=np.float32)
+        wet *= duck_gain(dry, sample_rate, chain.duck_db)[:, None]
+        dry *= REVERB_DRY_GAIN
+        return dry + wet
+
+    return ducked
 
 
 @dataclass(frozen=True)

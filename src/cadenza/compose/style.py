@@ -730,7 +730,7 @@ GENRES: dict[str, Genre] = {
             ("electric piano", "bass", "pad", "strings"),
             0.5,
             swing=0.55,
-            vocal=VocalStyle("female", 5.5, 50.0, 0.25, harmony="choir"),
+            vocal=VocalStyle("female", 5.5, 40.0, 0.25, harmony="choir"),
             aliases=(
                 "r&b",
                 "rnb",

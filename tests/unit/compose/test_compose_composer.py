@@ -416,3 +416,27 @@ def test_a_persona_range_stays_within_the_singers_reach(gender: str, low: int, h
     got_low, got_high = _singable_range(low, high, gender)
     assert base_low - 5 <= got_low and got_high <= base_high + 5
     assert got_high - got_low >= 18
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_slow_song_packs_its_words_and_holds_the_line_end(seed: int) -> None:
+    # Spread evenly over two bars of a 70 bpm ballad, a 10-syllable line would give each
+    # syllable 0.6 s: vowels held that long lose their words.
+    from cadenza.compose.composer import MOST_SYLLABLE_S
+
+    score = compose(_request(tags="ballad, 70 bpm"), seed)
+    assert score.tempo_bpm == 70
+    lines: dict[tuple[int, int], list[float]] = {}
+    for n in _lead(score):
+        if not n.continues:
+            lines.setdefault((n.section_index, n.line_index), []).append(n.start)
+    spacing = [
+        score.seconds(onsets[-1] - onsets[0]) / (len(onsets) - 1)
+        for onsets in lines.values()
+        if len(onsets) >= 6
+    ]
+    assert len(spacing) >= 4
+    # Stressed syllables still land on beats, so a line runs a little over the cap
+    # (evenly spread, these lines averaged 0.57 s a syllable).
+    assert max(spacing) <= MOST_SYLLABLE_S + 0.09
+    assert sum(spacing) / len(spacing) <= MOST_SYLLABLE_S + 0.07

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -10,12 +12,15 @@ from cadenza.compose.mix import (
     CHAINS,
     GENRE_MIX,
     MAX_LIFT_DB,
+    REVERB_DRY_GAIN,
     TAIL_S,
     GenreMix,
     MixPlan,
     _board,
     _glue,
+    _with_ducked_reverb,
     balance,
+    duck_gain,
     is_dual_mono,
     mix_stems,
     pan_mono,
@@ -64,6 +69,38 @@ def test_vocal_chain_adds_a_reverb_tail() -> None:
     audio[:2000] = _tone(2000 / SR, 440.0)
     out = process_stem("Vocals", audio, SR)
     assert np.abs(out[SR // 4 :]).max() > 1e-4  # the dry signal ended at 45 ms
+
+
+def test_the_leads_reverb_ducks_under_the_voice_and_blooms_after_it() -> None:
+    audio = np.zeros((3 * SR, 2), np.float32)
+    audio[:SR] = _tone(1.0, 440.0)
+    chain = CHAINS["Vocals"]
+    assert chain.duck_db >= 6.0
+    dry = process_stem("Vocals", audio, SR, dataclasses.replace(chain, reverb_wet=0.0))
+    ducked = process_stem("Vocals", audio, SR, chain)
+    inline = process_stem("Vocals", audio, SR, dataclasses.replace(chain, duck_db=0.0))
+
+    def db(x: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2)))
+
+    def wet(out: np.ndarray) -> np.ndarray:
+        return out - REVERB_DRY_GAIN * dry
+
+    under = slice(SR // 4, 9 * SR // 10)  # while it sings: the send is down by duck_db
+    assert db(wet(ducked)[under]) - db(wet(inline)[under]) == pytest.approx(-chain.duck_db, abs=1.0)
+    after = slice(SR + SR // 2, 2 * SR)  # past the hold: the room rings as it would
+    assert db(ducked[after]) == pytest.approx(db(inline[after]), abs=0.5)
+    assert np.array_equal(duck_gain(np.zeros((100, 2), np.float32), SR, 12.0), np.ones(100))
+
+
+def test_a_send_ducked_by_nothing_is_the_inline_reverb() -> None:
+    audio = np.zeros((2 * SR, 2), np.float32)
+    audio[: SR // 2] = _tone(0.5, 330.0)
+    chain = dataclasses.replace(CHAINS["Vocals"], duck_db=0.0)
+    inline = np.asarray(_board(chain)(audio, SR, reset=True), np.float32)
+    sent = _with_ducked_reverb(_board(chain, reverb=False), chain)(audio, SR)
+    residual = np.mean((sent - inline) ** 2) / np.mean(inline**2)
+    assert residual < 1e-6
 
 
 def test_mix_replaces_stems_in_order_and_sums() -> None:
@@ -121,7 +158,10 @@ def test_dual_mono_stems_get_the_samples_of_the_stereo_chain(name: str) -> None:
     centred = pan_mono(mono, 0.0)
     assert is_dual_mono(centred)
     chain = CHAINS[name]
-    expected = np.asarray(_board(chain)(centred, SR, reset=True), dtype=np.float32)
+    stereo = _board(chain)
+    if chain.duck_db:
+        stereo = _with_ducked_reverb(_board(chain, reverb=False), chain)
+    expected = np.asarray(stereo(centred, SR, reset=True), dtype=np.float32)
     expected *= np.float32(10.0 ** (chain.level_db / 20.0))
     out = process_stem(name, centred, SR)
     assert np.array_equal(out, expected)

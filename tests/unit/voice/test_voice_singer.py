@@ -83,9 +83,12 @@ def _mean_f0(audio: np.ndarray) -> float:
 
 
 def _centroid(audio: np.ndarray) -> float:
+    """Spectral centroid above 1 kHz, where F2 and F3 sit: below it the strongest
+    harmonics (F1 and the pitch itself) weigh in whatever the formant setting is."""
     spectrum = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
     freqs = np.fft.rfftfreq(audio.shape[0], 1.0 / RATE)
-    return float(np.sum(freqs * spectrum) / np.sum(spectrum))
+    band = freqs >= 1000.0
+    return float(np.sum(freqs[band] * spectrum[band]) / np.sum(spectrum[band]))
 
 
 def test_female_voice_has_brighter_formants_at_the_same_pitch(render: Render) -> None:

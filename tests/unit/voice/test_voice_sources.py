@@ -106,8 +106,14 @@ def test_every_gender_has_two_singers_and_tags_choose_among_them() -> None:
         assert len(sources.singers_for(gender)) >= 2
     assert sources.choose_singer("male", "raspy rock", 0.0) == "awb"
     assert sources.choose_singer("female", "soft folk", 0.99) == "slt"
-    drawn = {sources.choose_singer("female", "pop", d / 10) for d in range(10)}
-    assert drawn == set(sources.singers_for("female"))
+    assert sources.choose_singer("female", "bright pop", 0.0) == "kal-f"
+
+
+def test_seeds_draw_singers_by_their_share() -> None:
+    draws = [sources.choose_singer("female", "pop", d / 100) for d in range(100)]
+    assert set(draws) == {"slt"}  # kal-f is sung where tags ask for it only
+    males = [sources.choose_singer("male", "pop", (d + 0.5) / 100) for d in range(100)]
+    assert males.count("kal") == males.count("awb") == 50
 
 
 def test_style_names_a_singer_per_gender_from_tags_or_seed() -> None:

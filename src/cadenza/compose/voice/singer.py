@@ -42,9 +42,9 @@ FADE_S = 0.004
 MIN_SOUND_S = 0.2  # a word's last note is never cut shorter than this
 FEMALE_FORMANT = speech.GENDER_FORMANT["female"]
 _RANGES = {"male": (43.0, 67.0), "female": (53.0, 79.0)}
-#: The lowest note sung (F#2, 92.5 Hz): WORLD cannot synthesise below ~86 Hz at eSpeak's
-#: 22.05 kHz with the 256-point synthesis FFT (``world.lowest_f0``), and a vibrato dips
-#: up to half a semitone under the note. Lower notes are sung an octave up.
+#: The lowest note sung (F#2, 92.5 Hz), below which the speech voices lose their body;
+#: WORLD itself reaches ~44 Hz with the 512-point synthesis FFT (``world.lowest_f0``),
+#: leaving room for a vibrato half a semitone under the note. Lower notes go an octave up.
 LOWEST_NOTE = 42
 
 
