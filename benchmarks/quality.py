@@ -1,6 +1,6 @@
 """How the built-in engine's songs sound to a listener, measured on a fixed set of clips.
 
-    .venv/bin/python benchmarks/quality.py [--quick] [--json out.json] [--keep DIR]
+    .venv/bin/python benchmarks/quality.py [--quick] [--seeds N] [--json out.json] [--keep DIR]
 
 Renders each clip in-process (compose + render, as a worker does) and prints per clip:
 
@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +410,16 @@ def report(all_figures: list[Figures]) -> None:
             f"biggest jump {_fmt(f.biggest_jump_lu, sign=False)} LU at {f.biggest_jump_at}"
         )
     werl = [f.wer for f in all_figures if f.wer is not None]
+    per_clip: dict[str, list[float]] = {}
+    for f in all_figures:
+        if f.wer is not None:
+            per_clip.setdefault(f.name.split("+")[0], []).append(f.wer)
+    if any(len(w) > 1 for w in per_clip.values()):
+        print()
+        print(
+            "sung WER by clip over its seeds: "
+            + ", ".join(f"{k} {statistics.mean(w):.2f}" for k, w in per_clip.items())
+        )
     vox = [f.vocal_over_band_lu for f in all_figures]
     print()
     print(
@@ -427,11 +437,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="render the clips here and keep them")
     parser.add_argument("--no-wer", action="store_true", help="skip speech recognition")
     parser.add_argument("--only", help="comma-separated clip names")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="render each clip with this many seeds (the fixed one, then +1000, +2000, ...): "
+        "one 60 s song has six sung lines, too few for a steady WER",
+    )
     args = parser.parse_args(argv)
     clips = [c for c in CLIPS if c.quick or not args.quick]
     if args.only:
         wanted = set(args.only.split(","))
         clips = [c for c in CLIPS if c.name in wanted]
+    clips = [
+        replace(c, name=c.name if k == 0 else f"{c.name}+{k}", seed=c.seed + 1000 * k)
+        for c in clips
+        for k in range(max(1, args.seeds))
+    ]
     asr = None if args.no_wer else _Recogniser()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)

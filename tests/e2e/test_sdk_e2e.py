@@ -237,11 +237,15 @@ def test_the_async_client_in_both_dialects(server: Server, key: str) -> None:
 
 
 def test_the_v1_api_on_a_real_server(
-    server: Server, key: str, sunocore_song: tuple[Task, list[Task], DropFirstAnswer]
+    server: Server,
+    key: str,
+    sunocore_song: tuple[Task, list[Task], DropFirstAnswer],
+    acedata_song: Task,
 ) -> None:
     """An admin key makes a key and grants it credits; the key's listings, ledger and the
     event stream of its song, over real HTTP."""
     task = sunocore_song[0]
+    assert acedata_song.succeeded  # a second song: the listing below has a next page
     admin = {"X-API-Key": new_key(server, "0", "--admin")}
     http = httpx.Client(base_url=server.base, timeout=60)
     made = http.post("/api/v1/admin/keys", json={"name": "guest"}, headers=admin)
