@@ -115,16 +115,18 @@ def _board(chain: StemChain, reverb: bool = True) -> Pedalboard:
             )
         )
     if chain.reverb_wet > 0 and reverb:
-        plugins.append(
-            pb.Reverb(
-                room_size=chain.room_size,
-                damping=0.5,
-                wet_level=chain.reverb_wet,
-                dry_level=1.0,
-                width=chain.width,
-            )
-        )
+        plugins.append(_reverb(chain, dry_level=1.0))
     return Pedalboard(plugins)
+
+
+def _reverb(chain: StemChain, dry_level: float) -> pb.Reverb:
+    return pb.Reverb(
+        room_size=chain.room_size,
+        damping=0.5,
+        wet_level=chain.reverb_wet,
+        dry_level=dry_level,
+        width=chain.width,
+    )
 
 
 #: Seconds of silence after a sounding span that still get processed: the longest chain
@@ -282,17 +284,7 @@ def _with_ducked_reverb(
     run: Callable[..., AudioArray], chain: StemChain
 ) -> Callable[..., AudioArray]:
     """``run`` followed by the chain's reverb on a send ducked under the voice."""
-    reverb = Pedalboard(
-        [
-            pb.Reverb(
-                room_size=chain.room_size,
-                damping=0.5,
-                wet_level=chain.reverb_wet,
-                dry_level=0.0,
-                width=chain.width,
-            )
-        ]
-    )
+    reverb = Pedalboard([_reverb(chain, dry_level=0.0)])
 
     def ducked(audio: AudioArray, sample_rate: int, reset: bool = True) -> AudioArray:
         dry = np.asarray(run(audio, sample_rate, reset=reset), dtype=np.float32)
