@@ -135,6 +135,22 @@ TAIL_S = 3.0
 _SPAN_BLOCK = 1024
 
 
+def block_peaks(audio: AudioArray, block: int) -> AudioArray:
+    """The peak magnitude of each ``block`` frames of ``(n, channels)`` audio, the last
+    block possibly short."""
+    n = audio.shape[0]
+    whole = n // block
+    # Interleaved frames make a block one contiguous row: fast reductions, no temporaries.
+    flat = np.ascontiguousarray(audio).reshape(-1)
+    row = flat.shape[0] // n if n else 1
+    rows = flat[: whole * block * row].reshape(whole, block * row)
+    peaks = np.maximum(rows.max(axis=1, initial=0.0), -rows.min(axis=1, initial=0.0))
+    rest = flat[whole * block * row :]
+    if rest.size:
+        peaks = np.append(peaks, np.abs(rest).max())
+    return np.asarray(peaks, dtype=np.float32)
+
+
 def sounding_spans(audio: AudioArray, sample_rate: int) -> list[tuple[int, int]]:
     """Sample spans to process: every non-silent block plus ``TAIL_S`` after it.
 
@@ -142,16 +158,7 @@ def sounding_spans(audio: AudioArray, sample_rate: int) -> list[tuple[int, int]]
     state (filters, compressor, reverb) has rung out and only zeros would come out.
     """
     n = audio.shape[0]
-    whole = n // _SPAN_BLOCK
-    # Interleaved frames make a block one contiguous row: fast reductions, no temporaries.
-    flat = np.ascontiguousarray(audio).reshape(-1)
-    row = flat.shape[0] // n if n else 1
-    rows = flat[: whole * _SPAN_BLOCK * row].reshape(whole, _SPAN_BLOCK * row)
-    sounding = (rows.max(axis=1) > 0) | (rows.min(axis=1) < 0)
-    rest = flat[whole * _SPAN_BLOCK * row :]
-    if rest.size:
-        sounding = np.append(sounding, bool(np.any(rest)))
-    active = np.flatnonzero(sounding)
+    active = np.flatnonzero(block_peaks(audio, _SPAN_BLOCK) > 0)
     if active.size == 0:
         return []
     tail = math.ceil(TAIL_S * sample_rate / _SPAN_BLOCK)
@@ -258,11 +265,7 @@ def duck_gain(dry: AudioArray, sample_rate: int, depth_db: float) -> AudioArray:
     from scipy.signal import lfilter
 
     n = dry.shape[0]
-    blocks = -(-n // _DUCK_BLOCK)
-    padded = np.zeros((blocks * _DUCK_BLOCK, 2), dtype=np.float32)
-    padded[:n] = dry.reshape(n, -1)[:, :2] if dry.ndim == 2 else dry[:, None]
-    rows = padded.reshape(blocks, -1)  # one block's samples, both channels, per row
-    level = np.maximum(rows.max(axis=1), -rows.min(axis=1)).astype(np.float64)
+    level = block_peaks(dry, _DUCK_BLOCK).astype(np.float64)
     loud = level[level > 1e-5]
     if loud.size == 0:
         return np.ones(n, dtype=np.float32)

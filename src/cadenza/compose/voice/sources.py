@@ -11,6 +11,8 @@ missing.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -308,13 +310,10 @@ def choose_singer(gender: str, tags: str, draw: float) -> str:
     for name in names:
         if words & set(SINGERS[name].words):
             return name
-    total = sum(SINGERS[name].share for name in names)
-    edge = 0.0
-    for name in names:
-        edge += SINGERS[name].share / total
-        if draw < edge:
-            return name
-    return names[-1]
+    edges = list(itertools.accumulate(SINGERS[name].share for name in names))
+    if edges[-1] <= 0:
+        return names[0]
+    return names[min(len(names) - 1, bisect.bisect_right(edges, draw * edges[-1]))]
 
 
 @lru_cache(maxsize=16)
